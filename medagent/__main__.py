@@ -1,0 +1,5 @@
+import sys
+
+from medagent.cli import main
+
+sys.exit(main())

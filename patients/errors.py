@@ -1,0 +1,18 @@
+"""Errors of the cohort generator and loaders.
+
+PatientsError       base; its message is shown to the user as one line
+├── CohortError     a cohort folder is missing, incomplete, or fails its checksums
+└── LoadError       loading a cohort into a FHIR server failed (nothing was kept)
+"""
+
+
+class PatientsError(Exception):
+    pass
+
+
+class CohortError(PatientsError):
+    pass
+
+
+class LoadError(PatientsError):
+    pass
