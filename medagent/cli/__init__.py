@@ -19,6 +19,7 @@ from collections.abc import Sequence
 _VERB_MODULES = (
     "serve",
     "seed",
+    "export",
     "tasks_cmd",
     "bench",
     "view",

@@ -1,7 +1,55 @@
-"""`medagent leaderboard` (not implemented yet)."""
+"""`medagent leaderboard verify FILE` and `medagent leaderboard build DIR -o SITE`."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
-    pass
+    parser = sub.add_parser("leaderboard", help="verify submissions and build the leaderboard site")
+    verbs = parser.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
+
+    verify = verbs.add_parser(
+        "verify",
+        help="re-grade a submission and check its scores",
+        description="Re-grade every trial of a submission from its recorded answer and writes "
+        "against the known suite; exit non-zero with the reason when anything does not match.",
+    )
+    verify.add_argument("file", metavar="FILE", type=Path, help="a submission (.json or .json.gz)")
+    verify.set_defaults(func=run_verify)
+
+    build = verbs.add_parser(
+        "build",
+        help="build a static HTML leaderboard from a folder of submissions",
+        description="Verify every submission in DIR and write SITE/index.html (sortable, offline) "
+        "and SITE/leaderboard.json; unverifiable submissions are skipped with a reason.",
+    )
+    build.add_argument("folder", metavar="DIR", type=Path, help="folder of submission files")
+    build.add_argument("-o", "--output", metavar="SITE", type=Path, required=True, help="output folder")
+    build.set_defaults(func=run_build)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from medagent.leaderboard import verify_file
+
+    verified = verify_file(args.file)
+    meta, scores = verified.metadata, verified.scores
+    print(
+        f"OK {args.file}: {meta['model']} ({meta['agent']}) on {meta['suite']}: "
+        f"{verified.n_trials} trials re-graded, overall {scores['overall']:.4f}, "
+        f"query {scores['query']:.4f}, action {scores['action']:.4f}"
+    )
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    import sys
+
+    from medagent.leaderboard import build_site
+
+    board = build_site(args.folder, args.output)
+    for name, reason in board.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{args.output / 'index.html'}: {len(board.entries)} verified, {len(board.skipped)} skipped")
+    return 0

@@ -1,7 +1,38 @@
-"""`medagent submit` (not implemented yet)."""
+"""`medagent submit DIR -o FILE`: pack a run folder into one verifiable submission file."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
-    pass
+    parser = sub.add_parser(
+        "submit",
+        help="pack a run folder into a leaderboard submission file",
+        description="Pack a run (run.json, trials.jsonl, summary.json) into one JSON file "
+        "(gzip when FILE ends in .gz) with metadata, every trial and the scores, then verify it.",
+    )
+    parser.add_argument("run_dir", metavar="DIR", type=Path, help="the run folder")
+    parser.add_argument("-o", "--output", metavar="FILE", type=Path, required=True,
+                        help="submission file to write (.json or .json.gz)")
+    parser.add_argument("--gzip", action="store_true", help="compress even if FILE does not end in .gz")
+    parser.add_argument("--provider", help="provider name to record (default: from run.json)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="write the file without re-grading it first (e.g. an incomplete run)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from medagent.leaderboard import pack_run, verify_submission, write_submission
+
+    doc = pack_run(args.run_dir, provider=args.provider)
+    console = Console(stderr=True)
+    if not args.no_verify:
+        verified = verify_submission(doc)
+        console.print(f"verified: {verified.n_trials} trials re-graded, overall {verified.scores['overall']:.4f}")
+    path = write_submission(doc, args.output, compress=True if args.gzip else None)
+    print(f"{path}  {doc['digest']}")
+    return 0

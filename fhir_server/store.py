@@ -1,0 +1,340 @@
+"""SQLite storage: current resources, history, search index tables, sessions, write logs.
+
+One row per (type, id, session) in ``resources`` holds the current version as normalised
+JSON bytes with ``meta.versionId``/``meta.lastUpdated`` already inside, so reads and searches
+serve it without re-parsing. ``session`` is ``''`` for the shared baseline; a session's
+writes are rows with its id that shadow the baseline row of the same resource, so a
+session costs nothing to create and is discarded by deleting its rows.
+
+Threading: one connection per thread (WAL lets readers run beside the single writer);
+writes are serialised by a lock and ``BEGIN IMMEDIATE``. Durability: ``synchronous=NORMAL``
+in WAL mode writes every committed transaction to the WAL file before the commit returns,
+so a killed process (SIGKILL) loses nothing acknowledged; only an OS crash or power loss
+could drop the last transactions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+import orjson
+
+from .dates import date_range, now_iso
+from .errors import StoreError
+from .indexing import IndexRows, extract
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources(
+    rid INTEGER PRIMARY KEY, session TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
+    version INTEGER NOT NULL, lu INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+    patient TEXT, body BLOB);
+CREATE UNIQUE INDEX IF NOT EXISTS resources_key ON resources(type, id, session);
+CREATE TABLE IF NOT EXISTS history(
+    type TEXT NOT NULL, id TEXT NOT NULL, session TEXT NOT NULL, version INTEGER NOT NULL,
+    lu INTEGER NOT NULL, deleted INTEGER NOT NULL, body BLOB,
+    PRIMARY KEY(type, id, session, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS write_log(
+    session TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
+    PRIMARY KEY(session, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx_token(rid INTEGER, param INTEGER, system TEXT, code TEXT,
+    patient TEXT, PRIMARY KEY(rid, param, code, system)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx_string(rid INTEGER, param INTEGER, norm TEXT, exact TEXT,
+    patient TEXT, PRIMARY KEY(rid, param, norm, exact)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx_date(rid INTEGER, param INTEGER, lo INTEGER, hi INTEGER,
+    patient TEXT, PRIMARY KEY(rid, param, lo, hi)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx_ref(rid INTEGER, param INTEGER, rtype TEXT, rid_ TEXT,
+    patient TEXT, PRIMARY KEY(rid, param, rid_, rtype)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx_qty(rid INTEGER, param INTEGER, value REAL, system TEXT,
+    code TEXT, patient TEXT, PRIMARY KEY(rid, param, value, code, system)) WITHOUT ROWID;
+"""
+
+# Index tables are keyed by the resource row id first (cheap appends, cheap deletes);
+# these secondary indexes answer searches. They are dropped before a bulk load into an
+# empty store and rebuilt after it.
+_INDEXES = {
+    "resources_patient": "resources(type, patient)",
+    "idx_token_s": "idx_token(param, code, patient)",
+    "idx_string_s": "idx_string(param, norm)",
+    "idx_date_s": "idx_date(param, patient, lo)",
+    "idx_ref_s": "idx_ref(param, rid_, patient)",
+    "idx_qty_s": "idx_qty(param, patient, value)",
+}
+_INDEX_TABLES = ("token", "string", "date", "ref", "qty")
+_INSERT = {
+    "token": "INSERT OR IGNORE INTO idx_token VALUES (?,?,?,?,?)",
+    "string": "INSERT OR IGNORE INTO idx_string VALUES (?,?,?,?,?)",
+    "date": "INSERT OR IGNORE INTO idx_date VALUES (?,?,?,?,?)",
+    "reference": "INSERT OR IGNORE INTO idx_ref VALUES (?,?,?,?,?)",
+    "quantity": "INSERT OR IGNORE INTO idx_qty VALUES (?,?,?,?,?,?)",
+}
+_BATCH = 20_000
+
+
+class Current(NamedTuple):
+    rid: int
+    session: str
+    version: int
+    lu: int
+    deleted: int
+    body: bytes | None
+
+
+def lu_ms(instant: str) -> int:
+    return date_range(instant)[0]
+
+
+def _index_params(rid: int, rows: IndexRows, out: dict[str, list]) -> None:
+    p = rows.patient
+    for kind in ("token", "string", "date", "reference", "quantity"):
+        for row in getattr(rows, kind):
+            out[kind].append((rid, *row, p))
+
+
+class Store:
+    """The SQLite database behind the FHIR server."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the database folder {self.path.parent}: {exc}") from exc
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self.write_lock = threading.RLock()
+        conn = self.conn()
+        try:
+            conn.executescript(_SCHEMA)
+            for name, target in _INDEXES.items():
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    # -- connections and transactions -------------------------------------------------
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=1073741824")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA threads=2")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (re-entrant: a nested call joins the outer one)."""
+        with self.write_lock:
+            conn = self.conn()
+            if conn.in_transaction:
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
+
+    # -- resources ------------------------------------------------------------------------
+    def current(self, rtype: str, rid: str, session: str) -> Current | None:
+        """The visible row of ``rtype/rid``: the session's own row, else the baseline's."""
+        row = self.conn().execute(
+            "SELECT rid, session, version, lu, deleted, body FROM resources "
+            "WHERE type=? AND id=? AND session IN ('', ?) ORDER BY session DESC LIMIT 1",
+            (rtype, rid, session),
+        ).fetchone()
+        return Current(*row) if row else None
+
+    def versions(self, rtype: str, rid: str, session: str) -> list[Current]:
+        """Every visible version, newest first (the session's shadow the baseline's)."""
+        conn = self.conn()
+        rows = conn.execute(
+            "SELECT 0, session, version, lu, deleted, body FROM resources "
+            "WHERE type=? AND id=? AND session IN ('', ?) UNION ALL "
+            "SELECT 0, session, version, lu, deleted, body FROM history "
+            "WHERE type=? AND id=? AND session IN ('', ?)",
+            (rtype, rid, session, rtype, rid, session),
+        ).fetchall()
+        best: dict[int, Current] = {}
+        for row in rows:
+            cur = Current(*row)
+            if cur.version not in best or cur.session:
+                best[cur.version] = cur
+        if session and any(c.session for c in best.values()):
+            first_own = min(v for v, c in best.items() if c.session)
+            best = {v: c for v, c in best.items() if c.session or v < first_own}
+        return [best[v] for v in sorted(best, reverse=True)]
+
+    def save(
+        self,
+        conn: sqlite3.Connection,
+        session: str,
+        rtype: str,
+        rid: str,
+        version: int,
+        lu: int,
+        resource: dict | None,
+        body: bytes | None,
+        previous: Current | None,
+    ) -> None:
+        """Store a new version (``resource`` None = deleted). Call inside ``write()``."""
+        rows = extract(resource) if resource is not None else IndexRows()
+        deleted = 1 if resource is None else 0
+        if previous is not None and previous.session == session:
+            row_id = previous.rid
+            conn.execute(
+                "INSERT OR REPLACE INTO history VALUES (?,?,?,?,?,?,?)",
+                (rtype, rid, session, previous.version, previous.lu, previous.deleted, previous.body),
+            )
+            conn.execute(
+                "UPDATE resources SET version=?, lu=?, deleted=?, patient=?, body=? WHERE rid=?",
+                (version, lu, deleted, rows.patient, body, row_id),
+            )
+            for table in _INDEX_TABLES:
+                conn.execute(f"DELETE FROM idx_{table} WHERE rid=?", (row_id,))
+        else:
+            cur = conn.execute(
+                "INSERT INTO resources(session, type, id, version, lu, deleted, patient, body) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (session, rtype, rid, version, lu, deleted, rows.patient, body),
+            )
+            row_id = cur.lastrowid
+        out: dict[str, list] = {k: [] for k in _INSERT}
+        _index_params(row_id, rows, out)
+        for kind, params in out.items():
+            if params:
+                conn.executemany(_INSERT[kind], params)
+
+    # -- bulk load --------------------------------------------------------------------------
+    def bulk_load(self, lines: Iterable[bytes]) -> int:
+        """Load NDJSON lines into the baseline in one transaction; returns the count.
+
+        Trusted input (the cohort generator): no model validation. Each line needs
+        ``resourceType`` and ``id``; ``meta.versionId`` becomes "1" and
+        ``meta.lastUpdated`` is kept when present, else set to now. All or nothing.
+        """
+        with self.write() as conn:
+            empty = conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
+            if empty:
+                for name in _INDEXES:
+                    conn.execute(f"DROP INDEX IF EXISTS {name}")
+            try:
+                count = self._bulk_insert(conn, lines, fast=empty)
+            except (sqlite3.IntegrityError, ValueError, TypeError, KeyError) as exc:
+                raise StoreError(f"bulk load failed, nothing loaded: {exc}") from exc
+            if empty:
+                for name, target in _INDEXES.items():
+                    conn.execute(f"CREATE INDEX {name} ON {target}")
+                conn.execute("ANALYZE")
+        return count
+
+    def _bulk_insert(self, conn: sqlite3.Connection, lines: Iterable[bytes], fast: bool) -> int:
+        now = now_iso()
+        now_ms = lu_ms(now)
+        next_rid = (conn.execute("SELECT max(rid) FROM resources").fetchone()[0] or 0) + 1
+        loads, dumps, sort = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
+        count = 0
+        res_rows: list[tuple] = []
+        idx: dict[str, list] = {k: [] for k in _INSERT}
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                resource = loads(line)
+                rtype, rid = resource["resourceType"], resource["id"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"line {lineno}: not a FHIR resource with an id ({exc})") from None
+            meta = resource.get("meta")
+            if not isinstance(meta, dict):
+                meta = resource["meta"] = {}
+            meta["versionId"] = "1"
+            lu = meta.get("lastUpdated")
+            if isinstance(lu, str):
+                lu_val = lu_ms(lu)
+            else:
+                meta["lastUpdated"], lu_val = now, now_ms
+            body = dumps(resource, option=sort)
+            if fast:
+                rows = extract(resource)
+                res_rows.append(("", rtype, rid, 1, lu_val, 0, rows.patient, body, next_rid))
+                _index_params(next_rid, rows, idx)
+                next_rid += 1
+            else:
+                previous = self.current(rtype, rid, "")
+                version = previous.version + 1 if previous else 1
+                meta["versionId"] = str(version)
+                body = dumps(resource, option=sort)
+                self.save(conn, "", rtype, rid, version, lu_val, resource, body, previous)
+            count += 1
+            if len(res_rows) >= _BATCH:
+                self._flush(conn, res_rows, idx)
+        self._flush(conn, res_rows, idx)
+        return count
+
+    @staticmethod
+    def _flush(conn: sqlite3.Connection, res_rows: list[tuple], idx: dict[str, list]) -> None:
+        if res_rows:
+            conn.executemany(
+                "INSERT INTO resources(session, type, id, version, lu, deleted, patient, body, rid) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                res_rows,
+            )
+            res_rows.clear()
+        for kind, rows in idx.items():
+            if rows:
+                conn.executemany(_INSERT[kind], rows)
+                rows.clear()
+
+    def load_ndjson_dir(self, directory: str | Path) -> int:
+        """Bulk-load every ``*.ndjson`` file of ``directory`` (sorted by name) in one transaction."""
+        files = sorted(Path(directory).glob("*.ndjson"))
+        if not files:
+            raise StoreError(f"no .ndjson files in {directory}")
+
+        def lines() -> Iterator[bytes]:
+            for path in files:
+                with path.open("rb") as fh:
+                    yield from fh
+
+        return self.bulk_load(lines())
+
+    def count(self, session: str = "") -> int:
+        """Visible, not deleted resources in the baseline (or a session's own rows)."""
+        return self.conn().execute(
+            "SELECT count(*) FROM resources WHERE session=? AND deleted=0", (session,)
+        ).fetchone()[0]

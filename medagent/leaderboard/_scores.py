@@ -1,0 +1,83 @@
+"""Scores of a set of trial records (the score part of ``summary.json``).
+
+A trial passes when it completed and its grade passed; an errored trial is a failure.
+``pass_k`` maps k (as a string) to pass^k, the chance that k independent epochs of the
+same task all pass, estimated per task as C(c, k) / C(n, k) (n epochs, c passes) and
+averaged over tasks.
+
+NOTE for the lead: this is the leaderboard's private copy of the summary computation;
+merge it with the harness's one (medagent/results*) when that lands.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from math import comb
+
+
+def trial_passed(trial: dict) -> bool:
+    grade = trial.get("grade") or {}
+    return trial.get("status") == "completed" and grade.get("passed") is True
+
+
+def _fraction(values: list[bool]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def pass_hat_k(trials: Iterable[dict]) -> dict[str, float]:
+    """pass^k for k = 1 … the smallest number of epochs any task has."""
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    for trial in trials:
+        per_task[trial["task_id"]].append(trial_passed(trial))
+    if not per_task:
+        return {}
+    max_k = min(len(v) for v in per_task.values())
+    out = {}
+    for k in range(1, max_k + 1):
+        total = sum(comb(sum(v), k) / comb(len(v), k) for v in per_task.values())
+        out[str(k)] = total / len(per_task)
+    return out
+
+
+def usage_totals(trials: Iterable[dict]) -> tuple[dict[str, int], float | None]:
+    """(token totals, summed cost in USD or None when no trial has a cost)."""
+    prompt = completion = 0
+    cost = 0.0
+    any_cost = False
+    for trial in trials:
+        usage = trial.get("usage") or {}
+        prompt += int(usage.get("prompt_tokens") or 0)
+        completion += int(usage.get("completion_tokens") or 0)
+        if trial.get("cost_usd") is not None:
+            cost += float(trial["cost_usd"])
+            any_cost = True
+    tokens = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return tokens, (cost if any_cost else None)
+
+
+def score_trials(trials: list[dict]) -> dict:
+    """overall, query, action, per_category, pass_k, n_trials, errors, tokens, cost_usd."""
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    by_category: dict[int, list[bool]] = defaultdict(list)
+    results = []
+    for trial in trials:
+        ok = trial_passed(trial)
+        results.append(ok)
+        by_kind[trial.get("kind")].append(ok)
+        by_category[int(trial["category"])].append(ok)
+    tokens, cost = usage_totals(trials)
+    scores = {
+        "n_trials": len(trials),
+        "errors": sum(1 for t in trials if t.get("status") == "error"),
+        "overall": _fraction(results),
+        "query": _fraction(by_kind.get("query", [])),
+        "action": _fraction(by_kind.get("action", [])),
+        "per_category": {str(c): _fraction(by_category[c]) for c in sorted(by_category)},
+        "tokens": tokens,
+        "cost_usd": cost,
+    }
+    pass_k = pass_hat_k(trials)
+    if len(pass_k) > 1:
+        scores["pass_k"] = pass_k
+    return scores

@@ -1,0 +1,271 @@
+"""``medagent leaderboard verify``: re-grade a submission and check every recorded score.
+
+Checks, in order (the first failure is the one-line reason):
+1. shape (format, version, required keys and types);
+2. digest (the file was not edited after packing);
+3. metadata agrees with the recorded scores (suite, checksums, model, agent);
+4. the suite is known and its checksum and cohort checksum equal the submission's;
+5. completeness: every task of the suite × the same ``epochs`` epochs, once each, nothing else;
+6. every trial re-graded from its recorded answer and writes with ``tasks.grade`` agrees
+   with its recorded grade (an errored trial is a failure);
+7. the scores recomputed from the re-graded trials equal the recorded ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from medagent.errors import SubmissionError
+
+from ._format import SubmissionModel, compute_digest, parse_submission, read_submission
+from ._scores import score_trials
+
+Grader = Callable[[Any, list | None, list[dict]], Any]
+
+_REL_TOL = 1e-9
+_ABS_TOL = 1e-9
+
+
+@dataclass
+class Verified:
+    """A submission that passed verification, with the scores recomputed from it."""
+
+    metadata: dict
+    scores: dict
+    digest: str
+    n_trials: int
+    source: str = ""
+
+
+def _short(checksum: str) -> str:
+    return checksum[:16] + "…" if len(checksum) > 16 else checksum
+
+
+def _load_suite(suite_id: str) -> Any:
+    import tasks
+    from tasks.errors import TaskError
+
+    try:
+        return tasks.load_suite(suite_id)
+    except TaskError as exc:
+        raise SubmissionError(f"unknown suite {suite_id!r}: {exc}") from None
+
+
+def _default_grader(task: Any, answer: list | None, writes: list[dict]) -> Any:
+    import tasks
+
+    return tasks.grade(task, answer, writes)
+
+
+def _check_digest(doc: dict, sub: SubmissionModel) -> None:
+    computed = compute_digest(doc)
+    if sub.digest != computed:
+        raise SubmissionError(
+            f"digest mismatch: the file was changed after packing (recorded {_short(sub.digest)}, "
+            f"computed {_short(computed)})"
+        )
+
+
+def _check_metadata(sub: SubmissionModel) -> None:
+    meta = sub.metadata.model_dump()
+    for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent"):
+        recorded = sub.scores.get(key)
+        if recorded is not None and recorded != meta[key]:
+            raise SubmissionError(f"metadata {key} {meta[key]!r} differs from the scores' {key} {recorded!r}")
+
+
+def _check_suite(sub: SubmissionModel, suite: Any) -> None:
+    meta = sub.metadata
+    if suite.checksum != meta.suite_checksum:
+        raise SubmissionError(
+            f"suite checksum differs from the known suite {suite.id!r} "
+            f"(submission {_short(meta.suite_checksum)}, known {_short(suite.checksum)})"
+        )
+    if suite.cohort_checksum != meta.cohort_checksum:
+        raise SubmissionError(
+            f"cohort checksum differs from the one suite {suite.id!r} was built from "
+            f"(submission {_short(meta.cohort_checksum)}, known {_short(suite.cohort_checksum)})"
+        )
+
+
+def _check_complete(sub: SubmissionModel, tasks_by_id: dict[str, Any]) -> None:
+    epochs: dict[str, list[int]] = defaultdict(list)
+    seen: set[str] = set()
+    for trial in sub.trials:
+        if trial.task_id not in tasks_by_id:
+            raise SubmissionError(f"trial {trial.trial_id}: task {trial.task_id!r} is not in suite {sub.metadata.suite!r}")
+        if trial.trial_id in seen or trial.epoch in epochs[trial.task_id]:
+            raise SubmissionError(f"trial {trial.trial_id} appears more than once")
+        seen.add(trial.trial_id)
+        epochs[trial.task_id].append(trial.epoch)
+    missing = [task_id for task_id in tasks_by_id if task_id not in epochs]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise SubmissionError(f"incomplete: {len(missing)} task(s) have no trial ({', '.join(missing[:3])}{more})")
+    want = sub.metadata.epochs
+    reference = None
+    for task_id, got in epochs.items():
+        if len(got) != want:
+            raise SubmissionError(f"incomplete: task {task_id} has {len(got)} epoch(s), expected {want}")
+        if reference is None:
+            reference = sorted(got)
+        elif sorted(got) != reference:
+            raise SubmissionError(f"incomplete: task {task_id} has epochs {sorted(got)}, others have {reference}")
+
+
+def _regrade(sub: SubmissionModel, tasks_by_id: dict[str, Any], grade: Grader) -> list[dict]:
+    """Trial dicts carrying the re-graded result; raises on the first disagreement."""
+    regraded = []
+    for trial in sub.trials:
+        task = tasks_by_id[trial.task_id]
+        if trial.category != task.category or trial.kind != task.kind:
+            raise SubmissionError(
+                f"trial {trial.trial_id}: recorded category/kind {trial.category}/{trial.kind} "
+                f"differ from the suite's {task.category}/{task.kind}"
+            )
+        recorded = bool((trial.grade or {}).get("passed"))
+        if trial.status == "completed":
+            result = grade(task, trial.answer, trial.writes)
+            passed = bool(result.passed)
+            failed = [c.name for c in result.checks if not c.passed]
+        elif trial.status == "error":
+            passed, failed = False, ["trial errored"]
+        else:
+            raise SubmissionError(f"trial {trial.trial_id}: unknown status {trial.status!r}")
+        if passed != recorded:
+            why = f" (failed: {', '.join(failed)})" if failed and not passed else ""
+            raise SubmissionError(
+                f"trial {trial.trial_id}: recorded grade passed={recorded} but re-grading gives "
+                f"passed={passed}{why}"
+            )
+        if trial.status == "completed":
+            _compare_checks(trial.trial_id, trial.grade or {}, result.checks)
+        record = trial.model_dump()
+        record["grade"] = {**(trial.grade or {}), "passed": passed}
+        regraded.append(record)
+    return regraded
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, models become dicts)."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def _compare_checks(trial_id: str, recorded: dict, checks: list[Any]) -> None:
+    """Each recorded check must agree with the re-graded one (so an edited answer shows up
+    even when it does not flip the verdict). A grade recorded without checks is not compared."""
+    recorded_checks = recorded.get("checks")
+    if not recorded_checks:
+        return
+    by_name = {c.get("name"): c for c in recorded_checks if isinstance(c, dict)}
+    for check in checks:
+        mine = by_name.get(check.name)
+        if mine is None:
+            raise SubmissionError(f"trial {trial_id}: recorded grade lacks check {check.name!r}")
+        if bool(mine.get("passed")) != bool(check.passed) or _plain(mine.get("got")) != _plain(check.got):
+            raise SubmissionError(
+                f"trial {trial_id}: check {check.name!r} recorded passed={bool(mine.get('passed'))}, "
+                f"got={_plain(mine.get('got'))!r} but re-grading gives passed={bool(check.passed)}, "
+                f"got={_plain(check.got)!r}"
+            )
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=_ABS_TOL)
+    return a == b
+
+
+def _mismatch(name: str, recorded: Any, computed: Any) -> SubmissionError:
+    return SubmissionError(f"score {name!r} is {recorded!r} but re-grading gives {computed!r}")
+
+
+def _compare_scores(recorded: dict, computed: dict) -> None:
+    for key in ("n_trials", "overall", "query", "action", "per_category"):
+        if key not in recorded:
+            raise SubmissionError(f"malformed submission: scores lack {key!r}")
+    for key in ("n_trials", "errors", "overall", "query", "action"):
+        if key in recorded and not _close(recorded[key], computed[key]):
+            raise _mismatch(key, recorded[key], computed[key])
+    per_cat = recorded["per_category"]
+    if not isinstance(per_cat, dict) or set(map(str, per_cat)) != set(computed["per_category"]):
+        raise _mismatch("per_category", per_cat, computed["per_category"])
+    for cat, value in per_cat.items():
+        if not _close(value, computed["per_category"][str(cat)]):
+            raise _mismatch(f"per_category.{cat}", value, computed["per_category"][str(cat)])
+    _compare_pass_k(recorded.get("pass_k"), computed.get("pass_k") or {})
+    _compare_usage(recorded, computed)
+    ci = recorded.get("overall_ci95")
+    if ci is not None and not (
+        isinstance(ci, list) and len(ci) == 2 and ci[0] - _ABS_TOL <= computed["overall"] <= ci[1] + _ABS_TOL
+    ):
+        raise SubmissionError(f"score 'overall_ci95' {ci!r} does not contain the re-graded overall {computed['overall']!r}")
+
+
+def _compare_pass_k(recorded: Any, computed: dict[str, float]) -> None:
+    if recorded is None:
+        return
+    if isinstance(recorded, dict):
+        for k, value in recorded.items():
+            if str(k) not in computed or not _close(value, computed[str(k)]):
+                raise _mismatch(f"pass_k.{k}", value, computed.get(str(k)))
+    elif computed and not _close(recorded, computed[max(computed, key=int)]):
+        raise _mismatch("pass_k", recorded, computed[max(computed, key=int)])
+
+
+def _compare_usage(recorded: dict, computed: dict) -> None:
+    tokens = recorded.get("tokens")
+    if isinstance(tokens, int) and not isinstance(tokens, bool):
+        if tokens != computed["tokens"]["total_tokens"]:
+            raise _mismatch("tokens", tokens, computed["tokens"]["total_tokens"])
+    elif isinstance(tokens, dict):
+        for key, value in tokens.items():
+            if key in computed["tokens"] and value != computed["tokens"][key]:
+                raise _mismatch(f"tokens.{key}", value, computed["tokens"][key])
+    cost = recorded.get("cost_usd")
+    if cost is not None and not math.isclose(cost, computed["cost_usd"] or 0.0, rel_tol=1e-6, abs_tol=1e-9):
+        raise _mismatch("cost_usd", cost, computed["cost_usd"])
+
+
+def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = None) -> Verified:
+    """Verify a submission document; raise :class:`SubmissionError` with the reason.
+
+    ``suite`` and ``grade`` default to ``tasks.load_suite(<the submission's suite>)``
+    and ``tasks.grade``.
+    """
+    sub = parse_submission(doc)
+    _check_digest(doc, sub)
+    _check_metadata(sub)
+    if suite is None:
+        suite = _load_suite(sub.metadata.suite)
+    elif suite.id != sub.metadata.suite:
+        raise SubmissionError(f"submission is for suite {sub.metadata.suite!r}, not {suite.id!r}")
+    _check_suite(sub, suite)
+    tasks_by_id = {task.id: task for task in suite.tasks}
+    _check_complete(sub, tasks_by_id)
+    regraded = _regrade(sub, tasks_by_id, grade or _default_grader)
+    computed = score_trials(regraded)
+    _compare_scores(sub.scores, computed)
+    return Verified(metadata=sub.metadata.model_dump(), scores=computed, digest=sub.digest, n_trials=len(regraded))
+
+
+def verify_file(path: Path, **kwargs: Any) -> Verified:
+    """Read and verify a submission file; errors name the file."""
+    try:
+        verified = verify_submission(read_submission(path), **kwargs)
+    except SubmissionError as exc:
+        message = str(exc)
+        raise SubmissionError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    verified.source = str(path)
+    return verified

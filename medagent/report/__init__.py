@@ -1,0 +1,12 @@
+"""Run reports: one self-contained HTML page per run folder, and a short terminal table.
+
+``build_report(run_dir, out=None)`` writes the page (default ``run_dir/report.html``):
+summary, per-category bars, success vs steps, tokens and cost, failure reasons grouped
+from the grade checks, and every trial's trajectory in an expandable ``<details>``.
+All recorded content is escaped; the page loads nothing from the network.
+"""
+
+from ._report import build_report, failure_reasons, render_report, scores_of, write_report
+from ._terminal import print_summary
+
+__all__ = ["build_report", "failure_reasons", "print_summary", "render_report", "scores_of", "write_report"]

@@ -1,0 +1,255 @@
+"""``medagent report DIR``: one self-contained HTML page about a run folder."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from medagent.leaderboard._rundir import RunFolder, read_run
+from medagent.leaderboard._scores import score_trials, trial_passed
+
+from ._charts import category_bars, steps_bars
+from ._html import esc, packaged_text, page, pct, pretty_json, usd
+
+
+def scores_of(folder: RunFolder) -> dict:
+    """The recorded summary, completed by scores computed from the trials where it is silent."""
+    computed = score_trials(folder.trials)
+    return {**computed, **{k: v for k, v in (folder.summary or {}).items() if v is not None}}
+
+
+def anchor(trial_id: str) -> str:
+    return "trial-" + re.sub(r"[^A-Za-z0-9_-]", "-", trial_id)
+
+
+def outcome(trial: dict) -> str:
+    if trial.get("status") == "error":
+        return "error"
+    return "pass" if trial_passed(trial) else "fail"
+
+
+def _card(key: str, value: str) -> str:
+    return f'<div class="card"><div class="v">{esc(value)}</div><div class="k">{esc(key)}</div></div>'
+
+
+def _summary(folder: RunFolder, scores: dict) -> str:
+    tokens = scores.get("tokens")
+    total_tokens = tokens.get("total_tokens", sum(v for v in tokens.values() if isinstance(v, int))) \
+        if isinstance(tokens, dict) else tokens
+    ci = scores.get("overall_ci95")
+    pass_k = scores.get("pass_k")
+    if isinstance(pass_k, dict) and pass_k:
+        k = max(pass_k, key=int)
+        pass_k_text = f"{pct(pass_k[k])} (k={k})"
+    else:
+        pass_k_text = pct(pass_k) if isinstance(pass_k, float) else "—"
+    cards = [
+        _card("overall", pct(scores.get("overall"))),
+        _card("query", pct(scores.get("query"))),
+        _card("action", pct(scores.get("action"))),
+        _card("95% CI", f"{pct(ci[0])} – {pct(ci[1])}" if ci else "—"),
+        _card("pass^k", pass_k_text),
+        _card("trials", str(scores.get("n_trials", len(folder.trials)))),
+        _card("errors", str(scores.get("errors", 0))),
+        _card("tokens", f"{total_tokens:,}" if isinstance(total_tokens, int) else "—"),
+        _card("cost", usd(scores.get("cost_usd"))),
+        _card("wall time", f"{scores['wall_time_s']:.1f} s" if scores.get("wall_time_s") is not None else "—"),
+    ]
+    run = folder.run
+    config = ", ".join(
+        f"{key} {run[key]}" for key in ("suite", "epochs", "concurrency", "max_steps", "protocol", "started_at")
+        if run.get(key) is not None
+    )
+    return f'<p class="sub">{esc(config)}</p><div class="cards" id="summary">{"".join(cards)}</div>'
+
+
+def _category_chart(folder: RunFolder, scores: dict) -> str:
+    kinds: dict[str, str] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for trial in folder.trials:
+        kinds[str(trial["category"])] = trial.get("kind", "")
+        counts[str(trial["category"])] += 1
+    per_cat = scores.get("per_category") or {}
+    cats = sorted(set(per_cat) | set(kinds), key=int)
+    rows = [(f"C{c} {kinds.get(c, '')}", per_cat.get(c), f"n={counts.get(c, 0)}") for c in cats]
+    return category_bars(rows)
+
+
+def _steps_chart(trials: list[dict]) -> str:
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for trial in trials:
+        counts[int(trial.get("steps") or 0)][0 if trial_passed(trial) else 1] += 1
+    return steps_bars({k: (v[0], v[1]) for k, v in counts.items()})
+
+
+def _usage_table(trials: list[dict]) -> str:
+    groups: dict[int, list[dict]] = defaultdict(list)
+    for trial in trials:
+        groups[int(trial["category"])].append(trial)
+    rows = []
+    for label, group in [(f"C{c}", groups[c]) for c in sorted(groups)] + [("all", trials)]:
+        prompt = sum(int((t.get("usage") or {}).get("prompt_tokens") or 0) for t in group)
+        completion = sum(int((t.get("usage") or {}).get("completion_tokens") or 0) for t in group)
+        costs = [t["cost_usd"] for t in group if t.get("cost_usd") is not None]
+        steps = sum(int(t.get("steps") or 0) for t in group) / max(len(group), 1)
+        duration = sum(float(t.get("duration_s") or 0) for t in group) / max(len(group), 1)
+        rows.append(
+            f"<tr><td>{esc(label)}</td><td class='num'>{len(group)}</td><td class='num'>{prompt:,}</td>"
+            f"<td class='num'>{completion:,}</td><td class='num'>{esc(usd(sum(costs)) if costs else '—')}</td>"
+            f"<td class='num'>{steps:.1f}</td><td class='num'>{duration:.2f} s</td></tr>"
+        )
+    return (
+        '<table id="usage"><thead><tr><th>category</th><th class="num">trials</th>'
+        '<th class="num">prompt tokens</th><th class="num">completion tokens</th><th class="num">cost</th>'
+        '<th class="num">mean steps</th><th class="num">mean duration</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def failure_reasons(trials: list[dict]) -> list[tuple[str, str, list[dict]]]:
+    """Failed trials grouped by ``(category label, reason)``, biggest group first.
+
+    The reason is the first line of the error for an errored trial, else the name of each
+    failed grade check (a trial failing two checks counts in both groups).
+    """
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for trial in trials:
+        if trial_passed(trial):
+            continue
+        category = f"C{trial['category']}"
+        if trial.get("status") == "error":
+            first_line = (str(trial.get("error") or "unknown error").splitlines() or ["unknown error"])[0]
+            groups[(category, f"error: {first_line[:160]}")].append(trial)
+            continue
+        checks = [c for c in (trial.get("grade") or {}).get("checks") or [] if not c.get("passed")]
+        for check in checks or [{"name": "failed (no failed check recorded)"}]:
+            groups[(category, str(check.get("name")))].append(trial)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [(cat, reason, group) for (cat, reason), group in ordered]
+
+
+def _example_message(trial: dict, reason: str) -> str:
+    for check in (trial.get("grade") or {}).get("checks") or []:
+        if check.get("name") == reason and not check.get("passed"):
+            return str(check.get("message") or "")
+    return ""
+
+
+def _failures(trials: list[dict]) -> str:
+    groups = failure_reasons(trials)
+    if not groups:
+        return '<p id="failures">No failed trials.</p>'
+    rows = []
+    for category, reason, group in groups:
+        links = " ".join(
+            f'<a href="#{anchor(t["trial_id"])}">{esc(t["trial_id"])}</a>' for t in group[:8]
+        ) + (f" … +{len(group) - 8}" if len(group) > 8 else "")
+        rows.append(
+            f"<tr><td>{esc(category)}</td><td>{esc(reason)}</td><td class='num'>{len(group)}</td>"
+            f"<td>{esc(_example_message(group[0], reason))}</td><td>{links}</td></tr>"
+        )
+    return (
+        '<table id="failures"><thead><tr><th>category</th><th>reason</th><th class="num">trials</th>'
+        f"<th>example</th><th>trials</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _content(value: Any) -> str:
+    if isinstance(value, str):
+        return f"<pre>{esc(value)}</pre>"
+    return f"<pre>{esc(pretty_json(value))}</pre>" if value not in (None, [], {}) else ""
+
+
+def _messages(messages: list[dict]) -> str:
+    parts = []
+    for message in messages or []:
+        role = message.get("role", "?") if isinstance(message, dict) else "?"
+        body = _content(message.get("content") if isinstance(message, dict) else message)
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        if calls:
+            body += "<div>tool calls:</div>" + _content(calls)
+        parts.append(f'<div class="msg"><div class="role">{esc(role)}</div>{body}</div>')
+    return "".join(parts) or "<p>(no messages recorded)</p>"
+
+
+def _checks(grade: dict | None) -> str:
+    checks = (grade or {}).get("checks") or []
+    if not checks:
+        return "<p>(no grade checks recorded)</p>"
+    rows = "".join(
+        f"<tr><td class='{'pass' if c.get('passed') else 'fail'}'>{'✓' if c.get('passed') else '✗'}</td>"
+        f"<td>{esc(c.get('name'))}</td><td>{esc(pretty_json(c.get('expected')))}</td>"
+        f"<td>{esc(pretty_json(c.get('got')))}</td><td>{esc(c.get('message'))}</td></tr>"
+        for c in checks
+    )
+    return ("<table class='checks'><thead><tr><th></th><th>check</th><th>expected</th><th>got</th>"
+            f"<th>message</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _trial(trial: dict) -> str:
+    result = outcome(trial)
+    usage = trial.get("usage") or {}
+    tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+    head = (
+        f"<span class='{'pass' if result == 'pass' else 'fail'}'>{result.upper()}</span> "
+        f"<code>{esc(trial['trial_id'])}</code> · C{esc(trial['category'])} {esc(trial.get('kind'))} · "
+        f"{esc(trial.get('steps'))} steps · {tokens:,} tokens · {esc(usd(trial.get('cost_usd')))} · "
+        f"{float(trial.get('duration_s') or 0):.2f} s"
+    )
+    error = f"<h4>Error</h4>{_content(trial.get('error'))}" if trial.get("error") else ""
+    requests = trial.get("fhir_requests") or []
+    return (
+        f'<details class="trial" id="{anchor(trial["trial_id"])}" data-outcome="{result}" '
+        f'data-category="{esc(trial["category"])}"><summary>{head}</summary><div class="inner">'
+        f"{error}<h4>Answer</h4>{_content(trial.get('answer')) or '<p>(none)</p>'}"
+        f"<h4>Grade</h4>{_checks(trial.get('grade'))}"
+        f"<h4>Writes ({len(trial.get('writes') or [])})</h4>{_content(trial.get('writes')) or '<p>(none)</p>'}"
+        f"<h4>Trajectory</h4>{_messages(trial.get('messages') or [])}"
+        f"<details><summary>FHIR requests ({len(requests)})</summary><div class='inner'>"
+        f"{_content(requests)}</div></details></div></details>"
+    )
+
+
+def render_report(folder: RunFolder) -> str:
+    scores = scores_of(folder)
+    model = scores.get("model") or folder.run.get("model") or "?"
+    agent = scores.get("agent") or folder.run.get("agent") or "?"
+    suite = scores.get("suite") or folder.run.get("suite") or "?"
+    title = f"medagent report: {model} · {agent} · {suite}"
+    trials = sorted(folder.trials, key=lambda t: (int(t["category"]), str(t["trial_id"])))
+    categories = sorted({int(t["category"]) for t in trials})
+    options = "".join(f'<option value="{c}">C{c}</option>' for c in categories)
+    body = (
+        f"<h1>{esc(title)}</h1>{_summary(folder, scores)}"
+        '<h2>Success</h2><div class="charts">'
+        f'<div class="chart"><h3>Per category</h3>{_category_chart(folder, scores)}</div>'
+        f'<div class="chart"><h3>Success vs steps</h3>{_steps_chart(trials)}</div></div>'
+        f"<h2>Tokens and cost</h2>{_usage_table(trials)}"
+        f"<h2>Failure reasons</h2>{_failures(trials)}"
+        f"<h2>Trials</h2>"
+        '<div class="toolbar"><label>show <select id="filter-outcome"><option value="all">all</option>'
+        '<option value="pass">passed</option><option value="fail">failed</option>'
+        '<option value="error">errored</option></select></label>'
+        f'<label>category <select id="filter-category"><option value="all">all</option>{options}</select></label>'
+        '<button type="button" id="expand-all">expand all</button>'
+        '<button type="button" id="collapse-all">collapse all</button>'
+        '<span id="shown-count"></span></div>'
+        f'<div id="trials">{"".join(_trial(t) for t in trials)}</div>'
+        f"<footer>Generated by medagent from {esc(folder.path.name)}.</footer>"
+    )
+    return page(title, body, packaged_text("medagent.report", "report.js"))
+
+
+def write_report(folder: RunFolder, out: Path | None = None) -> Path:
+    """Write the report of a loaded run folder (default ``<folder>/report.html``)."""
+    out = Path(out) if out else folder.path / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(folder), encoding="utf-8")
+    return out
+
+
+def build_report(run_dir: Path, out: Path | None = None) -> Path:
+    """Write the report of ``run_dir`` (default ``run_dir/report.html``) and return its path."""
+    return write_report(read_run(run_dir), out)

@@ -1,0 +1,162 @@
+"""Run folders built by hand from the "medagent results" contract, for the leaderboard tests.
+
+``MINI`` is a four-task stand-in suite with a grader shaped like ``tasks.grade`` (a Grade
+with ``passed`` and ``checks``), used where a test must not depend on the real suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from medagent.leaderboard import score_trials
+
+
+@dataclass
+class MiniTask:
+    id: str
+    category: int
+    kind: str
+    expected: Any
+
+
+@dataclass
+class MiniSuite:
+    id: str
+    tasks: list[MiniTask]
+    cohort_checksum: str
+    checksum: str = ""
+
+    def __post_init__(self) -> None:
+        lines = b"".join(orjson.dumps(asdict(t)) + b"\n" for t in self.tasks)
+        self.checksum = hashlib.sha256(lines).hexdigest()
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    expected: Any = None
+    got: Any = None
+    message: str = ""
+
+
+@dataclass
+class Grade:
+    passed: bool
+    checks: list[Check] = field(default_factory=list)
+
+
+MINI = MiniSuite(
+    id="mini-v1",
+    cohort_checksum=hashlib.sha256(b"mini cohort").hexdigest(),
+    tasks=[
+        MiniTask("task1_1", 1, "query", ["S0000001"]),
+        MiniTask("task2_1", 2, "query", [42]),
+        MiniTask("task5_1", 5, "action", {"writes": ["MedicationRequest"]}),
+        MiniTask("task5_2", 5, "action", {"writes": []}),
+    ],
+)
+
+
+def mini_grade(task: MiniTask, answer: list | None, writes: list[dict]) -> Grade:
+    if task.kind == "query":
+        ok = answer == task.expected
+        checks = [Check("answer", ok, task.expected, answer, "" if ok else "answer differs from the expected one")]
+        no_writes = not writes
+        checks.append(Check("no_writes", no_writes, [], [w.get("resourceType") for w in writes],
+                            "" if no_writes else "a query task must not write"))
+        return Grade(ok and no_writes, checks)
+    got = [w.get("resourceType") for w in writes]
+    ok = got == task.expected["writes"]
+    return Grade(ok, [Check("writes", ok, task.expected["writes"], got, "" if ok else "unexpected writes")])
+
+
+def grade_dict(grade: Grade) -> dict:
+    return asdict(grade)
+
+
+def good_answer(task: MiniTask) -> tuple[list | None, list[dict]]:
+    if task.kind == "query":
+        return list(task.expected), []
+    writes = [
+        {"seq": i + 1, "interaction": "create", "method": "POST", "url": rt, "status": 201,
+         "resourceType": rt, "id": f"w{i}", "versionId": "1", "resource": {"resourceType": rt}}
+        for i, rt in enumerate(task.expected["writes"])
+    ]
+    return [], writes
+
+
+def make_trial(task: Any, epoch: int, answer: list | None, writes: list[dict], grade: Any,
+               *, status: str = "completed", error: str | None = None, steps: int = 3,
+               message: str = "") -> dict:
+    prompt, completion = 900 + 10 * steps, 40 * steps
+    return {
+        "trial_id": f"{task.id}#{epoch}",
+        "task_id": task.id,
+        "epoch": epoch,
+        "category": task.category,
+        "kind": task.kind,
+        "status": status,
+        "error": error,
+        "answer": answer,
+        "writes": writes,
+        "grade": grade,
+        "messages": [
+            {"role": "system", "content": "You are a clinician's assistant working in a FHIR EHR."},
+            {"role": "user", "content": f"Task {task.id}. {message}"},
+            {"role": "assistant", "content": None,
+             "tool_calls": [{"id": "c1", "type": "function",
+                             "function": {"name": "finish", "arguments": orjson.dumps({"answer": answer}).decode()}}]},
+        ],
+        "tool_calls": [{"name": "finish", "args": {"answer": answer}}],
+        "fhir_requests": [{"method": "GET", "url": "Patient?identifier=S0000001", "status": 200}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+        "cost_usd": round((prompt * 2.5 + completion * 10) / 1e6, 8),
+        "steps": steps,
+        "duration_s": 0.25 * steps,
+    }
+
+
+def write_run(folder: Path, trials: list[dict], *, suite: Any, epochs: int, model: str = "gpt-test",
+              agent: str = "react", started_at: str = "2026-11-20T09:00:00+00:00",
+              base_url: str = "https://api.example.com/v1") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    run = {
+        "model": model, "base_url": base_url, "agent": agent, "suite": suite.id,
+        "suite_checksum": suite.checksum, "cohort_checksum": suite.cohort_checksum,
+        "concurrency": 4, "epochs": epochs, "max_steps": 8, "protocol": "tools",
+        "medagent_version": "0.1.0", "started_at": started_at,
+    }
+    (folder / "run.json").write_bytes(orjson.dumps(run, option=orjson.OPT_INDENT_2))
+    (folder / "trials.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in trials))
+    summary = {
+        "suite": suite.id, "suite_checksum": suite.checksum, "cohort_checksum": suite.cohort_checksum,
+        "model": model, "agent": agent, **score_trials(trials), "wall_time_s": 12.5,
+    }
+    summary["overall_ci95"] = [max(0.0, summary["overall"] - 0.2), min(1.0, summary["overall"] + 0.2)]
+    (folder / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    return folder
+
+
+def mini_run(folder: Path, *, epochs: int = 2, wrong: tuple[str, ...] = ("task2_1#2",), **kwargs: Any) -> Path:
+    """A complete MINI run; trials named in ``wrong`` answer wrongly, ``task5_2#1`` errored."""
+    trials = []
+    for task in MINI.tasks:
+        for epoch in range(1, epochs + 1):
+            trial_id = f"{task.id}#{epoch}"
+            answer, writes = good_answer(task)
+            if trial_id in wrong:
+                answer = [7] if task.kind == "query" else answer
+                writes = [] if task.kind == "action" else writes
+            if trial_id == "task5_2#1":
+                trials.append(make_trial(task, epoch, None, [], None, status="error",
+                                         error="ProviderError: rate limited after 5 retries\ntrace…"))
+                continue
+            grade = grade_dict(mini_grade(task, answer, writes))
+            trials.append(make_trial(task, epoch, answer, writes, grade, steps=2 + epoch + task.category % 3))
+    return write_run(folder, trials, suite=MINI, epochs=epochs, **kwargs)
