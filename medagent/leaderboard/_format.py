@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,12 @@ from medagent.errors import SubmissionError
 FORMAT = "medagent-submission"
 VERSION = 1
 _GZIP_MAGIC = b"\x1f\x8b"
+
+# A key that names a credential (``api_key``, ``token``, ``Authorization`` …; not a count
+# such as ``max_tokens``), or a value shaped like a provider key or a bearer credential.
+_SECRET_KEY = re.compile(r"api[_-]?key|secret|password|passwd|(?<![a-z])token(?![a-z])|authorization|credential",
+                         re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|Bearer\s+[A-Za-z0-9._~+/-]{16,}=*)")
 
 
 class Metadata(BaseModel):
@@ -76,6 +83,27 @@ class SubmissionModel(BaseModel):
     scores: dict
     trials: list[TrialRecord]
     digest: str
+
+
+def find_secret(obj: object, where: str = "") -> str | None:
+    """The path of the first secret-looking field in ``obj`` (a non-empty string under a
+    credential-like key, or a string shaped like a key), or None."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
+                return path
+            found = find_secret(value, path)
+            if found:
+                return found
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            found = find_secret(value, f"{where}[{i}]")
+            if found:
+                return found
+    elif isinstance(obj, str) and _SECRET_VALUE.search(obj):
+        return where or "value"
+    return None
 
 
 def canonical_bytes(obj: Any) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,28 +9,8 @@ from urllib.parse import urlsplit
 from medagent import __version__
 from medagent.errors import SubmissionError
 
-from ._format import FORMAT, VERSION, parse_submission, seal
+from ._format import FORMAT, VERSION, find_secret, parse_submission, seal
 from ._rundir import read_run
-
-_SECRET_KEY = re.compile(r"api[_-]?key|secret|password|token|authorization", re.IGNORECASE)
-
-
-def _find_secret(obj: object, where: str = "") -> str | None:
-    """The path of the first string-valued, secret-looking key in ``obj``."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            path = f"{where}.{key}" if where else str(key)
-            if isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
-                return path
-            found = _find_secret(value, path)
-            if found:
-                return found
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            found = _find_secret(value, f"{where}[{i}]")
-            if found:
-                return found
-    return None
 
 
 def _first(*sources_and_keys: tuple[dict, str]) -> object:
@@ -56,7 +35,7 @@ def pack_run(run_dir: Path, *, provider: str | None = None, now: datetime | None
     """Read ``run_dir`` and return the sealed submission document (not yet written)."""
     folder = read_run(run_dir, need_summary=True)
     run, summary = folder.run, folder.summary or {}
-    secret = _find_secret(run)
+    secret = find_secret(run)
     if secret:
         raise SubmissionError(f"{folder.path}/run.json has a secret-looking field {secret!r}; refusing to pack it")
     epochs = _first((run, "epochs")) or max((int(t.get("epoch", 1)) for t in folder.trials), default=1)

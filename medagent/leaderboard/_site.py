@@ -80,6 +80,7 @@ def submission_files(folder: Path) -> list[Path]:
 def collect(folder: Path, verify: Callable[[Path], Verified] = verify_file) -> Board:
     """Verify every submission in ``folder``; keep the good ones, note why others were skipped."""
     board = Board()
+    seen: dict[str, str] = {}
     for path in submission_files(folder):
         try:
             verified = verify(path)
@@ -87,6 +88,10 @@ def collect(folder: Path, verify: Callable[[Path], Verified] = verify_file) -> B
             reason = str(exc).removeprefix(f"{path}: ")
             board.skipped.append((path.name, reason))
             continue
+        if verified.digest in seen:
+            board.skipped.append((path.name, f"duplicate of {seen[verified.digest]} (same digest)"))
+            continue
+        seen[verified.digest] = path.name
         board.entries.append({
             "file": path.name,
             "digest": verified.digest,

@@ -24,8 +24,8 @@ import orjson
 
 from medagent.errors import SubmissionError
 
-from ._format import SubmissionModel, compute_digest, parse_submission, read_submission
-from ._scores import score_trials
+from ._format import SubmissionModel, compute_digest, find_secret, parse_submission, read_submission
+from ._scores import pass_hat_k, score_trials
 
 Grader = Callable[[Any, list | None, list[dict]], Any]
 
@@ -74,11 +74,17 @@ def _check_digest(doc: dict, sub: SubmissionModel) -> None:
 
 
 def _check_metadata(sub: SubmissionModel) -> None:
+    """The metadata, the recorded scores (summary.json) and the run configuration (run.json)
+    must name the same suite, checksums, model and agent."""
     meta = sub.metadata.model_dump()
-    for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent"):
-        recorded = sub.scores.get(key)
-        if recorded is not None and recorded != meta[key]:
-            raise SubmissionError(f"metadata {key} {meta[key]!r} differs from the scores' {key} {recorded!r}")
+    for where, source in (("scores", sub.scores), ("run", sub.run)):
+        for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent"):
+            recorded = source.get(key)
+            if recorded is not None and recorded != meta[key]:
+                raise SubmissionError(f"metadata {key} {meta[key]!r} differs from {where}.{key} {recorded!r}")
+    secret = find_secret(sub.run)
+    if secret:
+        raise SubmissionError(f"run.json has a secret-looking field {secret!r}; refusing it")
 
 
 def _check_suite(sub: SubmissionModel, suite: Any) -> None:
@@ -101,6 +107,10 @@ def _check_complete(sub: SubmissionModel, tasks_by_id: dict[str, Any]) -> None:
     for trial in sub.trials:
         if trial.task_id not in tasks_by_id:
             raise SubmissionError(f"trial {trial.trial_id}: task {trial.task_id!r} is not in suite {sub.metadata.suite!r}")
+        if trial.trial_id != f"{trial.task_id}#{trial.epoch}":
+            raise SubmissionError(
+                f"trial {trial.trial_id}: trial_id does not match task {trial.task_id!r} epoch {trial.epoch}"
+            )
         if trial.trial_id in seen or trial.epoch in epochs[trial.task_id]:
             raise SubmissionError(f"trial {trial.trial_id} appears more than once")
         seen.add(trial.trial_id)
@@ -161,16 +171,23 @@ def _plain(value: Any) -> Any:
 
 
 def _compare_checks(trial_id: str, recorded: dict, checks: list[Any]) -> None:
-    """Each recorded check must agree with the re-graded one (so an edited answer shows up
-    even when it does not flip the verdict). A grade recorded without checks is not compared."""
+    """Each recorded check must agree, in order, with the re-graded one (so an edited answer
+    or write shows up even when it does not flip the verdict). A grade recorded without
+    checks is compared on ``passed`` only."""
     recorded_checks = recorded.get("checks")
     if not recorded_checks:
         return
-    by_name = {c.get("name"): c for c in recorded_checks if isinstance(c, dict)}
-    for check in checks:
-        mine = by_name.get(check.name)
-        if mine is None:
-            raise SubmissionError(f"trial {trial_id}: recorded grade lacks check {check.name!r}")
+    if not isinstance(recorded_checks, list) or len(recorded_checks) != len(checks):
+        raise SubmissionError(
+            f"trial {trial_id}: recorded grade has {len(recorded_checks) if isinstance(recorded_checks, list) else '?'} "
+            f"check(s) but re-grading gives {len(checks)}"
+        )
+    for mine, check in zip(recorded_checks, checks, strict=True):
+        mine = mine if isinstance(mine, dict) else {}
+        if mine.get("name") != check.name:
+            raise SubmissionError(
+                f"trial {trial_id}: recorded check {mine.get('name')!r} but re-grading gives check {check.name!r}"
+            )
         if bool(mine.get("passed")) != bool(check.passed) or _plain(mine.get("got")) != _plain(check.got):
             raise SubmissionError(
                 f"trial {trial_id}: check {check.name!r} recorded passed={bool(mine.get('passed'))}, "
@@ -179,19 +196,21 @@ def _compare_checks(trial_id: str, recorded: dict, checks: list[Any]) -> None:
             )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
+    if _is_number(a) and _is_number(b):
         return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=_ABS_TOL)
-    return a == b
+    return a == b and type(a) is type(b)
 
 
 def _mismatch(name: str, recorded: Any, computed: Any) -> SubmissionError:
     return SubmissionError(f"score {name!r} is {recorded!r} but re-grading gives {computed!r}")
 
 
-def _compare_scores(recorded: dict, computed: dict) -> None:
+def _compare_scores(recorded: dict, computed: dict, pass_k: dict[str, float]) -> None:
     for key in ("n_trials", "overall", "query", "action", "per_category"):
         if key not in recorded:
             raise SubmissionError(f"malformed submission: scores lack {key!r}")
@@ -204,37 +223,43 @@ def _compare_scores(recorded: dict, computed: dict) -> None:
     for cat, value in per_cat.items():
         if not _close(value, computed["per_category"][str(cat)]):
             raise _mismatch(f"per_category.{cat}", value, computed["per_category"][str(cat)])
-    _compare_pass_k(recorded.get("pass_k"), computed.get("pass_k") or {})
+    _compare_pass_k(recorded.get("pass_k"), pass_k)
     _compare_usage(recorded, computed)
     ci = recorded.get("overall_ci95")
     if ci is not None and not (
-        isinstance(ci, list) and len(ci) == 2 and ci[0] - _ABS_TOL <= computed["overall"] <= ci[1] + _ABS_TOL
+        isinstance(ci, list) and len(ci) == 2 and all(_is_number(v) for v in ci)
+        and ci[0] - _ABS_TOL <= computed["overall"] <= ci[1] + _ABS_TOL
     ):
         raise SubmissionError(f"score 'overall_ci95' {ci!r} does not contain the re-graded overall {computed['overall']!r}")
 
 
 def _compare_pass_k(recorded: Any, computed: dict[str, float]) -> None:
+    """``recorded`` is ``{"k": value}`` (any subset of k) or one number (the largest k)."""
     if recorded is None:
         return
     if isinstance(recorded, dict):
         for k, value in recorded.items():
             if str(k) not in computed or not _close(value, computed[str(k)]):
                 raise _mismatch(f"pass_k.{k}", value, computed.get(str(k)))
-    elif computed and not _close(recorded, computed[max(computed, key=int)]):
-        raise _mismatch("pass_k", recorded, computed[max(computed, key=int)])
+    elif not computed or not _close(recorded, computed[max(computed, key=int)]):
+        raise _mismatch("pass_k", recorded, computed[max(computed, key=int)] if computed else None)
 
 
 def _compare_usage(recorded: dict, computed: dict) -> None:
     tokens = recorded.get("tokens")
-    if isinstance(tokens, int) and not isinstance(tokens, bool):
+    if _is_number(tokens):
         if tokens != computed["tokens"]["total_tokens"]:
             raise _mismatch("tokens", tokens, computed["tokens"]["total_tokens"])
     elif isinstance(tokens, dict):
         for key, value in tokens.items():
             if key in computed["tokens"] and value != computed["tokens"][key]:
                 raise _mismatch(f"tokens.{key}", value, computed["tokens"][key])
+    elif tokens is not None:
+        raise _mismatch("tokens", tokens, computed["tokens"])
     cost = recorded.get("cost_usd")
-    if cost is not None and not math.isclose(cost, computed["cost_usd"] or 0.0, rel_tol=1e-6, abs_tol=1e-9):
+    if cost is None:
+        return
+    if not _is_number(cost) or not math.isclose(cost, computed["cost_usd"] or 0.0, rel_tol=1e-6, abs_tol=1e-9):
         raise _mismatch("cost_usd", cost, computed["cost_usd"])
 
 
@@ -256,7 +281,7 @@ def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = No
     _check_complete(sub, tasks_by_id)
     regraded = _regrade(sub, tasks_by_id, grade or _default_grader)
     computed = score_trials(regraded)
-    _compare_scores(sub.scores, computed)
+    _compare_scores(sub.scores, computed, pass_hat_k(regraded))
     return Verified(metadata=sub.metadata.model_dump(), scores=computed, digest=sub.digest, n_trials=len(regraded))
 
 

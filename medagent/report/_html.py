@@ -55,9 +55,15 @@ def attr_num(value: float | int | None) -> str:
     return "" if value is None else repr(float(value))
 
 
+# Records script errors in ``<html data-js-errors>`` and blocked content (a Content
+# Security Policy violation) in ``<html data-csp-violations>``, so a headless browser's
+# DOM dump shows whether the page ran cleanly.
 _ERROR_HOOK = (
-    'window.addEventListener("error",function(e){var d=document.documentElement;'
-    'd.setAttribute("data-js-errors",(d.getAttribute("data-js-errors")||"")+(e.message||"error")+"; ");});'
+    "(function(){var d=document.documentElement;function note(a,m){"
+    'd.setAttribute(a,(d.getAttribute(a)||"")+m+"; ");}'
+    'window.addEventListener("error",function(e){note("data-js-errors",e.message||"error");});'
+    'document.addEventListener("securitypolicyviolation",function(e){'
+    'note("data-csp-violations",e.violatedDirective+" "+(e.blockedURI||"inline"));});})();'
 )
 
 

@@ -6,6 +6,7 @@ with ``passed`` and ``checks``), used where a test must not depend on the real s
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from medagent.leaderboard import score_trials
+from medagent.leaderboard import score_trials, seal
 
 
 @dataclass
@@ -160,3 +161,15 @@ def mini_run(folder: Path, *, epochs: int = 2, wrong: tuple[str, ...] = ("task2_
             grade = grade_dict(mini_grade(task, answer, writes))
             trials.append(make_trial(task, epoch, answer, writes, grade, steps=2 + epoch + task.category % 3))
     return write_run(folder, trials, suite=MINI, epochs=epochs, **kwargs)
+
+
+def edited(doc: dict, change, *, reseal: bool = True) -> dict:
+    """A deep copy of ``doc`` with ``change(copy)`` applied, re-sealed unless told not to
+    (a forger can always recompute the digest; re-grading must still catch the edit)."""
+    out = copy.deepcopy(doc)
+    change(out)
+    return seal(out) if reseal else out
+
+
+def trial(doc: dict, trial_id: str) -> dict:
+    return next(t for t in doc["trials"] if t["trial_id"] == trial_id)
