@@ -39,6 +39,7 @@ class Usage:
     completion_tokens: int = 0
     requests: int = 0
     retries: int = 0
+    seconds: float = 0.0  # wall time inside complete(), retries and backoff included
 
     def add(self, usage: Any) -> None:
         if usage is not None:
@@ -51,6 +52,7 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "requests": self.requests,
             "retries": self.retries,
+            "model_s": round(self.seconds, 4),
         }
 
 
@@ -148,6 +150,13 @@ class ChatClient:
         **extra: Any,
     ) -> Completion:
         """One assistant turn; ``usage`` accumulates tokens of every attempt."""
+        started = time.perf_counter()
+        try:
+            return await self._complete(messages, usage, tools, extra)
+        finally:
+            usage.seconds += time.perf_counter() - started
+
+    async def _complete(self, messages, usage, tools, extra) -> Completion:  # noqa: ANN001
         last = "no attempt made"
         for attempt in range(self.settings.max_retries + 1):
             if attempt:

@@ -1,7 +1,70 @@
-"""`medagent bench` (not implemented yet)."""
+"""`medagent bench`: run an agent on the task suite and write a run folder."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
-    pass
+    p = sub.add_parser(
+        "bench",
+        help="run an agent on the task suite",
+        description=(
+            "Run an agent on the task suite. Without --fhir-url the embedded FHIR server runs "
+            "in-process (seeded with the suite's cohort on first use). Results go to --out: "
+            "run.json, trials.jsonl (one line per finished trial) and summary.json."
+        ),
+    )
+    p.add_argument("--model", help="model name (needed by agents that call a model)")
+    p.add_argument("--base-url", help="OpenAI-compatible API base URL (default: OpenAI)")
+    p.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--agent", help="react (default), text, oracle, null, module:Class or an entry-point name")
+    p.add_argument("--suite", help="suite id or path of a suite file (default mab-v1)")
+    p.add_argument("--tasks", nargs="+", metavar="ID|CATEGORY", help="task ids, category numbers, query or action")
+    p.add_argument("--concurrency", type=int, help="trials run at once (default 1)")
+    p.add_argument("--epochs", type=int, help="runs of every task (default 1; pass^k is reported when > 1)")
+    p.add_argument("--max-steps", type=int, help="tool calls per trial (default 8, the original's round limit)")
+    p.add_argument("--protocol", choices=["tools", "text"], help="native tool calls (default) or the original text protocol")
+    p.add_argument("--fhir-url", metavar="URL|docker", help="a medagent FHIR server's base URL, or docker to start one")
+    p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<time>-<agent>-<model>)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue a killed run: skips its finished trials")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no results table")
+    p.set_defaults(func=run)
+
+
+_FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concurrency", "epochs",
+          "max_steps", "protocol", "fhir_url")
+
+
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201
+    import orjson
+
+    from medagent.errors import ConfigError
+    from medagent.runner_bench import BenchConfig
+
+    given = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
+    if args.resume is None:
+        return BenchConfig(**given)
+    if args.out is not None and args.out != args.resume:
+        raise ConfigError("give either --out or --resume, not both")
+    run_path = args.resume / "run.json"
+    if not run_path.exists():
+        raise ConfigError(f"--resume {args.resume}: not a run folder (no run.json)")
+    stored = BenchConfig.from_run(orjson.loads(run_path.read_bytes()))
+    for name, value in given.items():
+        setattr(stored, name, value)
+    stored.__post_init__()
+    return stored
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from medagent.runner_bench import run_bench
+
+    config = config_from_args(args)
+    console = Console(stderr=True)
+    out = args.resume or args.out
+    summary = run_bench(config, out, resume=args.resume is not None, console=console, progress=not args.quiet)
+    return 0 if summary.get("n_trials") else 1

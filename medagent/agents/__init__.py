@@ -1,0 +1,115 @@
+"""Agents: the ``Agent`` protocol, the built-in agents and how ``--agent`` finds one.
+
+An agent is any object with one async method::
+
+    class MyAgent:
+        async def run(self, task, env) -> None:
+            result = await env.call("search_patients", {"name": "..."})   # a tool call
+            env.finish([...])                                           # the answer
+
+``task`` is a ``tasks.Task`` (``instruction``, ``context``, ``id``, ``category``…) and
+``env`` a :class:`medagent.env.TrialEnv` (tool schemas, ``call``, ``request``, ``finish``,
+``llm``, ``usage``, ``messages``). The trial ends when ``run`` returns, or at the step or
+time limit. One agent object is made per trial (``Class()``), so ``run`` may keep state on
+``self``.
+
+``--agent`` accepts a built-in name (:data:`BUILTIN`), ``module:Class`` (``module`` may
+also be a path to a ``.py`` file), or a name registered in the entry-point group
+``medagent.agents``::
+
+    [project.entry-points."medagent.agents"]
+    mine = "my_package.agents:MyAgent"
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from medagent.errors import ConfigError
+
+__all__ = ["Agent", "BUILTIN", "ENTRY_POINT_GROUP", "load_agent", "known_agents", "needs_model"]
+
+ENTRY_POINT_GROUP = "medagent.agents"
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """One async method: act on ``task`` through ``env`` and call ``env.finish(answer)``."""
+
+    async def run(self, task: Any, env: Any) -> None: ...
+
+
+# name -> "module:Class"; imported lazily so `medagent --help` stays fast.
+BUILTIN: dict[str, str] = {
+    "react": "medagent.agents._react:ReactAgent",
+    "text": "medagent.agents._text:TextAgent",
+    "oracle": "medagent.agents._builtin:OracleAgent",
+    "null": "medagent.agents._builtin:NullAgent",
+}
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_agents() -> list[str]:
+    return sorted({*BUILTIN, *_entry_points()})
+
+
+def _import_module(name: str) -> Any:
+    if name.endswith(".py") or "/" in name:
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"agent module {name}: no such file")
+        spec = importlib.util.spec_from_file_location(f"medagent_user_agent_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        assert spec.loader is not None
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"agent module {name!r} cannot be imported ({exc})") from None
+
+
+def _resolve(spec: str) -> Any:
+    if spec in BUILTIN:
+        spec = BUILTIN[spec]
+    elif ":" not in spec:
+        eps = _entry_points()
+        if spec not in eps:
+            raise ConfigError(
+                f"unknown agent {spec!r}; known agents: {', '.join(known_agents())} "
+                "(or give module:Class)"
+            )
+        return eps[spec].load()
+    module_name, _, attr = spec.rpartition(":")
+    module = _import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"agent {spec!r}: {module_name} has no attribute {attr!r}") from None
+
+
+def load_agent(spec: str) -> Callable[[], Agent]:
+    """A factory making one agent per trial; a bad spec raises one-line ``ConfigError``."""
+    target = _resolve(spec)
+    factory = target if callable(target) else None
+    if factory is None:
+        raise ConfigError(f"agent {spec!r} is neither a class nor a factory")
+    probe = factory()
+    run = getattr(probe, "run", None)
+    if run is None or not inspect.iscoroutinefunction(run):
+        raise ConfigError(f"agent {spec!r} has no `async def run(self, task, env)` method")
+    return factory
+
+
+def needs_model(factory: Callable[[], Agent]) -> bool:
+    """Whether the agent calls a model (built-ins say so with ``uses_model``; default True)."""
+    return bool(getattr(factory, "uses_model", True))

@@ -1,0 +1,50 @@
+"""The embedded FHIR server: the suite's cohort in a local SQLite store, served in-process.
+
+``open_service(suite)`` opens ``$MEDAGENT_HOME/db/cohort-<seed>-<n>.db`` (one database per
+cohort, so cohorts never clash), seeds it with ``patients.seed_store`` on first use (a
+no-op later), checks that the cohort checksum is the one the suite was built from, and
+returns a ``fhir_server.FhirService``. Services are cached per database for the life of
+the process (the gym API makes many environments on one cohort).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from medagent.errors import ConfigError
+
+__all__ = ["cohort_db_path", "open_service"]
+
+_SERVICES: dict[Path, Any] = {}
+
+
+def cohort_db_path(seed: int, n_patients: int) -> Path:
+    from fhir_server import ServerSettings
+
+    return Path(ServerSettings().home) / "db" / f"cohort-{seed}-{n_patients}.db"
+
+
+def open_service(suite: Any) -> Any:
+    """A ``FhirService`` over a store holding ``suite``'s cohort (seeded on first use)."""
+    from fhir_server import FhirService, ServerSettings, Store
+
+    import patients
+
+    path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients)
+    service = _SERVICES.get(path)
+    if service is not None:
+        return service
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(path)
+    manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients)
+    expected = getattr(suite, "cohort_checksum", None)
+    if expected and manifest.checksum != expected:
+        raise ConfigError(
+            f"suite {suite.id} was built from cohort {expected[:12]}…, but seed "
+            f"{suite.cohort_seed} with {suite.cohort_n_patients} patients gives "
+            f"{manifest.checksum[:12]}… (a different generator version?)"
+        )
+    service = FhirService(store, ServerSettings())
+    _SERVICES[path] = service
+    return service

@@ -1,0 +1,152 @@
+"""Terminal views of a run: the live progress bar, the results table, one trajectory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from medagent.leaderboard._scores import trial_passed
+
+__all__ = ["Progress", "print_summary", "print_trial", "summary_table"]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+class Progress:
+    """A rich progress bar with the live success rate, error count and cost."""
+
+    def __init__(self, console: Console | None, total: int, done: list[dict[str, Any]], *, enabled: bool = True):
+        self.enabled = enabled
+        self.passed = sum(trial_passed(t) for t in done)
+        self.errors = sum(t.get("status") == "error" for t in done)
+        self.cost = sum(float(t.get("cost_usd") or 0.0) for t in done)
+        self.done = len(done)
+        self._bar = RichProgress(
+            TextColumn("[bold]bench"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("pass {task.fields[rate]}  errors {task.fields[errors]}  ${task.fields[cost]}"),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            disable=not enabled,
+        )
+        self._task = self._bar.add_task("bench", total=total, completed=self.done, **self._fields())
+
+    def _fields(self) -> dict[str, str]:
+        rate = self.passed / self.done if self.done else None
+        return {"rate": _pct(rate), "errors": str(self.errors), "cost": f"{self.cost:.4f}"}
+
+    def update(self, record: dict[str, Any]) -> None:
+        self.done += 1
+        self.passed += trial_passed(record)
+        self.errors += record.get("status") == "error"
+        self.cost += float(record.get("cost_usd") or 0.0)
+        self._bar.update(self._task, completed=self.done, **self._fields())
+
+    def __enter__(self) -> Progress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"{summary.get('agent')} · {summary.get('model') or 'no model'} · {summary.get('suite')}")
+    table.add_column("scope")
+    table.add_column("success", justify="right")
+    for key, label in (("overall", "overall"), ("query", "query tasks"), ("action", "action tasks")):
+        table.add_row(label, _pct(summary.get(key)))
+    for category, value in (summary.get("per_category") or {}).items():
+        table.add_row(f"category {category}", _pct(value))
+    ci = summary.get("overall_ci95")
+    if ci:
+        table.add_row("overall 95% CI (Wilson)", f"{_pct(ci[0])} – {_pct(ci[1])}")
+    for k, value in (summary.get("pass_k") or {}).items():
+        table.add_row(f"pass^{k}", _pct(value))
+    tokens = summary.get("tokens") or {}
+    cost = summary.get("cost_usd")
+    table.add_section()
+    table.add_row("trials / errors", f"{summary.get('n_trials')} / {summary.get('errors')}")
+    table.add_row("tokens (prompt / completion)", f"{tokens.get('prompt_tokens', 0)} / {tokens.get('completion_tokens', 0)}")
+    table.add_row("cost", "—" if cost is None else f"${cost:.4f}")
+    table.add_row("wall time", f"{summary.get('wall_time_s', 0):.1f} s")
+    return table
+
+
+def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Path | None = None) -> None:
+    console = console or Console()
+    console.print(summary_table(summary))
+    if summary.get("cost_note"):
+        console.print(f"[dim]{summary['cost_note']}[/dim]")
+    if out_dir is not None:
+        console.print(f"results in {out_dir}  (medagent view {out_dir} [TASK])")
+
+
+def trials_table(trials: list[dict[str, Any]]) -> Table:
+    table = Table(title="trials")
+    for column in ("trial", "status", "result", "steps", "answer", "failed checks"):
+        table.add_column(column)
+    for t in trials:
+        grade = t.get("grade") or {}
+        failed = [c.get("name", "?") for c in grade.get("checks") or [] if not c.get("passed")]
+        result = "[green]pass" if trial_passed(t) else ("[yellow]error" if t.get("status") == "error" else "[red]fail")
+        table.add_row(
+            str(t.get("trial_id")), str(t.get("status")), result, str(t.get("steps")),
+            _short(t.get("answer")), ", ".join(failed) or (t.get("error") or "")[:60],
+        )
+    return table
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _content(value: Any, limit: int = 1500) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+
+
+def print_trial(console: Console, trial: dict[str, Any]) -> None:
+    """One trajectory: header, transcript (or tool calls), writes and the grade's reasons."""
+    status = "PASS" if trial_passed(trial) else trial.get("status", "?").upper()
+    console.rule(f"{trial.get('trial_id')} · category {trial.get('category')} {trial.get('kind')} · {status}")
+    if trial.get("error"):
+        console.print(f"[yellow]error:[/yellow] {trial['error']}")
+    for message in trial.get("messages") or []:
+        role = message.get("role", "?")
+        body = message.get("content") or ""
+        for call in message.get("tool_calls") or []:
+            fn = call.get("function") or {}
+            body += f"\n→ {fn.get('name')}({fn.get('arguments')})"
+        style = {"user": "cyan", "assistant": "green", "tool": "magenta", "system": "dim"}.get(role, "white")
+        console.print(Panel(_content(body.strip()), title=role, title_align="left", border_style=style))
+    if not trial.get("messages"):
+        for call in trial.get("tool_calls") or []:
+            console.print(f"[bold]{call.get('step')}. {call.get('name')}[/bold] {_short(call.get('arguments'), 200)}"
+                          f" → {'ok' if call.get('ok') else 'error'} {call.get('status') or ''}")
+    console.print(f"[bold]answer:[/bold] {_short(trial.get('answer'), 500)}")
+    for write in trial.get("writes") or []:
+        console.print(f"[bold]write:[/bold] {write.get('interaction')} {write.get('resourceType')}/{write.get('id')} "
+                      f"(HTTP {write.get('status')})")
+    grade = trial.get("grade") or {}
+    table = Table(title="grade")
+    for column in ("check", "ok", "expected", "got", "message"):
+        table.add_column(column)
+    for check in grade.get("checks") or []:
+        table.add_row(str(check.get("name")), "✓" if check.get("passed") else "✗",
+                      _short(check.get("expected")), _short(check.get("got")), str(check.get("message") or ""))
+    console.print(table)
+    usage = trial.get("usage") or {}
+    console.print(f"steps {trial.get('steps')} · {trial.get('duration_s')} s · tokens "
+                  f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} · cost {trial.get('cost_usd')}")

@@ -1,0 +1,185 @@
+"""The benchmark runner behind ``medagent bench``.
+
+``run_bench(config, out_dir)`` runs every (task, epoch) trial of the selected suite with
+``config.concurrency`` trials at once on one asyncio loop. Each trial:
+
+1. opens its own FHIR session (embedded service or ``--fhir-url`` server);
+2. makes a fresh agent and awaits ``agent.run(task, env)`` under the trial time limit
+   (``HarnessSettings.trial_timeout``) and the env's step limit;
+3. fetches the session's write log, deletes the session, grades with ``tasks.grade``;
+4. appends the full record to ``trials.jsonl`` (atomic, fsynced) and refreshes
+   ``summary.json`` (at most once a second, and at the end).
+
+A provider that fails after all retries (``ProviderError``), a timeout or a crashing agent
+make the trial ``status: "error"`` (with the reason in ``error``); the run goes on. A
+resumed run (``resume=True``) skips every trial already in ``trials.jsonl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medagent.env import StepLimitReached, TrialEnv
+from medagent.errors import ProviderError
+from medagent.pricing import PriceTable
+from medagent.results import TrialLog, summarize, to_jsonable, write_json
+
+__all__ = ["Trial", "TrialRunner", "run_trials"]
+
+
+@dataclass
+class Trial:
+    task: Any
+    epoch: int
+
+    @property
+    def trial_id(self) -> str:
+        return f"{self.task.id}#{self.epoch}"
+
+
+@dataclass
+class TrialRunner:
+    """Runs single trials: session → agent → write log → grade → record."""
+
+    backend: Any
+    agent_factory: Callable[[], Any]
+    max_steps: int
+    trial_timeout: float
+    llm: Any = None
+    model: str | None = None
+    prices: PriceTable = field(default_factory=PriceTable)
+    stats: dict[str, float] = field(default_factory=lambda: {"tool_s": 0.0, "model_s": 0.0, "steps": 0})
+
+    async def run(self, trial: Trial) -> dict[str, Any]:
+        import tasks
+
+        task = trial.task
+        start = time.perf_counter()
+        session, client = await self.backend.open()
+        env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm)
+        status, error, stop = "completed", None, "no_finish"
+        try:
+            async with asyncio.timeout(self.trial_timeout):
+                await self.agent_factory().run(task, env)
+            stop = "finish" if env.finished else "no_finish"
+        except StepLimitReached:
+            stop = "max_steps"
+        except TimeoutError:
+            status, error, stop = "error", f"trial timed out after {self.trial_timeout:g} s", "error"
+        except ProviderError as exc:
+            status, error, stop = "error", str(exc), "error"
+        except Exception as exc:  # noqa: BLE001 - a crashing agent is recorded, and the run goes on
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            where = f" ({Path(frame.filename).name}:{frame.lineno})"
+            status, error, stop = "error", f"agent crashed: {type(exc).__name__}: {exc}{where}", "error"
+        finally:
+            writes = await self.backend.close(session)
+        grade = tasks.grade(task, env.answer, writes) if status == "completed" else None
+        usage = env.usage.as_dict()
+        duration = time.perf_counter() - start
+        self.stats["tool_s"] += env.tool_time
+        self.stats["steps"] += env.steps
+        return {
+            "trial_id": trial.trial_id,
+            "task_id": task.id,
+            "epoch": trial.epoch,
+            "category": task.category,
+            "kind": task.kind,
+            "status": status,
+            "error": error,
+            "stop": stop,
+            "answer": env.answer,
+            "writes": writes,
+            "grade": to_jsonable(grade),
+            "messages": env.messages,
+            "tool_calls": env.tool_calls,
+            "fhir_requests": to_jsonable(getattr(client, "requests", [])),
+            "usage": usage,
+            "cost_usd": self.prices.cost(self.model, usage["prompt_tokens"], usage["completion_tokens"])
+            if self.llm is not None
+            else None,
+            "steps": env.steps,
+            "duration_s": round(duration, 4),
+        }
+
+
+def _scrub(record: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    """The record with every secret replaced (checked on the serialised form)."""
+    import orjson
+
+    if not secrets:
+        return record
+    raw = orjson.dumps(to_jsonable(record)).decode()
+    if not any(s in raw for s in secrets):
+        return record
+    for secret in secrets:
+        raw = raw.replace(secret, "***")
+    return orjson.loads(raw)
+
+
+async def run_trials(
+    runner: TrialRunner,
+    trials: list[Trial],
+    log: TrialLog,
+    *,
+    concurrency: int,
+    on_record: Callable[[dict[str, Any]], None],
+    secrets: list[str] | None = None,
+) -> None:
+    """Run ``trials`` with ``concurrency`` workers; each record is logged then reported."""
+    queue: asyncio.Queue[Trial] = asyncio.Queue()
+    for trial in trials:
+        queue.put_nowait(trial)
+    secrets = [s for s in (secrets or []) if s]
+
+    async def worker() -> None:
+        while True:
+            try:
+                trial = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            record = _scrub(await runner.run(trial), secrets)
+            log.append(record)
+            on_record(record)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(concurrency, len(trials)))):
+            group.create_task(worker())
+
+
+class SummaryWriter:
+    """Keeps slim copies of the records and rewrites ``summary.json`` (throttled)."""
+
+    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "usage", "cost_usd")
+
+    def __init__(self, out_dir: Path, run: dict[str, Any], previous: list[dict[str, Any]], wall_before: float):
+        self.path = Path(out_dir) / "summary.json"
+        self.run = run
+        self.trials = [self._slim(t) for t in previous]
+        self.wall_before = wall_before
+        self.started = time.perf_counter()
+        self._last_write = 0.0
+
+    def _slim(self, record: dict[str, Any]) -> dict[str, Any]:
+        slim = {k: record.get(k) for k in self._KEEP}
+        grade = record.get("grade") or {}
+        slim["grade"] = {"passed": grade.get("passed")} if grade else None
+        return slim
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.trials.append(self._slim(record))
+        if time.perf_counter() - self._last_write >= 1.0:
+            self.write()
+
+    def write(self) -> dict[str, Any]:
+        wall = self.wall_before + time.perf_counter() - self.started
+        summary = summarize(self.trials, self.run, wall)
+        write_json(self.path, summary)
+        self._last_write = time.perf_counter()
+        return summary

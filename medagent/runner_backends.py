@@ -1,0 +1,99 @@
+"""Where a trial's FHIR session lives: the embedded service or a server over HTTP.
+
+A backend opens one session per trial and hands back a FHIR client bound to it
+(``tasks.clients.LocalFhirClient`` or ``HttpFhirClient``, both recording every
+request/response pair in ``client.requests``); closing the session fetches its write log
+and deletes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from medagent.errors import ConfigError
+
+__all__ = ["LocalBackend", "HttpBackend", "session_root"]
+
+
+class LocalBackend:
+    """Sessions on an in-process ``FhirService``; tool calls never touch HTTP."""
+
+    def __init__(self, service: Any) -> None:
+        from tasks.clients import LocalFhirClient
+
+        self.service = service
+        self._client_type = LocalFhirClient
+
+    async def open(self) -> tuple[str, Any]:
+        session = self.service.create_session()
+        return session, self._client_type(self.service, session=session)
+
+    async def close(self, session: str) -> list[dict[str, Any]]:
+        writes = self.service.session_log(session)
+        self.service.delete_session(session)
+        return list(writes)
+
+    async def aclose(self) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "embedded"
+
+
+def session_root(fhir_url: str) -> str:
+    """The server root holding ``/sessions`` for a FHIR base URL (``…/fhir`` stripped)."""
+    parts = urlsplit(fhir_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--fhir-url {fhir_url!r}: expected an http(s) URL of a FHIR base")
+    root = fhir_url.rstrip("/")
+    if root.endswith("/fhir"):
+        root = root[: -len("/fhir")]
+    return root
+
+
+class HttpBackend:
+    """Sessions through a medagent FHIR server's session API (``POST {root}/sessions``)."""
+
+    def __init__(self, fhir_url: str, token: str | None = None, *, timeout: float = 60.0) -> None:
+        from tasks.clients import HttpFhirClient
+
+        self.fhir_url = fhir_url
+        self.root = session_root(fhir_url)
+        self.token = token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        self.http = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
+        self._client_type = HttpFhirClient
+
+    async def _call(self, method: str, url: str) -> httpx.Response:
+        try:
+            response = await self.http.request(method, url)
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"FHIR server {self.root}: {method} {url} failed ({exc})") from None
+        if response.status_code >= 400:
+            raise ConfigError(
+                f"FHIR server {self.root}: {method} {url} answered HTTP {response.status_code} "
+                "(is it a medagent server with the session API?)"
+            )
+        return response
+
+    async def open(self) -> tuple[str, Any]:
+        doc = (await self._call("POST", f"{self.root}/sessions")).json()
+        client = self._client_type(doc["base_url"], token=self.token, http=self.http)
+        return doc["id"], client
+
+    async def close(self, session: str) -> list[dict[str, Any]]:
+        doc = (await self._call("GET", f"{self.root}/sessions/{session}/log")).json()
+        await self._call("DELETE", f"{self.root}/sessions/{session}")
+        if isinstance(doc, dict):
+            doc = doc.get("entries", doc.get("log", []))
+        return list(doc)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def describe(self) -> str:
+        return self.root

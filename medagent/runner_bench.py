@@ -1,0 +1,168 @@
+"""``medagent bench`` as a function: configuration, run folder, resume, progress.
+
+``BenchConfig`` is what ``run.json`` records (never the API key). ``run_bench`` loads the
+suite, picks the trials, opens the FHIR backend (embedded service, ``--fhir-url`` server or
+``docker``), makes the model client, runs the trials and returns the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from medagent.errors import ConfigError
+
+__all__ = ["BenchConfig", "run_bench", "select_tasks", "default_out_dir"]
+
+# Fields that may differ when a run is resumed (they do not change what a trial is).
+_RESUMABLE = {"concurrency", "fhir_url"}
+
+
+@dataclass
+class BenchConfig:
+    suite: str = "mab-v1"
+    agent: str = "react"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    concurrency: int = 1
+    epochs: int = 1
+    max_steps: int = 8
+    protocol: str = "tools"
+    fhir_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("tools", "text"):
+            raise ConfigError(f"--protocol {self.protocol!r}: expected tools or text")
+        if self.protocol == "text" and self.agent == "react":
+            self.agent = "text"
+        for name in ("concurrency", "epochs", "max_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+
+    @classmethod
+    def from_run(cls, run: dict[str, Any]) -> BenchConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (run.get("config") or {}).items() if k in names})
+
+
+def _safe_url(url: str | None) -> str | None:
+    """``url`` without user info, query or fragment (no secret can ride along)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def select_tasks(suite: Any, wanted: list[str]) -> list[Any]:
+    """Tasks by id (``task5_12``), category number (``5``) or kind (``query``/``action``)."""
+    if not wanted:
+        return list(suite.tasks)
+    by_id = {t.id: t for t in suite.tasks}
+    chosen: dict[str, Any] = {}
+    for item in wanted:
+        for part in str(item).split(","):
+            part = part.strip()
+            if part in by_id:
+                matches = [by_id[part]]
+            elif part.isdigit():
+                matches = [t for t in suite.tasks if t.category == int(part)]
+            elif part in ("query", "action"):
+                matches = [t for t in suite.tasks if t.kind == part]
+            else:
+                matches = []
+            if not matches:
+                raise ConfigError(
+                    f"--tasks {part!r} matches no task of suite {suite.id} "
+                    "(give task ids like task5_12, category numbers 1-10, query or action)"
+                )
+            chosen.update((t.id, t) for t in matches)
+    return [t for t in suite.tasks if t.id in chosen]
+
+
+def default_out_dir(config: BenchConfig) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = "-".join(p for p in (stamp, config.agent, config.model) if p)
+    return Path("runs") / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _run_doc(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None) -> dict[str, Any]:
+    from medagent import __version__
+
+    doc = asdict(config)
+    doc["base_url"] = _safe_url(config.base_url)
+    return {
+        "model": config.model if needs_model else None,
+        "base_url": doc["base_url"],
+        "base_url_host": urlsplit(config.base_url).hostname if config.base_url else None,
+        "agent": config.agent,
+        "suite": suite.id,
+        "suite_checksum": suite.checksum,
+        "cohort_checksum": suite.cohort_checksum,
+        "cohort_seed": suite.cohort_seed,
+        "cohort_n_patients": suite.cohort_n_patients,
+        "concurrency": config.concurrency,
+        "epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "protocol": config.protocol,
+        "fhir": _safe_url(config.fhir_url) or "embedded",
+        "medagent_version": __version__,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cost_note": cost_note,
+        "config": doc,
+    }
+
+
+def _check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:
+    old = BenchConfig.from_run(previous)
+    for f in fields(BenchConfig):
+        if f.name in _RESUMABLE or f.name == "base_url":
+            continue
+        if getattr(old, f.name) != getattr(config, f.name):
+            raise ConfigError(
+                f"--resume: {f.name} was {getattr(old, f.name)!r} in this run, not "
+                f"{getattr(config, f.name)!r}; resume with the same settings"
+            )
+    if previous.get("suite_checksum") != suite.checksum:
+        raise ConfigError(f"--resume: suite {suite.id} changed since this run started (checksum differs)")
+
+
+@contextlib.contextmanager
+def _fhir_base(fhir_url: str | None, suite: Any):  # noqa: ANN202
+    if fhir_url != "docker":
+        yield fhir_url
+        return
+    from medagent import docker_fhir
+
+    with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients) as url:
+        yield url
+
+
+def run_bench(
+    config: BenchConfig,
+    out_dir: Path | None = None,
+    *,
+    resume: bool = False,
+    console: Any = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the benchmark into ``out_dir``; returns the summary (also in summary.json)."""
+    from medagent.runner_session import BenchSession
+
+    import tasks
+
+    suite = tasks.load_suite(config.suite)
+    out_dir = Path(out_dir) if out_dir else default_out_dir(config)
+    session = BenchSession(config, suite, out_dir, console=console, progress=progress)
+    session.prepare(resume=resume)
+    with _fhir_base(config.fhir_url, suite) as fhir_url:
+        return asyncio.run(session.run(fhir_url))

@@ -1,0 +1,129 @@
+"""One invocation of ``medagent bench``: prepare the run folder, then run what is left."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from medagent.agents import load_agent, needs_model
+from medagent.errors import ConfigError
+from medagent.pricing import PriceTable
+from medagent.results import TrialLog, write_json
+from medagent.runner import SummaryWriter, Trial, TrialRunner, run_trials
+from medagent.runner_bench import BenchConfig, _check_resume, _run_doc, select_tasks
+from medagent.results_view import Progress, print_summary
+from medagent.settings import load_settings, resolve_api_key
+
+
+class BenchSession:
+    def __init__(self, config: BenchConfig, suite: Any, out_dir: Path, *, console: Any, progress: bool):
+        self.config = config
+        self.suite = suite
+        self.out_dir = out_dir
+        self.console = console
+        self.show_progress = progress
+        self.settings = load_settings()
+        self.api_key: str | None = None
+
+    def prepare(self, *, resume: bool) -> None:
+        config = self.config
+        self.factory = load_agent(config.agent)
+        self.uses_model = needs_model(self.factory)
+        if self.uses_model:
+            if not config.model:
+                raise ConfigError(f"agent {config.agent!r} calls a model: give --model")
+            config.base_url = config.base_url or self.settings.base_url
+            self.api_key = resolve_api_key(self.settings, config.api_key_env)
+            if not self.api_key:
+                if not config.base_url:
+                    raise ConfigError(
+                        "no API key: set OPENAI_API_KEY (or --api-key-env NAME, or api_key in the settings file)"
+                    )
+                self.api_key = "EMPTY"  # local OpenAI-compatible servers often need none
+        self.prices = PriceTable(self.settings.prices)
+        self.tasks = select_tasks(self.suite, config.tasks)
+        self.log = TrialLog(self.out_dir / "trials.jsonl")
+        run_path = self.out_dir / "run.json"
+        previous_summary: dict[str, Any] = {}
+        if resume:
+            import orjson
+
+            if not run_path.exists():
+                raise ConfigError(f"--resume {self.out_dir}: not a run folder (no run.json)")
+            self.run_doc = orjson.loads(run_path.read_bytes())
+            _check_resume(config, self.run_doc, self.suite)
+            summary_path = self.out_dir / "summary.json"
+            if summary_path.exists():
+                previous_summary = orjson.loads(summary_path.read_bytes())
+        else:
+            if (self.out_dir / "trials.jsonl").exists():
+                raise ConfigError(f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}")
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            note = self.prices.note(config.model) if self.uses_model else None
+            self.run_doc = _run_doc(config, self.suite, self.uses_model, note)
+            write_json(run_path, self.run_doc)
+        self.previous = self.log.open()
+        done = {r.get("trial_id") for r in self.previous}
+        self.todo = [
+            Trial(task, epoch)
+            for epoch in range(1, config.epochs + 1)
+            for task in self.tasks
+            if f"{task.id}#{epoch}" not in done
+        ]
+        self.wall_before = float(previous_summary.get("wall_time_s") or 0.0)
+
+    def _backend(self, fhir_url: str | None) -> Any:
+        from medagent.runner_backends import HttpBackend, LocalBackend
+
+        if fhir_url:
+            from fhir_server import ServerSettings
+
+            return HttpBackend(fhir_url, token=ServerSettings().token)
+        from medagent.embedded import open_service
+
+        return LocalBackend(open_service(self.suite))
+
+    async def run(self, fhir_url: str | None) -> dict[str, Any]:
+        from medagent.llm import ChatClient
+
+        backend = self._backend(fhir_url)
+        llm = None
+        if self.uses_model:
+            llm = ChatClient(self.config.model, self.config.base_url, self.api_key, self.settings)
+        self.runner = TrialRunner(
+            backend=backend,
+            agent_factory=self.factory,
+            max_steps=self.config.max_steps,
+            trial_timeout=self.settings.trial_timeout,
+            llm=llm,
+            model=self.config.model,
+            prices=self.prices,
+        )
+        summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
+        total = len(self.previous) + len(self.todo)
+        self.started = time.perf_counter()
+        try:
+            with Progress(self.console, total, summary_writer.trials, enabled=self.show_progress) as bar:
+
+                def on_record(record: dict[str, Any]) -> None:
+                    summary_writer.add(record)
+                    bar.update(record)
+
+                await run_trials(
+                    self.runner,
+                    self.todo,
+                    self.log,
+                    concurrency=self.config.concurrency,
+                    on_record=on_record,
+                    secrets=[self.api_key] if self.api_key and self.api_key != "EMPTY" else [],
+                )
+        finally:
+            self.log.close()
+            summary = summary_writer.write()
+            await backend.aclose()
+            if llm is not None:
+                await llm.close()
+        if self.show_progress:
+            print_summary(self.console, summary, self.out_dir)
+        return summary
