@@ -3,11 +3,12 @@
 Pure Python on dicts, no model validation: this is the bulk-load hot path.
 Rows are tuples without the resource's row id (the store adds it):
 
-- token:     (param_id, system, code)
+- token:     (param_id, system, code)   (a missing system is '', never NULL: the
+  index tables are WITHOUT ROWID, whose primary-key columns cannot hold NULL)
 - string:    (param_id, normalised, exact)
 - date:      (param_id, lo_ms, hi_ms)
 - reference: (param_id, target_type, target_id)
-- quantity:  (param_id, value, system, code)
+- quantity:  (param_id, value, system, code)   (missing system/code are '')
 """
 
 from __future__ import annotations
@@ -83,19 +84,19 @@ def split_reference(ref: str) -> tuple[str, str] | None:
 def _tokens(param: SearchParam, value, out: list) -> None:
     key = param.pid
     if isinstance(value, str):
-        out.append((key, None, value))
+        out.append((key, "", value))
     elif isinstance(value, bool):
-        out.append((key, None, "true" if value else "false"))
+        out.append((key, "", "true" if value else "false"))
     elif isinstance(value, dict):
         coding = value.get("coding")
         if coding is not None:
             for c in coding:
                 if isinstance(c, dict) and "code" in c:
-                    out.append((key, c.get("system"), c["code"]))
+                    out.append((key, c.get("system") or "", str(c["code"])))
         elif "code" in value:
-            out.append((key, value.get("system"), value["code"]))
+            out.append((key, value.get("system") or "", str(value["code"])))
         elif "value" in value:
-            system = value.get("system")
+            system = value.get("system") or ""
             wanted = TELECOM_SYSTEM.get(param.name)
             if wanted is None or system == wanted:
                 out.append((key, system, str(value["value"])))
@@ -152,5 +153,5 @@ def _extract_param(param: SearchParam, values: list, rows: IndexRows) -> None:
         elif kind == "quantity" and isinstance(value, dict):
             number = value.get("value")
             if isinstance(number, int | float) and not isinstance(number, bool):
-                code = value.get("code") or value.get("unit")
-                rows.quantity.append((param.pid, float(number), value.get("system"), code))
+                code = value.get("code") or value.get("unit") or ""
+                rows.quantity.append((param.pid, float(number), value.get("system") or "", code))

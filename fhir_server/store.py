@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS resources(
     version INTEGER NOT NULL, lu INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
     patient TEXT, body BLOB);
 CREATE UNIQUE INDEX IF NOT EXISTS resources_key ON resources(type, id, session);
+CREATE INDEX IF NOT EXISTS resources_session ON resources(session) WHERE session != '';
 CREATE TABLE IF NOT EXISTS history(
     type TEXT NOT NULL, id TEXT NOT NULL, session TEXT NOT NULL, version INTEGER NOT NULL,
     lu INTEGER NOT NULL, deleted INTEGER NOT NULL, body BLOB,
@@ -239,6 +240,28 @@ class Store:
         for kind, params in out.items():
             if params:
                 conn.executemany(_INSERT[kind], params)
+
+    def log_write(self, conn: sqlite3.Connection, session: str, entry: dict) -> int:
+        """Append ``entry`` (plus its ``seq``) to a session's write log; inside ``write()``."""
+        seq = conn.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM write_log WHERE session=?", (session,)
+        ).fetchone()[0]
+        conn.execute("INSERT INTO write_log VALUES (?,?,?)",
+                     (session, seq, orjson.dumps({"seq": seq, **entry}, option=orjson.OPT_SORT_KEYS)))
+        return seq
+
+    def delete_session(self, session: str) -> None:
+        """Discard a session: its rows, their index rows and history, its write log."""
+        if not session:
+            raise StoreError("the baseline is not a session")
+        with self.write() as conn:
+            own = "SELECT rid FROM resources WHERE session=? AND session != ''"
+            for table in _INDEX_TABLES:
+                conn.execute(f"DELETE FROM idx_{table} WHERE rid IN ({own})", (session,))
+            conn.execute("DELETE FROM resources WHERE session=? AND session != ''", (session,))
+            conn.execute("DELETE FROM history WHERE session=?", (session,))
+            conn.execute("DELETE FROM write_log WHERE session=?", (session,))
+            conn.execute("DELETE FROM sessions WHERE id=?", (session,))
 
     # -- bulk load --------------------------------------------------------------------------
     def bulk_load(self, lines: Iterable[bytes]) -> int:

@@ -1,7 +1,59 @@
-"""`medagent serve` (not implemented yet)."""
+"""`medagent serve`: run the FHIR R4 server (seeding the default cohort on first start).
+
+    medagent serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--token T]
+                   [--seed S] [--patients N] [--no-seed]
+
+Flags override the ``MEDAGENT_*`` environment settings (see ``fhir_server.settings``).
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
-    pass
+    parser = sub.add_parser(
+        "serve", help="run the FHIR R4 server (base URL http://HOST:PORT/fhir)",
+        description="Run the FHIR R4 server. On first start the database is seeded with the "
+                    "deterministic synthetic cohort (unless --no-seed).",
+    )
+    parser.add_argument("--host", help="interface to bind (default 127.0.0.1, env MEDAGENT_HOST)")
+    parser.add_argument("--port", type=int, help="TCP port (default 8080, env MEDAGENT_PORT)")
+    parser.add_argument("--db", help="SQLite database path (default $MEDAGENT_HOME/medagent.db)")
+    parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (env MEDAGENT_TOKEN)")
+    parser.add_argument("--seed", type=int, default=None, help="cohort seed (default: patients' default)")
+    parser.add_argument("--patients", type=int, default=100, help="cohort size when seeding (100)")
+    parser.add_argument("--no-seed", action="store_true", help="serve the database as it is")
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.ServerSettings
+    from fhir_server import ServerSettings
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("db", args.db),
+                                   ("token", args.token)) if v is not None}
+    return ServerSettings(**overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fhir_server import Store, create_app
+
+    settings = settings_from_args(args)
+    store = Store(settings.db)
+    if not args.no_seed and store.get_meta("cohort_checksum") is None:
+        import patients
+
+        kwargs = {"n_patients": args.patients}
+        if args.seed is not None:
+            kwargs["seed"] = args.seed
+        print(f"medagent: seeding {settings.db} with {args.patients} patients…", file=sys.stderr)
+        patients.seed_store(store, **kwargs)
+    app = create_app(settings, store)
+    print(f"medagent: FHIR server at {settings.base_url} (database {settings.db})",
+          file=sys.stderr, flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                access_log=False, lifespan="off")
+    return 0

@@ -1,0 +1,93 @@
+"""Bundle assembly by concatenating stored JSON bytes (resources are not re-parsed,
+except when ``_elements`` or ``_summary=data`` asks for a subset)."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+import orjson
+
+from .dates import now_iso
+from .results import SearchResult
+from .search import Search
+
+_SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+              "code": "SUBSETTED", "display": "Resource encoded in summary mode"}
+_ALWAYS = ("resourceType", "id", "meta")
+
+
+def dumps(value: object) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def bundle(btype: str, entries: list[bytes], total: int | None = None,
+           links: list[tuple[str, str]] | None = None) -> bytes:
+    """A Bundle whose ``entry`` items are already-serialised JSON objects."""
+    head = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": btype,
+            "meta": {"lastUpdated": now_iso()}}
+    if total is not None:
+        head["total"] = total
+    if links:
+        head["link"] = [{"relation": rel, "url": url} for rel, url in links]
+    out = dumps(head)
+    if not entries:
+        return out
+    return out[:-1] + b',"entry":[' + b",".join(entries) + b"]}"
+
+
+def entry(full_url: str | None, body: bytes | None, **extra: object) -> bytes:
+    """One Bundle entry: ``fullUrl``, the stored ``resource`` bytes and extra members."""
+    parts = []
+    if full_url is not None:
+        parts.append(b'"fullUrl":' + dumps(full_url))
+    if body is not None:
+        parts.append(b'"resource":' + body)
+    for key, value in extra.items():
+        parts.append(dumps(key) + b":" + dumps(value))
+    return b"{" + b",".join(parts) + b"}"
+
+
+def subset(body: bytes, elements: list[str] | None, summary: str) -> bytes:
+    """Apply ``_elements`` / ``_summary=data`` to one stored resource."""
+    if elements is None and summary != "data":
+        return body
+    resource = orjson.loads(body)
+    if elements is not None:
+        resource = {k: v for k, v in resource.items() if k in _ALWAYS or k in elements}
+    else:
+        resource.pop("text", None)
+    meta = resource.setdefault("meta", {})
+    meta["tag"] = [*meta.get("tag", []), _SUBSETTED]
+    return dumps(resource)
+
+
+def _url(base: str, rtype: str, params: list[tuple[str, str]]) -> str:
+    return f"{base}/{rtype}?{urlencode(params)}" if params else f"{base}/{rtype}"
+
+
+def searchset(base: str, search: Search, result: SearchResult) -> bytes:
+    """The searchset Bundle of one page, with self/first/previous/next links."""
+    def page(offset: int) -> str:
+        params = [*search.link_params, ("_count", str(search.count))]
+        if offset:
+            params.append(("_offset", str(offset)))
+        return _url(base, search.rtype, params)
+
+    links = [("self", page(search.offset))]
+    if search.summary != "count":
+        links.append(("first", page(0)))
+        if search.offset > 0:
+            links.append(("previous", page(max(0, search.offset - search.count))))
+        if result.has_next:
+            links.append(("next", page(search.offset + search.count)))
+    match = {"mode": "match"}
+    include = {"mode": "include"}
+    entries = [
+        entry(f"{base}/{search.rtype}/{rid}", subset(body, search.elements, search.summary),
+              search=match)
+        for rid, body in result.matches
+    ]
+    entries.extend(entry(f"{base}/{rtype}/{rid}", body, search=include)
+                   for rtype, rid, body in result.included)
+    return bundle("searchset", entries, result.total, links)

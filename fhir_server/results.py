@@ -1,0 +1,101 @@
+"""Executing a compiled :class:`~fhir_server.search.Search` against the store.
+
+Everything returned is stored JSON bytes; nothing is parsed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .search import Include, Search, visible
+from .store import Store
+
+
+@dataclass(slots=True)
+class SearchResult:
+    matches: list[tuple[str, bytes]]  # (id, body) of this page, in order
+    total: int | None
+    has_next: bool
+    included: list[tuple[str, str, bytes]] = field(default_factory=list)  # (type, id, body)
+
+
+def _where(search: Search, session: str) -> tuple[str, list]:
+    vis, vis_args = visible("r", session)
+    clauses = ["r.type=?", vis, *search.where]
+    return " AND ".join(clauses), [search.rtype, *vis_args, *search.args]
+
+
+def run_search(store: Store, search: Search, session: str) -> SearchResult:
+    conn = store.conn()
+    where, args = _where(search, session)
+    if search.summary == "count":
+        total = conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
+        return SearchResult([], total, False)
+    order = ", ".join([*search.order, "r.rid"])
+    rows = conn.execute(
+        f"SELECT r.rid, r.id, r.body FROM resources r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*args, *search.order_args, search.count + 1, search.offset],
+    ).fetchall()
+    has_next = len(rows) > search.count
+    rows = rows[: search.count]
+    if search.total == "none":
+        total = None
+    elif not has_next and (rows or search.offset == 0):
+        total = search.offset + len(rows)
+    else:
+        total = conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
+    result = SearchResult([(r[1], r[2]) for r in rows], total, has_next)
+    if rows and (search.includes or search.revincludes):
+        seen = {(search.rtype, r[1]) for r in rows}
+        rids = [r[0] for r in rows]
+        ids = [r[1] for r in rows]
+        for inc in search.includes:
+            _include(store, inc, rids, session, seen, result.included)
+        for inc in search.revincludes:
+            _revinclude(store, inc, search.rtype, ids, session, seen, result.included)
+    return result
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _include(store: Store, inc: Include, rids: list[int], session: str,
+             seen: set, out: list) -> None:
+    conn = store.conn()
+    if inc.param.is_patient:
+        targets = [("Patient", p) for (p,) in conn.execute(
+            f"SELECT DISTINCT patient FROM resources WHERE rid IN ({_marks(len(rids))}) "
+            "AND patient IS NOT NULL ORDER BY patient", rids)]
+    else:
+        targets = conn.execute(
+            f"SELECT DISTINCT rtype, rid_ FROM idx_ref WHERE param=? AND rid IN ({_marks(len(rids))}) "
+            "ORDER BY rtype, rid_", [inc.param.pid, *rids]).fetchall()
+    for rtype, rid in targets:
+        if (inc.target and rtype != inc.target) or (rtype, rid) in seen:
+            continue
+        cur = store.current(rtype, rid, session)
+        if cur is not None and not cur.deleted:
+            seen.add((rtype, rid))
+            out.append((rtype, rid, cur.body))
+
+
+def _revinclude(store: Store, inc: Include, rtype: str, ids: list[str], session: str,
+                seen: set, out: list) -> None:
+    vis, vis_args = visible("r", session)
+    if inc.param.is_patient:
+        if rtype != "Patient":
+            return
+        cond, cond_args = f"r.patient IN ({_marks(len(ids))})", ids
+    else:
+        cond = (f"r.rid IN (SELECT rid FROM idx_ref WHERE param=? AND rtype=? "
+                f"AND rid_ IN ({_marks(len(ids))}))")
+        cond_args = [inc.param.pid, rtype, *ids]
+    rows = store.conn().execute(
+        f"SELECT r.id, r.body FROM resources r WHERE r.type=? AND {vis} AND {cond} ORDER BY r.rid",
+        [inc.source_type, *vis_args, *cond_args],
+    ).fetchall()
+    for rid, body in rows:
+        if (inc.source_type, rid) not in seen:
+            seen.add((inc.source_type, rid))
+            out.append((inc.source_type, rid, body))

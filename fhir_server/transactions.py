@@ -1,0 +1,159 @@
+"""Batch and transaction Bundles.
+
+A transaction runs in one store write transaction: entries are processed in FHIR order
+(DELETE, POST, PUT, GET), ``urn:uuid:`` fullUrls of created resources are replaced by their
+new ``Type/id`` everywhere in the Bundle's resources, and the first failing entry rolls
+everything back (its OperationOutcome is the answer). A batch runs each entry on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from . import writes
+from .bundles import bundle, entry
+from .errors import FhirError
+from .validation import check_type
+
+if TYPE_CHECKING:
+    from .service import Ctx, FhirResponse, FhirService
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+            405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 412: "Precondition Failed",
+            413: "Payload Too Large"}
+
+
+class _Entry:
+    def __init__(self, index: int, raw: object) -> None:
+        where = f"Bundle.entry[{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
+            raise FhirError(400, f"{where} has no request", code="required",
+                            expression=[f"{where}.request"])
+        request = raw["request"]
+        self.index = index
+        self.method = str(request.get("method", "")).upper()
+        self.url = str(request.get("url", "")).lstrip("/")
+        if self.method not in _ORDER or not self.url:
+            raise FhirError(400, f"{where}.request needs a method (GET POST PUT DELETE) and a url",
+                            code="required", expression=[f"{where}.request"])
+        self.full_url = raw.get("fullUrl")
+        self.resource = raw.get("resource")
+        self.if_none_exist = request.get("ifNoneExist")
+        self.if_match = request.get("ifMatch")
+        split = urlsplit(self.url)
+        self.path = split.path.strip("/")
+        self.params = parse_qsl(split.query, keep_blank_values=True)
+        self.assigned_id: str | None = None
+        self.existing = False
+        if self.method in ("POST", "PUT") and not isinstance(self.resource, dict):
+            raise FhirError(400, f"{where} ({self.method}) has no resource", code="required",
+                            expression=[f"{where}.resource"])
+
+
+def _rewrite(value: object, mapping: dict[str, str]) -> object:
+    if isinstance(value, dict):
+        return {k: (mapping.get(v, v) if k == "reference" and isinstance(v, str)
+                    else _rewrite(v, mapping)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, mapping) for v in value]
+    return value
+
+
+def _run(service: FhirService, ctx: Ctx, e: _Entry) -> FhirResponse:
+    from .service import resource_response
+
+    if e.method == "POST":
+        if e.existing:
+            cur = service.store.current(e.path, e.assigned_id, ctx.session)
+            return resource_response(200, cur.body, cur.version, cur.lu)
+        return writes.create(service, ctx, e.path, e.resource, None, url=e.url,
+                             assigned_id=e.assigned_id)
+    if e.method == "PUT":
+        rtype, _, rid = e.path.partition("/")
+        check_type(rtype)
+        return writes.update(service, ctx, rtype, rid, e.resource, e.if_match, url=e.url)
+    if e.method == "DELETE":
+        rtype, _, rid = e.path.partition("/")
+        check_type(rtype)
+        return writes.delete(service, ctx, rtype, rid, url=e.url)
+    return service.route(ctx, "GET", e.path, e.params, None)
+
+
+def _response_entry(ctx: Ctx, resp: FhirResponse) -> bytes:
+    status = f"{resp.status} {_REASONS.get(resp.status, '')}".strip()
+    response: dict = {"status": status}
+    for header, key in (("location", "location"), ("etag", "etag")):
+        if header in resp.headers:
+            response[key] = resp.headers[header]
+    if resp.status >= 400:
+        response["outcome"] = orjson.loads(resp.body)
+        return entry(None, None, response=response)
+    location = resp.headers.get("location")
+    full_url = location.split("/_history/")[0] if location else None
+    return entry(full_url, resp.body if resp.body else None, response=response)
+
+
+def process_bundle(service: FhirService, ctx: Ctx, data: dict) -> FhirResponse:
+    from .service import CONTENT_TYPE, FhirResponse, outcome_response
+
+    if data.get("resourceType") != "Bundle" or data.get("type") not in ("batch", "transaction"):
+        raise FhirError(400, "POST to the base needs a Bundle of type batch or transaction",
+                        code="invalid", expression=["Bundle.type"])
+    raw_entries = data.get("entry") or []
+    if not isinstance(raw_entries, list):
+        raise FhirError(400, "Bundle.entry must be a list", code="structure",
+                        expression=["Bundle.entry"])
+    if data["type"] == "batch":
+        out = []
+        for i, raw in enumerate(raw_entries):
+            try:
+                resp = _run(service, ctx, _Entry(i, raw))
+            except FhirError as exc:
+                resp = outcome_response(exc)
+            out.append(_response_entry(ctx, resp))
+        return FhirResponse(200, {"content-type": CONTENT_TYPE}, bundle("batch-response", out))
+    entries = [_Entry(i, raw) for i, raw in enumerate(raw_entries)]
+    responses: dict[int, FhirResponse] = {}
+    with service.store.write():
+        mapping = _assign_ids(service, ctx, entries)
+        for e in entries:
+            if isinstance(e.resource, dict):
+                e.resource = _rewrite(e.resource, mapping)
+        for e in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
+            try:
+                resp = _run(service, ctx, e)
+            except FhirError as exc:
+                raise FhirError(exc.status, f"Transaction failed at Bundle.entry[{e.index}] "
+                                f"({e.method} {e.url}); nothing was stored: {exc.diagnostics}",
+                                code=exc.code, expression=exc.expression) from None
+            if resp.status >= 400:
+                raise FhirError(resp.status, f"Transaction failed at Bundle.entry[{e.index}] "
+                                f"({e.method} {e.url}); nothing was stored", code="processing")
+            responses[e.index] = resp
+    out = [_response_entry(ctx, responses[e.index]) for e in entries]
+    return FhirResponse(200, {"content-type": CONTENT_TYPE}, bundle("transaction-response", out))
+
+
+def _assign_ids(service: FhirService, ctx: Ctx, entries: list[_Entry]) -> dict[str, str]:
+    """Ids for created resources (or the match of ``ifNoneExist``): urn:uuid -> Type/id."""
+    mapping: dict[str, str] = {}
+    for e in entries:
+        if e.method == "POST":
+            check_type(e.path)
+            if e.if_none_exist:
+                cur = writes.conditional_match(service, ctx, e.path, e.if_none_exist)
+                if cur is not None:
+                    e.existing = True
+                    e.assigned_id = orjson.loads(cur.body)["id"]
+            if e.assigned_id is None:
+                e.assigned_id = str(uuid.uuid4())
+            if isinstance(e.full_url, str) and e.full_url.startswith("urn:uuid:"):
+                mapping[e.full_url] = f"{e.path}/{e.assigned_id}"
+        elif e.method == "PUT" and isinstance(e.full_url, str) and e.full_url.startswith("urn:"):
+            mapping[e.full_url] = e.path
+    return mapping
