@@ -122,8 +122,8 @@ def _board_table(entries: list[dict]) -> str:
     if not rows:
         rows.append(f'<tr class="empty"><td colspan="{len(COLUMNS) + 1}">No verified submissions yet.</td></tr>')
     return (
-        '<table id="board" data-sorted="overall:desc">'
-        f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<div class="scroll"><table id="board" data-sorted="overall:desc">'
+        f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

@@ -41,7 +41,7 @@ def category_bars(rows: list[tuple[str, float | None, str]], *, width: int = 560
 
 def steps_bars(counts: dict[int, tuple[int, int]], *, width: int = 560, height: int = 240) -> str:
     """Stacked columns per number of steps: ``{steps: (passed, failed)}``."""
-    left, bottom, top = 40, 36, 10
+    left, bottom, top = 40, 36, 20
     keys = sorted(counts)
     peak = max((p + f for p, f in counts.values()), default=0) or 1
     span_w = width - left - 10

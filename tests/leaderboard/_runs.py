@@ -144,22 +144,25 @@ def write_run(folder: Path, trials: list[dict], *, suite: Any, epochs: int, mode
     return folder
 
 
-def mini_run(folder: Path, *, epochs: int = 2, wrong: tuple[str, ...] = ("task2_1#2",), **kwargs: Any) -> Path:
-    """A complete MINI run; trials named in ``wrong`` answer wrongly, ``task5_2#1`` errored."""
+def mini_run(folder: Path, *, epochs: int = 2, wrong: tuple[str, ...] = ("task2_1#2",), extra_steps: int = 0,
+             wrong_answer: list | None = None, **kwargs: Any) -> Path:
+    """A complete MINI run; trials named in ``wrong`` answer wrongly, ``task5_2#1`` errored;
+    ``extra_steps`` makes every trial longer (more tokens, higher cost); a wrong query
+    answers ``wrong_answer`` (default ``[7]``)."""
     trials = []
     for task in MINI.tasks:
         for epoch in range(1, epochs + 1):
             trial_id = f"{task.id}#{epoch}"
             answer, writes = good_answer(task)
             if trial_id in wrong:
-                answer = [7] if task.kind == "query" else answer
+                answer = (wrong_answer or [7]) if task.kind == "query" else answer
                 writes = [] if task.kind == "action" else writes
             if trial_id == "task5_2#1":
                 trials.append(make_trial(task, epoch, None, [], None, status="error",
                                          error="ProviderError: rate limited after 5 retries\ntrace…"))
                 continue
             grade = grade_dict(mini_grade(task, answer, writes))
-            trials.append(make_trial(task, epoch, answer, writes, grade, steps=2 + epoch + task.category % 3))
+            trials.append(make_trial(task, epoch, answer, writes, grade, steps=2 + epoch + task.category % 3 + extra_steps))
     return write_run(folder, trials, suite=MINI, epochs=epochs, **kwargs)
 
 
@@ -173,3 +176,33 @@ def edited(doc: dict, change, *, reseal: bool = True) -> dict:
 
 def trial(doc: dict, trial_id: str) -> dict:
     return next(t for t in doc["trials"] if t["trial_id"] == trial_id)
+
+
+HOSTILE = "<script>document.documentElement.setAttribute('data-pwned','1')</script>"
+
+# Three runs whose orders differ by overall, cost and date (see ``board_dir``).
+BOARD = {
+    "alpha": {"wrong": (), "extra_steps": 3, "started_at": "2026-11-20T09:00:00+00:00"},
+    "beta": {"wrong": ("task2_1#2",), "extra_steps": 0, "started_at": "2026-11-22T09:00:00+00:00"},
+    "gamma": {"wrong": ("task1_1#1", "task2_1#1", "task5_1#2"), "extra_steps": 6,
+              "started_at": "2026-11-18T09:00:00+00:00"},
+}
+
+
+def board_dir(root: Path) -> Path:
+    """A folder of submissions: alpha (overall 7/8), beta (6/8), gamma (4/8, its model name
+    carries a script), one tampered file, one duplicate of alpha and one unrelated file."""
+    from medagent.leaderboard import pack_run, write_submission
+
+    out = root / "submissions"
+    out.mkdir(parents=True)
+    docs = {}
+    for name, options in BOARD.items():
+        model = name + HOSTILE if name == "gamma" else name
+        docs[name] = pack_run(mini_run(root / "runs" / name, model=model, **options))
+        write_submission(docs[name], out / f"{name}.json.gz" if name == "beta" else out / f"{name}.json")
+    write_submission(docs["alpha"], out / "alpha2.json")
+    forged = edited(docs["beta"], lambda d: d["scores"].update(overall=1.0))
+    write_submission(forged, out / "forged.json")
+    (out / "notes.txt").write_text("not a submission")
+    return out
