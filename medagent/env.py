@@ -19,51 +19,23 @@ it as completed, with whatever answer was given — usually none).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
 from medagent.llm import ChatClient, Usage
-
-FINISH_SCHEMA: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "finish",
-        "description": (
-            "Give the final answer and end the task. `answer` is a JSON list in the format "
-            "the task asks for (use [] when the task asks for no value)."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {"answer": {"type": "array", "items": {}, "description": "the answer list"}},
-            "required": ["answer"],
-        },
-    },
-}
 
 
 class StepLimitReached(Exception):
     """The agent asked for more steps than ``max_steps``: the trial is over."""
 
 
-def tool_schemas(tools: list[Any]) -> list[dict[str, Any]]:
-    """``tasks.TOOLS`` in the OpenAI ``tools`` format, followed by ``finish``."""
-    schemas = [
-        {
-            "type": "function",
-            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-        }
-        for t in tools
-    ]
-    return [*schemas, FINISH_SCHEMA]
+@functools.cache
+def _tasks_api() -> tuple[list[Any], list[dict[str, Any]], type]:
+    from tasks.models import ToolResult
+    from tasks.tools import TOOLS, tool_schemas
 
-
-def _tasks_api() -> tuple[list[Any], type, tuple[type[BaseException], ...]]:
-    import tasks
-    from tasks.errors import ToolError
-
-    return list(tasks.TOOLS), tasks.ToolResult, (ToolError, ValidationError)
+    return list(TOOLS), tool_schemas(include_finish=True), ToolResult
 
 
 class TrialEnv:
@@ -78,7 +50,7 @@ class TrialEnv:
         llm: ChatClient | None = None,
         clock: Any = time.perf_counter,
     ) -> None:
-        tools, self._result_type, self._tool_errors = _tasks_api()
+        tools, self.tools, self._result_type = _tasks_api()
         self.task = task
         self.client = client
         self.max_steps = max_steps
@@ -93,7 +65,6 @@ class TrialEnv:
         self.tool_time = 0.0  # seconds spent inside tools / FHIR requests
         self._clock = clock
         self._tools = {t.name: t for t in tools}
-        self.tools = _schemas_for(tools)
 
     def _take_step(self) -> int:
         if self.finished:
@@ -110,19 +81,13 @@ class TrialEnv:
     async def call(self, name: str, args: dict[str, Any] | None = None) -> Any:
         """Run tool ``name`` with ``args``; errors come back as an ``ok=False`` result."""
         step = self._take_step()
-        args = dict(args or {})
         start = self._clock()
         tool = self._tools.get(name)
         if tool is None:
-            known = ", ".join(sorted(self._tools)) + ", finish"
+            known = ", ".join([*self._tools, "finish"])
             result = self._error(f"unknown tool {name!r}; the tools are: {known}")
-        elif not isinstance(args, dict):
-            result = self._error("tool arguments must be a JSON object")
         else:
-            try:
-                result = await tool.call(self.client, args)
-            except self._tool_errors as exc:
-                result = self._error(str(exc))
+            result = await tool.call(self.client, args)  # bad arguments give ok=False results
         self.tool_time += self._clock() - start
         self.tool_calls.append(_record(step, name, args, result))
         return result
@@ -147,16 +112,6 @@ class TrialEnv:
             answer = [answer]
         self.answer = answer
         self.finished = True
-
-
-_SCHEMA_CACHE: dict[int, list[dict[str, Any]]] = {}
-
-
-def _schemas_for(tools: list[Any]) -> list[dict[str, Any]]:
-    key = id(tools[0]) if tools else 0
-    if key not in _SCHEMA_CACHE:
-        _SCHEMA_CACHE[key] = tool_schemas(tools)
-    return _SCHEMA_CACHE[key]
 
 
 def _record(step: int, name: str, args: dict[str, Any], result: Any) -> dict[str, Any]:

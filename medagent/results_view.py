@@ -7,10 +7,12 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 from medagent.leaderboard._scores import trial_passed
 
@@ -87,24 +89,32 @@ def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Pat
     console = console or Console()
     console.print(summary_table(summary))
     if summary.get("cost_note"):
-        console.print(f"[dim]{summary['cost_note']}[/dim]")
+        console.print(f"[dim]{escape(summary['cost_note'])}[/dim]")
     if out_dir is not None:
-        console.print(f"results in {out_dir}  (medagent view {out_dir} [TASK])")
+        console.print(escape(f"results in {out_dir}  (medagent view {out_dir} [TASK])"))
 
 
 def trials_table(trials: list[dict[str, Any]]) -> Table:
     table = Table(title="trials")
     for column in ("trial", "status", "result", "steps", "answer", "failed checks"):
         table.add_column(column)
-    for t in trials:
+    for t in sorted(trials, key=trial_order):
         grade = t.get("grade") or {}
         failed = [c.get("name", "?") for c in grade.get("checks") or [] if not c.get("passed")]
         result = "[green]pass" if trial_passed(t) else ("[yellow]error" if t.get("status") == "error" else "[red]fail")
         table.add_row(
             str(t.get("trial_id")), str(t.get("status")), result, str(t.get("steps")),
-            _short(t.get("answer")), ", ".join(failed) or (t.get("error") or "")[:60],
+            escape(_short(t.get("answer"))), escape(", ".join(failed) or (t.get("error") or "")[:60]),
         )
     return table
+
+
+def trial_order(trial: dict[str, Any]) -> tuple[int, int, int, str]:
+    """task2_10#1 after task2_9#1; epochs last."""
+    task_id = str(trial.get("task_id", ""))
+    head, _, number = task_id.rpartition("_")
+    category = int(trial.get("category") or 0)
+    return (category, int(number) if number.isdigit() else 0, int(trial.get("epoch") or 0), task_id)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -122,7 +132,7 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
     status = "PASS" if trial_passed(trial) else trial.get("status", "?").upper()
     console.rule(f"{trial.get('trial_id')} · category {trial.get('category')} {trial.get('kind')} · {status}")
     if trial.get("error"):
-        console.print(f"[yellow]error:[/yellow] {trial['error']}")
+        console.print(f"[yellow]error:[/yellow] {escape(trial['error'])}")
     for message in trial.get("messages") or []:
         role = message.get("role", "?")
         body = message.get("content") or ""
@@ -130,23 +140,25 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
             fn = call.get("function") or {}
             body += f"\n→ {fn.get('name')}({fn.get('arguments')})"
         style = {"user": "cyan", "assistant": "green", "tool": "magenta", "system": "dim"}.get(role, "white")
-        console.print(Panel(_content(body.strip()), title=role, title_align="left", border_style=style))
+        console.print(Panel(Text(_content(body.strip())), title=role, title_align="left", border_style=style))
     if not trial.get("messages"):
         for call in trial.get("tool_calls") or []:
-            console.print(f"[bold]{call.get('step')}. {call.get('name')}[/bold] {_short(call.get('arguments'), 200)}"
+            console.print(f"[bold]{call.get('step')}. {call.get('name')}[/bold] {escape(_short(call.get('arguments'), 200))}"
                           f" → {'ok' if call.get('ok') else 'error'} {call.get('status') or ''}")
-    console.print(f"[bold]answer:[/bold] {_short(trial.get('answer'), 500)}")
+    console.print(f"[bold]answer:[/bold] {escape(_short(trial.get('answer'), 500))}")
     for write in trial.get("writes") or []:
         console.print(f"[bold]write:[/bold] {write.get('interaction')} {write.get('resourceType')}/{write.get('id')} "
                       f"(HTTP {write.get('status')})")
-    grade = trial.get("grade") or {}
-    table = Table(title="grade")
-    for column in ("check", "ok", "expected", "got", "message"):
-        table.add_column(column)
-    for check in grade.get("checks") or []:
-        table.add_row(str(check.get("name")), "✓" if check.get("passed") else "✗",
-                      _short(check.get("expected")), _short(check.get("got")), str(check.get("message") or ""))
-    console.print(table)
+    grade = trial.get("grade")
+    if grade:
+        table = Table(title=f"grade: {'passed' if grade.get('passed') else 'failed'}")
+        for column in ("check", "ok", "expected", "got", "message"):
+            table.add_column(column)
+        for check in grade.get("checks") or []:
+            table.add_row(escape(str(check.get("name"))), "✓" if check.get("passed") else "✗",
+                          escape(_short(check.get("expected"))), escape(_short(check.get("got"))),
+                          escape(str(check.get("message") or "")))
+        console.print(table)
     usage = trial.get("usage") or {}
     console.print(f"steps {trial.get('steps')} · {trial.get('duration_s')} s · tokens "
                   f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} · cost {trial.get('cost_usd')}")

@@ -42,6 +42,8 @@ class BenchConfig:
             raise ConfigError(f"--protocol {self.protocol!r}: expected tools or text")
         if self.protocol == "text" and self.agent == "react":
             self.agent = "text"
+        elif self.agent == "text":
+            self.protocol = "text"
         for name in ("concurrency", "epochs", "max_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")

@@ -48,14 +48,37 @@ Task: {task}"""
 _FINISH = re.compile(r"^FINISH\((.*)\)\s*$", re.DOTALL)
 
 
+# The tools as the original's HTTP functions: (method, resource type, fixed search parameters).
+_HTTP = {
+    "search_patients": ("GET", "Patient", {}),
+    "search_conditions": ("GET", "Condition", {}),
+    "search_lab_observations": ("GET", "Observation", {"category": "laboratory"}),
+    "search_vital_signs": ("GET", "Observation", {"category": "vital-signs"}),
+    "create_vital_sign": ("POST", "Observation", {}),
+    "search_medication_requests": ("GET", "MedicationRequest", {}),
+    "create_medication_request": ("POST", "MedicationRequest", {}),
+    "search_procedures": ("GET", "Procedure", {}),
+    "create_service_request": ("POST", "ServiceRequest", {}),
+}
+
+
 def function_list(tools: list[Any]) -> str:
-    """The tools as the original's function list: ``METHOD url`` names with parameters."""
+    """The tools as the original's function list: ``METHOD url`` with FHIR parameter names."""
     functions = []
     for tool in tools:
-        method = getattr(tool, "method", None)
-        path = getattr(tool, "path", None)
-        name = f"{method} {BASE_URL}{path}" if method and path else tool.name
-        functions.append({"name": name, "description": tool.description, "parameters": tool.parameters})
+        method, resource, fixed = _HTTP.get(tool.name, ("GET", tool.name, {}))
+        props = tool.parameters.get("properties", {})
+        if method == "GET":
+            params = {k.replace("_", "-"): v for k, v in props.items() if k not in ("sort", "count")}
+            params.update({k: {"type": "string", "description": f"always {v!r}"} for k, v in fixed.items()})
+            params["_count"] = props.get("count", {"type": "integer"})
+        else:
+            params = {"body": {"type": "object", "description": f"the complete FHIR R4 {resource} resource"}}
+        functions.append({
+            "name": f"{method} {BASE_URL}{resource}",
+            "description": tool.description,
+            "parameters": {"type": "object", "properties": params},
+        })
     return json.dumps(functions, indent=1)
 
 
@@ -116,11 +139,11 @@ class TextAgent:
     uses_model = True
 
     async def run(self, task: Any, env: Any) -> None:
-        import tasks
+        from tasks.tools import TOOLS
 
         if env.llm is None:
             raise RuntimeError("the text agent needs a model (--model)")
-        prompt = PROMPT.format(functions=function_list(list(tasks.TOOLS)), task=task_prompt(task))
+        prompt = PROMPT.format(functions=function_list(list(TOOLS)), task=task_prompt(task))
         env.messages[:] = [{"role": "user", "content": prompt}]
         for _ in range(env.max_steps):
             turn = await env.llm.complete(env.messages, env.usage)

@@ -1,0 +1,140 @@
+"""A Gymnasium-style, in-process environment for one task (for RL and agent research).
+
+    from medagent import gym
+    env = gym.make("mab-v1", "task4_3", max_steps=8)
+    obs = env.reset()                    # {"task_id", "instruction", "context", "tools"}
+    obs, reward, terminated, truncated, info = env.step(
+        {"name": "search_observations", "arguments": {"patient": "S1234567", "code": "MG"}})
+    obs, reward, terminated, truncated, info = env.step({"name": "finish", "arguments": {"answer": [1.8]}})
+    env.close()
+
+- An action is a tool call ``{"name": ..., "arguments": {...}}`` (or a ``(name, arguments)``
+  pair); ``finish`` with ``{"answer": [...]}`` ends the episode.
+- A tool call's observation is ``{"tool", "ok", "status", "content"}``; bad arguments come
+  back as ``ok: False`` observations, not exceptions.
+- ``reward`` is 0 until ``finish``, then 1.0 if ``tasks.grade`` passes the answer and the
+  session's writes, else 0.0 (``info["grade"]`` holds the checks). ``terminated`` is True
+  after ``finish``; ``truncated`` is True when the step limit is reached without it.
+- No HTTP: calls go straight to ``FhirService.dispatch`` through ``LocalFhirClient``, in a
+  fresh server session per ``reset()`` (so episodes never see each other's writes).
+- Unlike Gymnasium, ``reset()`` returns the observation alone (there is no ``info``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from typing import Any
+
+from medagent.env import StepLimitReached, TrialEnv
+from medagent.errors import MedagentError
+from medagent.results import to_jsonable
+
+__all__ = ["MedEnv", "EnvStateError", "make"]
+
+
+class EnvStateError(MedagentError):
+    """``step`` before ``reset`` or after the episode ended."""
+
+
+def _load_suite(suite: Any) -> Any:
+    import tasks
+
+    return tasks.load_suite(suite) if isinstance(suite, str) else suite
+
+
+def make(suite: Any = "mab-v1", task_id: str | None = None, *, max_steps: int = 8, service: Any = None) -> MedEnv:
+    """An environment for ``task_id`` of ``suite`` (a suite id, path or ``tasks.Suite``)."""
+    from tasks.errors import UnknownTaskError
+
+    suite = _load_suite(suite)
+    by_id = {t.id: t for t in suite.tasks}
+    if task_id not in by_id:
+        close = difflib.get_close_matches(str(task_id), list(by_id), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else f" Its tasks are {suite.tasks[0].id} … {suite.tasks[-1].id}."
+        raise UnknownTaskError(f"task {task_id!r} is not in suite {suite.id}.{hint}")
+    if service is None:
+        from medagent.embedded import open_service
+
+        service = open_service(suite)
+    return MedEnv(by_id[task_id], service, max_steps=max_steps)
+
+
+class MedEnv:
+    def __init__(self, task: Any, service: Any, *, max_steps: int = 8) -> None:
+        from tasks.clients import LocalFhirClient
+
+        self.task = task
+        self.service = service
+        self.max_steps = max_steps
+        self._client_type = LocalFhirClient
+        self._loop = asyncio.new_event_loop()
+        self._env: TrialEnv | None = None
+        self._session: str | None = None
+        self._done = False
+
+    def _end_session(self) -> list[dict[str, Any]]:
+        writes: list[dict[str, Any]] = []
+        if self._session is not None:
+            writes = list(self.service.session_log(self._session))
+            self.service.delete_session(self._session)
+            self._session = None
+        return writes
+
+    def reset(self) -> dict[str, Any]:
+        """Start a new episode in a fresh server session; returns the first observation."""
+        self._end_session()
+        self._session = self.service.create_session()
+        client = self._client_type(self.service, session=self._session)
+        self._env = TrialEnv(self.task, client, max_steps=self.max_steps)
+        self._done = False
+        return {
+            "task_id": self.task.id,
+            "instruction": self.task.instruction,
+            "context": getattr(self.task, "context", None),
+            "tools": self._env.tools,
+        }
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        if self._env is None or self._done:
+            raise EnvStateError("call reset() before step() (the episode has not started or has ended)")
+        name, args = (action if isinstance(action, tuple) else (action.get("name"), action.get("arguments")))
+        args = args or {}
+        env = self._env
+        if name == "finish":
+            env.finish(args.get("answer"))
+            return self._end(terminated=True)
+        try:
+            result = self._loop.run_until_complete(env.call(name, args))
+        except StepLimitReached:
+            return self._end(terminated=False)
+        obs = {"tool": name, "ok": result.ok, "status": result.status, "content": result.content}
+        if env.steps >= env.max_steps:
+            self._done = True
+            writes = self._end_session()
+            return obs, 0.0, False, True, {"steps": env.steps, "writes": writes}
+        return obs, 0.0, False, False, {"steps": env.steps}
+
+    def _end(self, *, terminated: bool) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        import tasks
+
+        self._done = True
+        writes = self._end_session()
+        info: dict[str, Any] = {"steps": self._env.steps, "writes": writes}
+        reward = 0.0
+        if terminated:
+            grade = tasks.grade(self.task, self._env.answer, writes)
+            info["grade"] = to_jsonable(grade)
+            reward = 1.0 if grade.passed else 0.0
+        return {"answer": self._env.answer}, reward, terminated, not terminated, info
+
+    def close(self) -> None:
+        self._end_session()
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __enter__(self) -> MedEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
