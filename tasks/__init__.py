@@ -1,1 +1,35 @@
-"""tasks package."""
+"""The medagent task suite: categories, instructions, the agent's tools, reference
+solutions and graders (MedAgentBench-compatible, graded on what was written).
+
+    suite = tasks.load_suite("mab-v1")
+    answer = await tasks.get_category(task.category).solve(task, env)
+    grade = tasks.grade(task, answer, writes)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._clock import NOW, NOW_ISO
+from ._suite_io import known_suites, load_suite, write_suite
+from .build import build_suite
+from .categories import CATEGORIES, get_category
+from .clients import FhirClient, HttpFhirClient, LocalFhirClient
+from .env import ClientToolEnv, ToolEnv
+from .errors import FhirClientError, SolveError, SuiteError, TaskError, ToolError, UnknownTaskError
+from .models import Check, FhirReply, Grade, Suite, Task, ToolResult
+from .tools import FINISH_TOOL, TOOLS, TOOLS_BY_NAME, Tool, get_tool, tool_schemas
+
+
+def grade(task: Task, answer: Any, writes: list[dict] | None) -> Grade:
+    """Grade one trial from its final answer and the session's write log."""
+    return get_category(task.category).grade(task, answer, writes or [])
+
+
+__all__ = [
+    "CATEGORIES", "FINISH_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",
+    "ClientToolEnv", "FhirClient", "FhirClientError", "FhirReply", "Grade", "HttpFhirClient",
+    "LocalFhirClient", "SolveError", "Suite", "SuiteError", "Task", "TaskError", "Tool",
+    "ToolEnv", "ToolError", "ToolResult", "UnknownTaskError", "build_suite", "get_category",
+    "get_tool", "grade", "known_suites", "load_suite", "tool_schemas", "write_suite",
+]

@@ -1,9 +1,12 @@
 """Errors of the task suite.
 
 TaskError              base; its message is shown to the user as one line
-├── SuiteError         unknown suite id, unreadable or tampered suite file
+├── SuiteError         unknown suite id, unreadable or tampered suite file, a cohort that
+│                      cannot give the requested instances
 ├── UnknownTaskError   a task id or category that does not exist
-└── ToolError          bad arguments to an agent tool (returned to the model as a tool result)
+├── ToolError          bad arguments to an agent tool (returned to the model as a tool result)
+├── FhirClientError    the FHIR server could not be reached (transport failure, no HTTP reply)
+└── SolveError         a reference solution got a reply it cannot work with
 """
 
 
@@ -20,4 +23,12 @@ class UnknownTaskError(TaskError):
 
 
 class ToolError(TaskError):
+    pass
+
+
+class FhirClientError(TaskError):
+    pass
+
+
+class SolveError(TaskError):
     pass

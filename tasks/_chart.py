@@ -1,0 +1,83 @@
+"""The cohort as the suite builder sees it: patients and the lab series tasks rely on,
+read straight from the cohort's NDJSON (never through the server), plus the manifest.
+
+This is the ground-truth path: expected answers are computed here, independently of the
+reference solutions, which read the same facts through the agent tools and the server.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from ._labs import LabPoint, lab_code, lab_point
+from .errors import SuiteError
+
+CODES = ("MG", "GLU", "K", "A1C")
+_CODE_MARKS = tuple(f'"code":"{c}"'.encode() for c in CODES)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    given: str
+    family: str
+    birth_date: str
+    gender: str
+
+
+@dataclass
+class Chart:
+    manifest: dict
+    patients: dict[str, Person]
+    labs: dict[tuple[str, str], list[LabPoint]] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted(self.patients)
+
+    def series(self, mrn: str, code: str) -> list[LabPoint]:
+        return self.labs.get((mrn, code), [])
+
+    @property
+    def scenarios(self) -> dict[str, dict[str, list[str]]]:
+        return self.manifest.get("scenarios") or {}
+
+
+def _person(resource: dict) -> Person:
+    names = resource.get("name") or [{}]
+    name = next((n for n in names if n.get("use") == "official"), names[0])
+    return Person(resource["id"], (name.get("given") or [""])[0], name.get("family", ""),
+                  resource.get("birthDate", ""), resource.get("gender", ""))
+
+
+def _ndjson(path: Path):
+    with path.open("rb") as fh:
+        yield from fh
+
+
+def load_chart(cohort_dir: Path) -> Chart:
+    cohort_dir = Path(cohort_dir)
+    try:
+        manifest = orjson.loads((cohort_dir / "manifest.json").read_bytes())
+        files = manifest["files"]
+        patients = [_person(orjson.loads(line)) for line in
+                    _ndjson(cohort_dir / files["Patient"]["path"]) if line.strip()]
+        obs_path = cohort_dir / files["Observation"]["path"]
+    except (OSError, KeyError, orjson.JSONDecodeError) as exc:
+        raise SuiteError(f"{cohort_dir}: not a readable cohort ({exc})") from None
+    labs: dict[tuple[str, str], list[LabPoint]] = defaultdict(list)
+    for line in _ndjson(obs_path):
+        if not any(mark in line for mark in _CODE_MARKS):
+            continue
+        resource = orjson.loads(line)
+        code = lab_code(resource)
+        if code in CODES and (p := lab_point(resource)) is not None:
+            ref = (resource.get("subject") or {}).get("reference", "")
+            labs[(ref.rsplit("/", 1)[-1], code)].append(p)
+    for series in labs.values():
+        series.sort()
+    return Chart(manifest, {p.id: p for p in patients}, dict(labs))

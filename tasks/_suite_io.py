@@ -1,0 +1,111 @@
+"""Suite files: ``<id>.jsonl`` (one Task per line, canonical JSON) and ``<id>.json`` header.
+
+Canonical JSON is orjson with sorted keys, one compact object per line, ``\n`` after every
+line; the header's ``checksum`` is the sha256 of the JSONL bytes, so a changed task (or a
+re-ordered, added or dropped one) is detected when the suite is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from .errors import SuiteError
+from .models import Suite, Task
+
+SUITES_DIR = Path(__file__).parent / "suites"
+_HEADER_KEYS = ("id", "seed", "cohort_seed", "cohort_n_patients", "cohort_checksum", "n_tasks",
+                "checksum")
+
+
+def tasks_jsonl(tasks: list[Task]) -> bytes:
+    return b"".join(
+        orjson.dumps(t.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS) + b"\n"
+        for t in tasks
+    )
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def header(suite: Suite) -> dict:
+    return {
+        "id": suite.id,
+        "seed": suite.seed,
+        "cohort_seed": suite.cohort_seed,
+        "cohort_n_patients": suite.cohort_n_patients,
+        "cohort_checksum": suite.cohort_checksum,
+        "n_tasks": len(suite.tasks),
+        "checksum": suite.checksum,
+        "branches": suite.branch_counts(),
+    }
+
+
+def write_suite(suite: Suite, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<id>.jsonl`` and ``<id>.json``; returns both paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = tasks_jsonl(suite.tasks)
+    if sha256(data) != suite.checksum:
+        raise SuiteError(f"suite {suite.id!r}: checksum does not match its tasks")
+    jsonl, head = out_dir / f"{suite.id}.jsonl", out_dir / f"{suite.id}.json"
+    _atomic_write(jsonl, data)
+    _atomic_write(head, orjson.dumps(header(suite), option=orjson.OPT_INDENT_2) + b"\n")
+    return jsonl, head
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def known_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.jsonl"))
+
+
+def _resolve(id_or_path: str | Path) -> tuple[Path, Path]:
+    text = str(id_or_path)
+    looks_like_path = isinstance(id_or_path, Path) or "/" in text or text.endswith((".json", ".jsonl"))
+    if not looks_like_path:
+        if not (SUITES_DIR / f"{text}.jsonl").exists():
+            known = ", ".join(known_suites()) or "none"
+            raise SuiteError(f"unknown suite {text!r} (known suites: {known})")
+        return SUITES_DIR / f"{text}.jsonl", SUITES_DIR / f"{text}.json"
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise SuiteError(f"{path} is a folder; give a suite file (<id>.jsonl)")
+    base = path.with_suffix("") if path.suffix in (".json", ".jsonl") else path
+    return base.with_suffix(".jsonl"), base.with_suffix(".json")
+
+
+def load_suite(id_or_path: str | Path = "mab-v1") -> Suite:
+    """A suite by id (``tasks/suites/<id>.jsonl``) or by path to its JSONL or header file.
+
+    Raises SuiteError for an unknown id, a missing or unreadable file, or a suite whose
+    JSONL bytes do not match the checksum of its header (a tampered file).
+    """
+    jsonl, head = _resolve(id_or_path)
+    try:
+        data = jsonl.read_bytes()
+        meta = orjson.loads(head.read_bytes())
+    except FileNotFoundError as exc:
+        raise SuiteError(f"suite file not found: {exc.filename}") from None
+    except orjson.JSONDecodeError as exc:
+        raise SuiteError(f"{head}: not valid JSON ({exc})") from None
+    missing = [k for k in _HEADER_KEYS if k not in meta]
+    if missing:
+        raise SuiteError(f"{head}: header lacks {', '.join(missing)}")
+    if sha256(data) != meta["checksum"]:
+        raise SuiteError(f"{jsonl}: checksum mismatch (the file was changed after it was built)")
+    try:
+        tasks = [Task.model_validate_json(line) for line in data.splitlines() if line.strip()]
+    except ValidationError as exc:
+        raise SuiteError(f"{jsonl}: invalid task ({exc.errors()[0]['msg']})") from None
+    if len(tasks) != meta["n_tasks"]:
+        raise SuiteError(f"{jsonl}: {len(tasks)} tasks, header says {meta['n_tasks']}")
+    return Suite(tasks=tasks, **{k: meta[k] for k in _HEADER_KEYS if k != "n_tasks"})

@@ -1,0 +1,58 @@
+"""Pieces every category uses: the shared context text and the reference solutions'
+tool calls (finding a patient's lab series through ``search_lab_observations``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .._clock import NOW_ISO, iso
+from ..errors import SolveError
+from ..models import Task, ToolResult
+from .._labs import LabPoint, points
+from ._orders import ACTION_CONTEXT
+
+QUERY_CONTEXT = (
+    f"The current date and time is {NOW_ISO}. The patient's MRN is the FHIR Patient id. "
+    "Answer by calling finish with a JSON list in exactly the format the task gives."
+)
+
+
+def context(kind: str, extra: str = "") -> str:
+    parts = [QUERY_CONTEXT]
+    if kind == "action":
+        parts.append(ACTION_CONTEXT)
+    if extra:
+        parts.append(extra)
+    return " ".join(parts)
+
+
+async def call_ok(env: Any, name: str, args: dict) -> ToolResult:
+    result = await env.call(name, args)
+    if not result.ok:
+        raise SolveError(f"{name}({args}) failed: {str(result.content)[:300]}")
+    return result
+
+
+def resources(result: ToolResult) -> list[dict]:
+    return [e["resource"] for e in (result.content or {}).get("entry") or []]
+
+
+async def fetch_series(env: Any, mrn: str, code: str, since: datetime | None = None) -> list[LabPoint]:
+    """A patient's results of one lab code (from ``since`` on), oldest first."""
+    args: dict = {"patient": mrn, "code": code, "count": 1000}
+    if since is not None:
+        args["date"] = [f"ge{iso(since)}"]
+    result = await call_ok(env, "search_lab_observations", args)
+    return points(resources(result), code)
+
+
+async def write(env: Any, tool: str, resource: dict) -> None:
+    await call_ok(env, tool, {"resource": resource})
+
+
+def mrn(task: Task) -> str:
+    if task.patient is None:
+        raise SolveError(f"{task.id}: task has no patient")
+    return task.patient

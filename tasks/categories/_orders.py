@@ -1,0 +1,70 @@
+"""Orders shared by the action categories: the common checks and the builders the
+reference solutions use.
+
+Every order must be ``status`` active, ``intent`` order, for the task's patient, authored
+now (``authoredOn`` = 2023-11-13T10:15:00+00:00 in any offset).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._clock import NOW_ISO
+from ..models import Check
+from ._fhir import SNOMED, field_check, instant_check, subject_check
+
+ROUTE_IV = ({(SNOMED, "47625008"), ("http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration", "IVINJ")},
+            ("iv", "intravenous", "intravenously", "intravenous route"))
+ROUTE_ORAL = ({(SNOMED, "26643006"), ("http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration", "PO")},
+              ("oral", "orally", "po", "by mouth", "oral route"))
+
+ACTION_CONTEXT = (
+    "Orders you place take effect now: status 'active', intent 'order', authoredOn the "
+    "current time, subject the patient ({'reference': 'Patient/<MRN>'}). Give quantities "
+    "in UCUM units and routes as CodeableConcepts. Place only the orders the task calls for."
+)
+
+
+def order_checks(resource: dict, mrn: str) -> list[Check]:
+    return [
+        subject_check(resource, mrn),
+        field_check(resource, "status", ("active",)),
+        field_check(resource, "intent", ("order",)),
+        instant_check("authoredOn", resource.get("authoredOn"), NOW_ISO),
+    ]
+
+
+def _order(resource_type: str, mrn: str, **fields: Any) -> dict:
+    return {"resourceType": resource_type, "status": "active", "intent": "order",
+            "subject": {"reference": f"Patient/{mrn}"}, "authoredOn": NOW_ISO, **fields}
+
+
+def service_request(mrn: str, system: str, code: str, display: str, **fields: Any) -> dict:
+    concept = {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+    return _order("ServiceRequest", mrn, code=concept, **fields)
+
+
+def medication_request(mrn: str, ndc: str, display: str, route: tuple[str, str],
+                       dose: dict, rate: dict | None = None) -> dict:
+    dose_rate: dict = {"doseQuantity": dose}
+    if rate is not None:
+        dose_rate["rateQuantity"] = rate
+    route_code, route_text = route
+    return _order(
+        "MedicationRequest", mrn,
+        medicationCodeableConcept={
+            "coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": ndc, "display": display}],
+            "text": display},
+        dosageInstruction=[{
+            "route": {"coding": [{"system": SNOMED, "code": route_code, "display": route_text}],
+                      "text": route_text},
+            "doseAndRate": [dose_rate]}],
+    )
+
+
+def dosage(resource: dict) -> tuple[dict, dict]:
+    """The first dosageInstruction and its first doseAndRate ({} when absent)."""
+    instructions = resource.get("dosageInstruction") or [{}]
+    first = instructions[0] if isinstance(instructions[0], dict) else {}
+    rates = first.get("doseAndRate") or [{}]
+    return first, rates[0] if isinstance(rates[0], dict) else {}

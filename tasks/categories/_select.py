@@ -1,0 +1,59 @@
+"""Deterministic instance selection shared by every category.
+
+A category gives its branches with weights (the mix of a 30-task category) and, per
+branch, the pool of patients whose chart puts them in that branch. ``pick`` allocates the
+``n`` instances over the branches by largest remainder (every non-empty branch gets at least
+one when ``n`` allows), draws patients from each pool with the seeded generator (cycling
+through a pool only when it is smaller than its quota) and shuffles the result.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Instance:
+    patient: str | None
+    branch: str
+    params: dict[str, Any] = field(default_factory=dict)
+    expected: dict[str, Any] = field(default_factory=dict)
+
+
+def allocate(weights: dict[str, float], n: int) -> dict[str, int]:
+    if not weights or n <= 0:
+        return {b: 0 for b in weights}
+    total = sum(weights.values())
+    exact = {b: n * w / total for b, w in weights.items()}
+    counts = {b: int(x) for b, x in exact.items()}
+    order = sorted(weights, key=lambda b: (-(exact[b] - counts[b]), list(weights).index(b)))
+    for b in order[: n - sum(counts.values())]:
+        counts[b] += 1
+    if n >= len(weights):  # every branch present
+        for b in weights:
+            while counts[b] == 0:
+                donor = max(counts, key=lambda k: counts[k])
+                counts[donor] -= 1
+                counts[b] += 1
+    return counts
+
+
+def pick(pools: dict[str, list[str]], weights: dict[str, float], n: int,
+         rng: random.Random) -> list[tuple[str, str]]:
+    live = {b: w for b, w in weights.items() if pools.get(b)}
+    chosen: list[tuple[str, str]] = []
+    for branch, k in allocate(live, n).items():
+        pool = sorted(pools[branch])
+        rng.shuffle(pool)
+        chosen.extend((branch, pool[i % len(pool)]) for i in range(k))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def select_instances(pools: dict[str, list[str]], weights: dict[str, float], n: int,
+                     rng: random.Random,
+                     make: Callable[[str, str, random.Random], Instance]) -> list[Instance]:
+    return [make(branch, mrn, rng) for branch, mrn in pick(pools, weights, n, rng)]

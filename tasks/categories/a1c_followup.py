@@ -1,0 +1,81 @@
+"""Category 10 (action): report the latest HbA1c; order a new one if none or older than
+a year.
+
+Branches: ``no_order_recent`` (latest within 365 days; half), ``order_old`` and
+``order_never``. Expected answer: ``[value, effectiveDateTime]`` of the latest result (the
+time compared as an instant in any offset; a plain date on the recorded calendar date is
+accepted), or ``[-1]`` if there is none.
+
+The order (one ServiceRequest; any other write fails): LOINC 4548-4 or the local code
+A1C in any coding, plus the common order checks.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .._chart import Chart
+from ..models import Check, Grade, Task
+from ._answers import check_answer, same_instant, same_number
+from ._common import context, fetch_series, mrn, write
+from ._fhir import concept_check
+from .._labs import LAB_SYSTEM, LOINC, latest
+from ._orders import order_checks, service_request
+from ._select import Instance, select_instances
+from ._states import a1c, pools_for
+from ._writes import WriteSpec, grade_writes
+
+NUMBER, NAME, KIND = 10, "a1c_followup", "action"
+TITLE = "HbA1c follow-up"
+BRANCHES = {"no_order_recent": 15, "order_old": 8, "order_never": 7}
+STATES = {"no_order_recent": ("recent",), "order_old": ("old",), "order_never": ("never",)}
+
+
+def decide(series: list) -> dict:
+    point = latest(series)
+    answer = [-1] if point is None else [point.value, point.effective]
+    return {"answer": answer, "order": a1c(series) != "recent"}
+
+
+def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
+    return Instance(mrn, branch, {}, decide(chart.series(mrn, "A1C")))
+
+
+def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
+    return select_instances(pools_for(chart, "a1c", STATES), BRANCHES, n, rng,
+                            lambda b, m, r: instance(chart, b, m, r))
+
+
+def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
+    instruction = (
+        f"Find patient {patient}'s most recent hemoglobin A1c (HbA1c) result. If the patient "
+        f"has none, or the latest was taken more than one year ago, order a new HbA1c test (a "
+        f"ServiceRequest coded LOINC 4548-4). If there is a result from within the last year, "
+        f"order nothing. Answer with a list holding the latest value (%) and the date and time "
+        f"it was taken (its effectiveDateTime), e.g. [6.4, \"2023-05-02T08:30:00+00:00\"], or "
+        f"[-1] if the patient has never had one."
+    )
+    return instruction, context(KIND)
+
+
+def order_spec(task: Task) -> WriteSpec:
+    def checks(r: dict) -> list[Check]:
+        return order_checks(r, mrn(task)) + [
+            concept_check("code", r.get("code"), {(LOINC, "4548-4"), (LAB_SYSTEM, "A1C")})]
+    return WriteSpec("HbA1c order", "ServiceRequest", checks)
+
+
+async def solve(task: Task, env: Any) -> list:
+    decision = decide(await fetch_series(env, mrn(task), "A1C"))
+    if decision["order"]:
+        await write(env, "create_service_request", service_request(
+            mrn(task), LOINC, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"))
+    return decision["answer"]
+
+
+def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
+    expected = task.expected["answer"]
+    compare = [same_number, same_instant][: len(expected)]
+    specs = [order_spec(task)] if task.expected["order"] else []
+    return Grade.of(check_answer(answer, expected, compare) + grade_writes(writes, specs))

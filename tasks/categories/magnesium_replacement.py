@@ -1,0 +1,121 @@
+"""Category 5 (action): check magnesium; replace it intravenously when low.
+
+Protocol (latest magnesium within 24 h): < 1.0 mg/dL → 4 g over 4 h; [1.0, 1.5) → 2 g over
+2 h; [1.5, 1.9] → 1 g over 1 h; > 1.9 or none within 24 h → no order.
+Branches: ``order_4g``, ``order_2g``, ``order_1g`` (half of the instances) and
+``no_order_normal``, ``no_order_none_24h``. Every branch asks for the magnesium value
+(``[-1]`` when none), so doing nothing earns nothing.
+
+The order (one MedicationRequest; any other write fails): magnesium sulfate by NDC
+0338-1715-40 in any coding, or a coding display / text naming "magnesium sulfate";
+route intravenous (SNOMED 47625008, or text IV/intravenous); doseQuantity equal to the
+protocol dose in any mass unit (4 g = 4000 mg); the infusion time given as a rate
+(``rateQuantity`` g/h or mg/h, or ``rateRatio`` mass/time) equal to dose/duration, or
+as ``timing.repeat.duration`` in a time unit; plus the common order checks (active,
+order, patient, authored now).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .._chart import Chart
+from .._clock import WINDOW_START
+from ..models import Check, Grade, Task
+from ._answers import numeric_answer
+from ._common import context, fetch_series, mrn, write
+from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
+from .._labs import last_24h, latest
+from ._orders import ROUTE_IV, dosage, medication_request, order_checks
+from ._select import Instance, select_instances
+from ._states import magnesium, pools_for
+from ._writes import WriteSpec, grade_writes
+
+NUMBER, NAME, KIND = 5, "magnesium_replacement", "action"
+TITLE = "Magnesium replacement"
+DRUG_NDC, DRUG = "0338-1715-40", "magnesium sulfate"
+DOSES = {"lt1": (4, 4), "lt1.5": (2, 2), "le1.9": (1, 1)}  # state → (grams, hours)
+BRANCHES = {"order_4g": 5, "order_2g": 5, "order_1g": 5, "no_order_normal": 8,
+            "no_order_none_24h": 7}
+STATES = {"order_4g": ("lt1",), "order_2g": ("lt1.5",), "order_1g": ("le1.9",),
+          "no_order_normal": ("normal",), "no_order_none_24h": ("none_24h",)}
+
+
+def decide(series: list) -> dict:
+    """Expected answer and order from the magnesium series (ground truth and oracle alike)."""
+    point = latest(last_24h(series))
+    dose = DOSES.get(magnesium(series))
+    order = {"dose_g": dose[0], "hours": dose[1]} if dose else None
+    return {"answer": [-1 if point is None else point.value], "order": order}
+
+
+def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
+    return Instance(mrn, branch, {}, decide(chart.series(mrn, "MG")))
+
+
+def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
+    return select_instances(pools_for(chart, "magnesium", STATES), BRANCHES, n, rng,
+                            lambda b, m, r: instance(chart, b, m, r))
+
+
+def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
+    instruction = (
+        f"Check patient {patient}'s most recent magnesium level from the last 24 hours. If it "
+        f"is low, order intravenous magnesium sulfate (NDC {DRUG_NDC}) by this protocol: below "
+        f"1.0 mg/dL give 4 g over 4 hours; from 1.0 to below 1.5 mg/dL give 2 g over 2 hours; "
+        f"from 1.5 to 1.9 mg/dL give 1 g over 1 hour. Give the dose as doseQuantity and the "
+        f"infusion rate as rateQuantity (g/h). If the level is above 1.9 mg/dL, or no "
+        f"magnesium was measured in the last 24 hours, order nothing. Answer with a list "
+        f"holding the magnesium value (mg/dL) you based the decision on, e.g. [1.3], or [-1] "
+        f"if there was none in the last 24 hours."
+    )
+    return instruction, context(KIND)
+
+
+def _timing_check(instruction: dict, dose_rate: dict, grams: float, hours: float) -> Check:
+    rate = rate_g_per_h(dose_rate)
+    if rate is not None:
+        return quantity_check("rate", rate, grams / hours, "g/h", 1e-6,
+                              dose_rate.get("rateQuantity") or dose_rate.get("rateRatio"))
+    repeat = ((instruction.get("timing") or {}).get("repeat") or {})
+    duration = convert({"value": repeat.get("duration"), "unit": repeat.get("durationUnit")},
+                       "time_h")
+    if duration is not None:
+        return quantity_check("duration", duration, hours, "h", 1e-6, repeat)
+    return check("rate", False, f"{grams / hours:g} g/h", None,
+                 "no infusion rate (rateQuantity/rateRatio) or duration given")
+
+
+def order_spec(task: Task) -> WriteSpec:
+    grams, hours = task.expected["order"]["dose_g"], task.expected["order"]["hours"]
+
+    def checks(r: dict) -> list[Check]:
+        instruction, dose_rate = dosage(r)
+        dose = dose_rate.get("doseQuantity")
+        return order_checks(r, mrn(task)) + [
+            concept_check("medication", r.get("medicationCodeableConcept"),
+                          {(NDC, DRUG_NDC)}, (DRUG, "magnesium sulphate", "mgso4")),
+            concept_check("route", instruction.get("route"), *ROUTE_IV),
+            quantity_check("dose", convert(dose, "mass_g"), grams, "g", 1e-6, dose),
+            _timing_check(instruction, dose_rate, grams, hours),
+        ]
+    return WriteSpec("magnesium order", "MedicationRequest", checks)
+
+
+async def solve(task: Task, env: Any) -> list:
+    decision = decide(await fetch_series(env, mrn(task), "MG", since=WINDOW_START))
+    if (order := decision["order"]) is not None:
+        await write(env, "create_medication_request", medication_request(
+            mrn(task), DRUG_NDC, "Magnesium sulfate in water for injection",
+            ("47625008", "Intravenous route"),
+            dose={"value": order["dose_g"], "unit": "g", "system": "http://unitsofmeasure.org",
+                  "code": "g"},
+            rate={"value": order["dose_g"] / order["hours"], "unit": "g/h",
+                  "system": "http://unitsofmeasure.org", "code": "g/h"}))
+    return decision["answer"]
+
+
+def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
+    specs = [order_spec(task)] if task.expected["order"] else []
+    return Grade.of(numeric_answer(answer, task.expected["answer"]) + grade_writes(writes, specs))

@@ -1,0 +1,113 @@
+"""Category 9 (action): check potassium; replace it orally when low and recheck tomorrow.
+
+Rule (latest potassium ever): below 3.5 mmol/L → oral potassium chloride, dose in mEq =
+(3.5 − K) / 0.1 × 10, AND a repeat serum potassium for tomorrow 08:00
+(2023-11-14T08:00:00+00:00); otherwise (≥ 3.5, or never measured) no order.
+Branches: ``order`` (half), ``no_order_normal``, ``no_order_never``. Every branch asks for
+the potassium value (``[-1]`` when none).
+
+The two orders (any other write fails):
+- MedicationRequest: potassium chloride by NDC 40032-917-01 in any coding, or a display /
+  text naming "potassium chloride" or "KCl"; route oral (SNOMED 26643006, or text
+  oral/PO/by mouth); doseQuantity in mEq (mmol accepted: 1 mmol KCl = 1 mEq) within
+  0.5 mEq of the formula; common order checks.
+- ServiceRequest: LOINC 2823-3 or the local code K in any coding; occurrenceDateTime the
+  same instant as 2023-11-14T08:00:00+00:00; common order checks.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .._chart import Chart
+from ..models import Check, Grade, Task
+from ._answers import numeric_answer
+from ._common import context, fetch_series, mrn, write
+from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
+from .._labs import LAB_SYSTEM, LOINC, latest
+from ._orders import ROUTE_ORAL, dosage, medication_request, order_checks, service_request
+from ._select import Instance, select_instances
+from ._states import pools_for
+from ._writes import WriteSpec, grade_writes
+
+NUMBER, NAME, KIND = 9, "potassium_replacement", "action"
+TITLE = "Potassium replacement"
+DRUG_NDC = "40032-917-01"
+RECHECK_AT = "2023-11-14T08:00:00+00:00"
+THRESHOLD = 3.5
+DOSE_TOLERANCE = 0.5
+BRANCHES = {"order": 15, "no_order_normal": 10, "no_order_never": 5}
+STATES = {"order": ("low",), "no_order_normal": ("normal",), "no_order_never": ("never",)}
+
+
+def decide(series: list) -> dict:
+    point = latest(series)
+    if point is None or point.value >= THRESHOLD:
+        return {"answer": [-1 if point is None else point.value], "order": None}
+    dose = round((THRESHOLD - point.value) / 0.1 * 10, 1)
+    return {"answer": [point.value], "order": {"dose_meq": dose, "recheck_at": RECHECK_AT}}
+
+
+def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
+    return Instance(mrn, branch, {}, decide(chart.series(mrn, "K")))
+
+
+def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
+    return select_instances(pools_for(chart, "potassium", STATES), BRANCHES, n, rng,
+                            lambda b, m, r: instance(chart, b, m, r))
+
+
+def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
+    instruction = (
+        f"Check patient {patient}'s most recent potassium level. If it is below 3.5 mmol/L, "
+        f"order oral potassium chloride (NDC {DRUG_NDC}) with a doseQuantity in mEq of "
+        f"(3.5 − K) / 0.1 × 10, i.e. 10 mEq for every 0.1 mmol/L below 3.5, rounded to the "
+        f"nearest whole mEq, and also order a repeat serum potassium test (LOINC 2823-3) for "
+        f"tomorrow morning at 08:00 UTC (as the order's occurrenceDateTime). If it is 3.5 "
+        f"mmol/L or higher, or the patient has never had potassium measured, order nothing. "
+        f"Answer with a list holding the potassium value (mmol/L) you based the decision on, "
+        f"e.g. [3.1], or [-1] if there is none."
+    )
+    return instruction, context(KIND)
+
+
+def order_specs(task: Task) -> list[WriteSpec]:
+    order = task.expected["order"]
+
+    def drug(r: dict) -> list[Check]:
+        instruction, dose_rate = dosage(r)
+        dose = dose_rate.get("doseQuantity")
+        return order_checks(r, mrn(task)) + [
+            concept_check("medication", r.get("medicationCodeableConcept"),
+                          {(NDC, DRUG_NDC)}, ("potassium chloride", "kcl")),
+            concept_check("route", instruction.get("route"), *ROUTE_ORAL),
+            quantity_check("dose", convert(dose, "meq"), order["dose_meq"], "mEq",
+                           DOSE_TOLERANCE, dose),
+        ]
+
+    def recheck(r: dict) -> list[Check]:
+        return order_checks(r, mrn(task)) + [
+            concept_check("code", r.get("code"), {(LOINC, "2823-3"), (LAB_SYSTEM, "K")}),
+            instant_check("occurrenceDateTime", r.get("occurrenceDateTime"), order["recheck_at"]),
+        ]
+    return [WriteSpec("potassium order", "MedicationRequest", drug),
+            WriteSpec("repeat potassium", "ServiceRequest", recheck)]
+
+
+async def solve(task: Task, env: Any) -> list:
+    decision = decide(await fetch_series(env, mrn(task), "K"))
+    if (order := decision["order"]) is not None:
+        await write(env, "create_medication_request", medication_request(
+            mrn(task), DRUG_NDC, "Potassium chloride oral", ("26643006", "Oral route"),
+            dose={"value": order["dose_meq"], "unit": "mEq",
+                  "system": "http://unitsofmeasure.org", "code": "meq"}))
+        await write(env, "create_service_request", service_request(
+            mrn(task), LOINC, "2823-3", "Potassium [Moles/volume] in Serum or Plasma",
+            occurrenceDateTime=order["recheck_at"]))
+    return decision["answer"]
+
+
+def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
+    specs = order_specs(task) if task.expected["order"] else []
+    return Grade.of(numeric_answer(answer, task.expected["answer"]) + grade_writes(writes, specs))

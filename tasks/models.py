@@ -1,0 +1,105 @@
+"""Data models of the task suite: tasks, suites, grades, tool results, FHIR replies.
+
+``Task`` and ``Suite`` are pydantic models (validated when a suite file is read);
+``ToolResult`` and ``FhirReply`` are light dataclasses because they are built on every
+tool call of every trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import UnknownTaskError
+
+
+class Task(BaseModel):
+    """One benchmark instance.
+
+    ``params`` holds the instance's inputs that the instruction states (a name and birth
+    date to look up, a blood pressure to record, a referral note) so that reference
+    solutions read their inputs without parsing prose; ``expected`` is the ground truth
+    computed from the cohort when the suite is built and is read only by graders.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    category: int = Field(ge=1, le=10)
+    kind: Literal["query", "action"]
+    patient: str | None
+    instruction: str
+    context: str
+    branch: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    expected: dict[str, Any]
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    seed: int
+    cohort_seed: int
+    cohort_n_patients: int
+    cohort_checksum: str
+    tasks: list[Task]
+    checksum: str
+
+    def get(self, task_id: str) -> Task:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise UnknownTaskError(f"no task {task_id!r} in suite {self.id!r}")
+
+    def category(self, n: int) -> list[Task]:
+        return [t for t in self.tasks if t.category == n]
+
+    def branch_counts(self) -> dict[str, int]:
+        """``{"5/order_2g": 5, …}``: how many tasks each category branch has."""
+        counts: dict[str, int] = {}
+        for t in self.tasks:
+            key = f"{t.category}/{t.branch}"
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (int(kv[0].split("/")[0]), kv[0])))
+
+
+class Check(BaseModel):
+    """One reason of a grade: what was checked, expected vs got, and a readable message."""
+
+    name: str
+    passed: bool
+    expected: Any = None
+    got: Any = None
+    message: str = ""
+
+
+class Grade(BaseModel):
+    passed: bool
+    checks: list[Check]
+
+    @classmethod
+    def of(cls, checks: list[Check]) -> Grade:
+        return cls(passed=bool(checks) and all(c.passed for c in checks), checks=checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """What a tool call gives back: ``content`` is the JSON the model sees."""
+
+    ok: bool
+    status: int | None
+    content: Any
+
+
+@dataclass(slots=True)
+class FhirReply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
