@@ -1,0 +1,205 @@
+"""Docker: the Dockerfile and compose file checked statically, the health probe against a
+real server, the no-engine error, and (marked ``docker``) the container really started."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medagent.docker_fhir import DEFAULT_IMAGE, docker_fhir, engine, healthy
+from medagent.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = ["python", "-m", "medagent.docker_fhir", "health", "http://127.0.0.1:8080/fhir/metadata"]
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text()
+    logical, current = [], ""
+    for line in text.splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        current += line.rstrip()
+        if current.endswith("\\"):
+            current = current[:-1] + " "
+            continue
+        logical.append(current.strip())
+        current = ""
+    out = []
+    for line in logical:
+        instruction, _, args = line.partition(" ")
+        out.append((instruction.upper(), re.sub(r"\s+", " ", args.strip())))
+    return out
+
+
+def instructions(name: str) -> list[str]:
+    return [args for instruction, args in dockerfile() if instruction == name]
+
+
+def index_of(predicate) -> int:
+    return next(i for i, step in enumerate(dockerfile()) if predicate(*step))
+
+
+def compose() -> dict:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+# --- Dockerfile -------------------------------------------------------------------------
+
+
+def test_dockerfile_base_user_install_seed_cmd():
+    assert instructions("FROM") == ["python:3.11-slim"]
+    users = instructions("USER")
+    assert users and users[-1] not in ("root", "0")
+    install = index_of(lambda i, a: i == "RUN" and "pip install ." in a)
+    user = index_of(lambda i, a: i == "USER")
+    seed = index_of(lambda i, a: i == "RUN" and re.search(r"\bmedagent seed\b", a))
+    cmd = index_of(lambda i, a: i == "CMD")
+    assert install < user < seed < cmd  # installed as root; seeded at build time, as the user
+    assert json.loads(instructions("CMD")[-1]) == ["medagent", "serve", "--host", "0.0.0.0", "--port", "8080"]
+    assert instructions("EXPOSE") == ["8080"]
+    env = " ".join(instructions("ENV"))
+    assert "MEDAGENT_DB=/data/medagent.db" in env  # the seeded database is the one served
+
+
+def test_dockerfile_healthcheck_probes_metadata():
+    (healthcheck,) = instructions("HEALTHCHECK")
+    options, _, command = healthcheck.partition("CMD ")
+    assert "--interval=" in options and "--timeout=" in options
+    assert json.loads(command) == PROBE
+
+
+def test_dockerfile_copies_every_package_and_nothing_ignored():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set()
+    for args in instructions("COPY"):
+        *sources, _dest = args.split()
+        for source in sources:
+            assert (ROOT / source).exists(), f"COPY {source}: no such path"
+            copied.add(source)
+    assert packages <= copied
+    assert {"pyproject.toml", project["project"]["readme"]} <= copied
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".git", "tests", "**/__pycache__"} <= ignored
+    assert not copied & ignored
+
+
+# --- docker-compose.yml -----------------------------------------------------------------
+
+
+def test_compose_fhir_service():
+    fhir = compose()["services"]["fhir"]
+    assert fhir["build"] == "."
+    assert fhir["image"] == DEFAULT_IMAGE  # the image docker_fhir() runs
+    assert fhir["ports"] == ["127.0.0.1:8080:8080"]
+    check = fhir["healthcheck"]
+    assert check["test"] == ["CMD", *PROBE]
+    for key in ("interval", "timeout", "retries"):
+        assert key in check
+
+
+# --- the health probe against a real server ---------------------------------------------
+
+
+def _probe(url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if k != "MEDAGENT_TOKEN"}
+    return subprocess.run([sys.executable, "-m", "medagent.docker_fhir", "health", url],
+                          capture_output=True, text=True, env={**clean, **env}, timeout=60, cwd=ROOT)
+
+
+def test_health_probe(running_server):
+    server = running_server()
+    url = f"{server.base_url}/metadata"
+    assert healthy(url) == (True, "HTTP 200")
+    done = _probe(url, {})
+    assert done.returncode == 0 and done.stdout.strip() == f"{url}: HTTP 200"
+    assert _probe(f"{server.base_url}/nothing-here", {}).returncode == 1
+
+
+def test_health_probe_sends_the_token(running_server):
+    server = running_server(token="s3cret-token")
+    url = f"{server.base_url}/metadata"
+    assert _probe(url, {}).stdout.strip() == f"{url}: HTTP 401"
+    assert _probe(url, {"MEDAGENT_TOKEN": "s3cret-token"}).returncode == 0
+
+
+def test_health_probe_of_nothing():
+    ok, why = healthy("http://127.0.0.1:9/fhir/metadata", timeout=1)
+    assert not ok and why == "ConnectError"
+
+
+# --- no engine --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "cause"),
+    [("unix:///nonexistent/docker.sock", "no engine socket"), ("tcp://127.0.0.1:9", "connection refused")],
+)
+def test_no_engine_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, host: str, cause: str):
+    monkeypatch.setenv("DOCKER_HOST", host)
+    with pytest.raises(ConfigError) as info:
+        with docker_fhir():
+            pytest.fail("no container can start without an engine")
+    message = str(info.value)
+    assert message == (
+        f"no Docker engine reachable at {host} ({cause}); start Docker, or run the server yourself "
+        "(`docker compose up` or `medagent serve`) and pass --fhir-url URL"
+    )
+
+
+def test_bad_port_is_refused_before_contacting_docker():
+    with pytest.raises(ConfigError, match="port 70000 is not a TCP port"):
+        with docker_fhir(port=70000):
+            pass
+
+
+# --- with a Docker engine ---------------------------------------------------------------
+
+
+def _engine_or_skip():
+    try:
+        return engine(timeout=3)
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_container_serves_the_seeded_cohort_and_is_removed():
+    client = _engine_or_skip()
+    lines: list[str] = []
+    with docker_fhir(port=0, on_status=lines.append) as base_url:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/fhir", base_url)
+        meta = httpx.get(f"{base_url}/metadata", timeout=10)
+        assert meta.status_code == 200 and meta.json()["resourceType"] == "CapabilityStatement"
+        bundle = httpx.get(f"{base_url}/Patient", params={"_summary": "count"}, timeout=10).json()
+        assert bundle["total"] == 100  # the default cohort, seeded at build time
+        running = client.containers.list(filters={"label": "org.medagent.role=fhir"})
+        assert running
+    assert not client.containers.list(all=True, filters={"id": running[0].id})
+    assert any("waiting for" in line for line in lines)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_container_is_removed_after_an_error_inside():
+    client = _engine_or_skip()
+    with pytest.raises(RuntimeError, match="boom"):
+        with docker_fhir(port=0):
+            before = client.containers.list(filters={"label": "org.medagent.role=fhir"})
+            raise RuntimeError("boom")
+    assert not client.containers.list(all=True, filters={"id": before[0].id})
