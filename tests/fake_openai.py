@@ -17,9 +17,11 @@ Policies decide the assistant turn from the request:
 Misbehaviour is injected per task with ``faults={task_id: [kind, ...]}`` (consumed one per
 request of that task, in order) or for every request with ``fault_all=[kind, ...]``
 (consumed in order, whatever the task). Kinds: ``"429"`` (with ``Retry-After``),
-``"500"``, ``"malformed"`` (tool arguments that are not JSON), ``"slow"`` (answers after
-``slow_s`` seconds — longer than the client's request timeout), ``"empty"`` (no content,
-no tool calls).
+``"500"``, ``"401"`` (not retried; its message echoes the Authorization header, as real
+providers echo part of a bad key), ``"malformed"`` (tool arguments that are not JSON),
+``"slow"`` (answers after ``slow_s`` seconds — longer than the client's request timeout),
+``"empty"`` (no content, no tool calls). ``delay_s`` delays every answer (to keep a run
+busy long enough to kill it).
 
 ``fake.requests`` keeps every request body and ``fake.auth`` every Authorization header.
 """
@@ -149,12 +151,14 @@ class FakeOpenAI:
         fault_all: list[str] | None = None,
         retry_after: float = 0.01,
         slow_s: float = 2.0,
+        delay_s: float = 0.0,
     ) -> None:
         self.policy = policy
         self.faults = defaultdict(deque, {k: deque(v) for k, v in (faults or {}).items()})
         self.fault_all = deque(fault_all or [])
         self.retry_after = retry_after
         self.slow_s = slow_s
+        self.delay_s = delay_s
         self.requests: list[dict[str, Any]] = []
         self.auth: list[str] = []
         self.served: defaultdict[str, int] = defaultdict(int)
@@ -183,9 +187,13 @@ class FakeOpenAI:
             queue = self.faults.get(task_id or "")
             return queue.popleft() if queue else None
 
-    def respond(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def respond(self, body: dict[str, Any], auth: str = "") -> tuple[int, dict[str, str], dict[str, Any]]:
         task_id = self.policy.task_of(body) if hasattr(self.policy, "task_of") else None
         fault = self._next_fault(task_id)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if fault == "401":
+            return 401, {}, _error(f"Incorrect API key provided: {auth.removeprefix('Bearer ')}", "invalid_api_key")
         if fault == "429":
             return 429, {"Retry-After": str(self.retry_after)}, _error("Rate limit reached", "rate_limit_exceeded")
         if fault == "500":
@@ -233,7 +241,7 @@ class FakeOpenAI:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     status, headers, doc = 404, {}, _error(f"no route {self.path}", "not_found")
                 else:
-                    status, headers, doc = fake.respond(body)
+                    status, headers, doc = fake.respond(body, self.headers.get("Authorization", ""))
                 payload = orjson.dumps(doc)
                 try:
                     self.send_response(status)

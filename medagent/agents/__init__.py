@@ -103,7 +103,10 @@ def load_agent(spec: str) -> Callable[[], Agent]:
     factory = target if callable(target) else None
     if factory is None:
         raise ConfigError(f"agent {spec!r} is neither a class nor a factory")
-    probe = factory()
+    try:
+        probe = factory()
+    except TypeError as exc:
+        raise ConfigError(f"agent {spec!r} cannot be made without arguments ({exc})") from None
     run = getattr(probe, "run", None)
     if run is None or not inspect.iscoroutinefunction(run):
         raise ConfigError(f"agent {spec!r} has no `async def run(self, task, env)` method")

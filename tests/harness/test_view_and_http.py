@@ -1,0 +1,35 @@
+"""`medagent view`, and `medagent bench --fhir-url` against a real server over HTTP."""
+
+from __future__ import annotations
+
+from medagent.cli import main
+from medagent.leaderboard._rundir import read_run
+
+
+def test_bench_over_http_session_api(bench_suite, bench_suite_path, bench_service, tmp_path):
+    from fhir_server import serve_in_thread
+
+    with serve_in_thread(bench_service.store) as server:
+        assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "run"),
+                     "--agent", "oracle", "--fhir-url", server.base_url, "--quiet"]) == 0
+        assert bench_service.store is server.store
+    folder = read_run(tmp_path / "run", need_summary=True)
+    assert folder.summary["overall"] == 1.0
+    assert folder.run["fhir"] == server.base_url
+    assert any(t["writes"] for t in folder.trials)
+
+
+def test_view_summary_and_one_trajectory(bench_suite, bench_suite_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    task = next(t for t in bench_suite.tasks if t.kind == "action")
+    assert main(["bench", "--suite", str(bench_suite_path), "--out", str(out), "--agent", "oracle",
+                 "--tasks", task.id, "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["view", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "overall" in text and task.id in text
+    assert main(["view", str(out), task.id]) == 0
+    text = capsys.readouterr().out
+    assert "grade: passed" in text and "answer:" in text
+    assert main(["view", str(out), "task_nope"]) == 2
+    assert "no trial 'task_nope'" in capsys.readouterr().err
