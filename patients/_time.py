@@ -1,0 +1,38 @@
+"""The frozen clock of the cohort and fast time helpers.
+
+Times inside the generator are whole minutes since the Unix epoch (UTC), which keeps
+arithmetic cheap and makes "no two labs at the same instant" a set-of-ints check.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+NOW = datetime(2023, 11, 13, 10, 15, tzinfo=timezone.utc)
+"""The moment every task is asked at; nothing in the cohort is dated after it."""
+
+DAY = 1440
+HOUR = 60
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_minutes(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    return int((moment - _EPOCH).total_seconds() // 60)
+
+
+def iso(minute: int) -> str:
+    """``2023-11-12T18:20:00+00:00`` for a minute since the epoch."""
+    return (_EPOCH + timedelta(minutes=minute)).isoformat()
+
+
+def day_start(minute: int) -> int:
+    return minute - minute % DAY
+
+
+def age_at(birth: date, moment: datetime) -> int:
+    years = moment.year - birth.year
+    if (moment.month, moment.day) < (birth.month, birth.day):
+        years -= 1
+    return years
