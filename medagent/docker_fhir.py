@@ -7,13 +7,16 @@ Usage::
     with docker_fhir(image="medagent-fhir:latest", port=0) as base_url:
         ...  # base_url == "http://127.0.0.1:<port>/fhir", healthy and seeded
 
-``docker_fhir(image=DEFAULT_IMAGE, *, port=0, build=True, context=None, token=None,
-timeout=120.0, on_status=None) -> ContextManager[str]``
+``docker_fhir(image=DEFAULT_IMAGE, *, port=0, seed=None, n_patients=None, build=True,
+context=None, token=None, timeout=120.0, on_status=None) -> ContextManager[str]``
 
 - ``image``: the image to run; when it is not present locally it is built from
   ``context`` (default: the checkout holding this package's ``Dockerfile``), or pulled
   when there is no Dockerfile to build from (or ``build=False``).
 - ``port``: host port published on 127.0.0.1 (``0``: a free one chosen by Docker).
+- ``seed``, ``n_patients``: the cohort to serve. The image holds the default cohort
+  (seeded at build time, ready in seconds); any other cohort is generated and loaded when
+  the container starts (``medagent serve --seed S --patients N`` on its own database).
 - ``token``: passed to the server as ``MEDAGENT_TOKEN`` (clients then need
   ``Authorization: Bearer <token>``).
 - ``timeout``: seconds to wait for ``GET /fhir/metadata`` to answer 200.
@@ -42,7 +45,7 @@ import httpx
 
 from medagent.errors import ConfigError
 
-__all__ = ["CONTAINER_PORT", "DEFAULT_IMAGE", "docker_fhir", "engine", "healthy", "source_context"]
+__all__ = ["CONTAINER_PORT", "DEFAULT_IMAGE", "docker_fhir", "engine", "healthy", "serve_command", "source_context"]
 
 DEFAULT_IMAGE = "medagent-fhir:latest"  # the tag docker-compose.yml builds too
 CONTAINER_PORT = 8080
@@ -150,6 +153,18 @@ def _wait_healthy(container: Any, base_url: str, token: str | None, timeout: flo
     raise ConfigError(f"the FHIR container was not healthy after {timeout:.0f} s ({last}) at {base_url}/metadata")
 
 
+def serve_command(seed: int | None, n_patients: int | None) -> list[str] | None:
+    """The container command for a cohort, or None for the image's own (default) cohort."""
+    import patients
+
+    seed = patients.DEFAULT_SEED if seed is None else seed
+    n_patients = patients.DEFAULT_PATIENTS if n_patients is None else n_patients
+    if (seed, n_patients) == (patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS):
+        return None
+    return ["medagent", "serve", "--host", "0.0.0.0", "--port", str(CONTAINER_PORT),
+            "--db", f"/data/cohort-{seed}-{n_patients}.db", "--seed", str(seed), "--patients", str(n_patients)]
+
+
 def _remove(container: Any) -> None:
     from docker.errors import APIError, NotFound
 
@@ -168,6 +183,8 @@ def docker_fhir(
     image: str = DEFAULT_IMAGE,
     *,
     port: int = 0,
+    seed: int | None = None,
+    n_patients: int | None = None,
     build: bool = True,
     context: Path | None = None,
     token: str | None = None,
@@ -180,13 +197,14 @@ def docker_fhir(
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is not a TCP port")
     status = on_status or (lambda _line: None)
+    command = serve_command(seed, n_patients)
     client = engine()
     try:
         _ensure_image(client, image, build=build, context=context, status=status)
         environment = {"MEDAGENT_TOKEN": token} if token else {}
         try:
             container = client.containers.run(
-                image, detach=True, environment=environment, labels={LABEL: "fhir"},
+                image, command, detach=True, environment=environment, labels={LABEL: "fhir"},
                 ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
             )
         except APIError as exc:

@@ -30,15 +30,20 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     build.set_defaults(func=run_build)
 
 
+def rate(value: float | None) -> str:
+    """A success rate as printed by the CLI (``—`` when there was nothing to score)."""
+    return "—" if value is None else f"{value:.4f}"
+
+
 def run_verify(args: argparse.Namespace) -> int:
     from medagent.leaderboard import verify_file
 
     verified = verify_file(args.file)
     meta, scores = verified.metadata, verified.scores
     print(
-        f"OK {args.file}: {meta['model']} ({meta['agent']}) on {meta['suite']}: "
-        f"{verified.n_trials} trials re-graded, overall {scores['overall']:.4f}, "
-        f"query {scores['query']:.4f}, action {scores['action']:.4f}"
+        f"OK {args.file}: {meta['model'] or '(no model)'} ({meta['agent']}) on {meta['suite']}: "
+        f"{verified.n_trials} trials re-graded, overall {rate(scores['overall'])}, "
+        f"query {rate(scores['query'])}, action {rate(scores['action'])}"
     )
     return 0
 

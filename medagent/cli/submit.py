@@ -26,13 +26,14 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from medagent.cli.leaderboard import rate
     from medagent.leaderboard import pack_run, verify_submission, write_submission
 
     doc = pack_run(args.run_dir, provider=args.provider)
     console = Console(stderr=True)
     if not args.no_verify:
         verified = verify_submission(doc)
-        console.print(f"verified: {verified.n_trials} trials re-graded, overall {verified.scores['overall']:.4f}")
+        console.print(f"verified: {verified.n_trials} trials re-graded, overall {rate(verified.scores['overall'])}")
     path = write_submission(doc, args.output, compress=True if args.gzip else None)
     print(f"{path}  {doc['digest']}")
     return 0

@@ -33,16 +33,18 @@ VERSION = 1
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # A key that names a credential (``api_key``, ``token``, ``Authorization`` …; not a count
-# such as ``max_tokens``), or a value shaped like a provider key or a bearer credential.
+# such as ``max_tokens``, nor the name of where a credential lives, such as
+# ``api_key_env``), or a value shaped like a provider key or a bearer credential.
 _SECRET_KEY = re.compile(r"api[_-]?key|secret|password|passwd|(?<![a-z])token(?![a-z])|authorization|credential",
                          re.IGNORECASE)
+_NAMES_A_PLACE = re.compile(r"[_-](env|var|name)$", re.IGNORECASE)
 _SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|Bearer\s+[A-Za-z0-9._~+/-]{16,}=*)")
 
 
 class Metadata(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    model: str
+    model: str | None  # None for agents that call no model (oracle, null)
     provider: str | None = None
     agent: str
     date: str
@@ -91,7 +93,8 @@ def find_secret(obj: object, where: str = "") -> str | None:
     if isinstance(obj, dict):
         for key, value in obj.items():
             path = f"{where}.{key}" if where else str(key)
-            if isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
+            if (isinstance(value, str) and value and _SECRET_KEY.search(str(key))
+                    and not _NAMES_A_PLACE.search(str(key))):
                 return path
             found = find_secret(value, path)
             if found:

@@ -49,7 +49,8 @@ def _category(n: int) -> Column:
 
 
 COLUMNS: list[Column] = [
-    Column("model", "Model", "text", lambda e: e["metadata"]["model"], lambda e: e["metadata"]["model"]),
+    Column("model", "Model", "text", lambda e: e["metadata"]["model"],
+           lambda e: e["metadata"]["model"] or "(no model)"),
     Column("agent", "Agent", "text", lambda e: e["metadata"]["agent"], lambda e: e["metadata"]["agent"]),
     Column("provider", "Provider", "text", lambda e: e["metadata"].get("provider"),
            lambda e: e["metadata"].get("provider") or "—"),

@@ -203,3 +203,15 @@ def test_container_is_removed_after_an_error_inside():
             before = client.containers.list(filters={"label": "org.medagent.role=fhir"})
             raise RuntimeError("boom")
     assert not client.containers.list(all=True, filters={"id": before[0].id})
+
+
+def test_serve_command_per_cohort():
+    import patients
+
+    from medagent.docker_fhir import serve_command
+
+    assert serve_command(None, None) is None  # the image's own cohort, seeded at build
+    assert serve_command(patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS) is None
+    command = serve_command(7, 5)
+    assert command[:6] == ["medagent", "serve", "--host", "0.0.0.0", "--port", "8080"]
+    assert command[6:] == ["--db", "/data/cohort-7-5.db", "--seed", "7", "--patients", "5"]

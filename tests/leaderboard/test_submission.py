@@ -264,7 +264,8 @@ def test_pack_refuses_a_run_json_with_a_secret(run_dir: Path):
 
 def test_pack_accepts_token_counts_and_empty_key_fields(run_dir: Path):
     run = orjson.loads((run_dir / "run.json").read_bytes())
-    run.update({"max_tokens": 1024, "api_key": None, "api_key_env": "", "tokens_per_minute": "1000"})
+    run.update({"max_tokens": 1024, "api_key": None, "config": {"api_key_env": "OPENAI_API_KEY"},
+                "token_env": "MEDAGENT_TOKEN", "tokens_per_minute": "1000"})
     (run_dir / "run.json").write_bytes(orjson.dumps(run))
     verify(pack_run(run_dir))
 
@@ -277,13 +278,20 @@ def test_pack_needs_a_complete_run_folder(tmp_path: Path, run_dir: Path):
         pack_run(run_dir)
 
 
-def test_pack_refuses_a_run_without_a_model(run_dir: Path):
+def test_pack_refuses_a_run_without_a_suite(run_dir: Path):
     for name in ("run.json", "summary.json"):
         data = orjson.loads((run_dir / name).read_bytes())
-        data.pop("model")
+        data.pop("suite")
         (run_dir / name).write_bytes(orjson.dumps(data))
-    with pytest.raises(SubmissionError, match="cannot pack this run: malformed submission: metadata.model"):
+    with pytest.raises(SubmissionError, match="cannot pack this run: malformed submission: metadata.suite"):
         pack_run(run_dir)
+
+
+def test_a_run_without_a_model_packs_and_verifies(tmp_path: Path):
+    run_dir = mini_run(tmp_path / "oracle", model=None, agent="oracle")
+    doc = pack_run(run_dir)
+    assert doc["metadata"]["model"] is None
+    assert verify(doc).metadata["agent"] == "oracle"
 
 
 @pytest.mark.parametrize(
