@@ -17,6 +17,7 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
         "against the known suite; exit non-zero with the reason when anything does not match.",
     )
     verify.add_argument("file", metavar="FILE", type=Path, help="a submission (.json or .json.gz)")
+    add_suite_option(verify)
     verify.set_defaults(func=run_verify)
 
     build = verbs.add_parser(
@@ -27,7 +28,25 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     )
     build.add_argument("folder", metavar="DIR", type=Path, help="folder of submission files")
     build.add_argument("-o", "--output", metavar="SITE", type=Path, required=True, help="output folder")
+    add_suite_option(build)
     build.set_defaults(func=run_build)
+
+
+def add_suite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--suite", metavar="ID|PATH",
+        help="re-grade against this suite (an id or a suite .jsonl file) instead of the built-in "
+        "suite the submission names; its id must still match",
+    )
+
+
+def suite_kwargs(args: argparse.Namespace) -> dict:
+    """``verify_submission`` keyword arguments for ``--suite`` (empty: the named built-in suite)."""
+    if not args.suite:
+        return {}
+    import tasks
+
+    return {"suite": tasks.load_suite(args.suite)}
 
 
 def rate(value: float | None) -> str:
@@ -38,7 +57,7 @@ def rate(value: float | None) -> str:
 def run_verify(args: argparse.Namespace) -> int:
     from medagent.leaderboard import verify_file
 
-    verified = verify_file(args.file)
+    verified = verify_file(args.file, **suite_kwargs(args))
     meta, scores = verified.metadata, verified.scores
     print(
         f"OK {args.file}: {meta['model'] or '(no model)'} ({meta['agent']}) on {meta['suite']}: "
@@ -51,9 +70,11 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     import sys
 
-    from medagent.leaderboard import build_site
+    from functools import partial
 
-    board = build_site(args.folder, args.output)
+    from medagent.leaderboard import build_site, verify_file
+
+    board = build_site(args.folder, args.output, verify=partial(verify_file, **suite_kwargs(args)))
     for name, reason in board.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(f"{args.output / 'index.html'}: {len(board.entries)} verified, {len(board.skipped)} skipped")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medagent.cli.leaderboard import add_suite_option, rate, suite_kwargs
+
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser = sub.add_parser(
@@ -20,19 +22,19 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser.add_argument("--provider", help="provider name to record (default: from run.json)")
     parser.add_argument("--no-verify", action="store_true",
                         help="write the file without re-grading it first (e.g. an incomplete run)")
+    add_suite_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from medagent.cli.leaderboard import rate
     from medagent.leaderboard import pack_run, verify_submission, write_submission
 
     doc = pack_run(args.run_dir, provider=args.provider)
     console = Console(stderr=True)
     if not args.no_verify:
-        verified = verify_submission(doc)
+        verified = verify_submission(doc, **suite_kwargs(args))
         console.print(f"verified: {verified.n_trials} trials re-graded, overall {rate(verified.scores['overall'])}")
     path = write_submission(doc, args.output, compress=True if args.gzip else None)
     print(f"{path}  {doc['digest']}")
