@@ -20,6 +20,7 @@ _RESULT_PARAMS = [
     ("_offset", "number", "Paging offset (used in next/previous links)"),
     ("_sort", "string", "Comma-separated sort keys; '-' for descending"),
     ("_total", "token", "none | estimate | accurate"),
+    ("_totalMethod", "token", "alias of _total (fhirpy); count = accurate"),
     ("_summary", "token", " | ".join(SUPPORTED_SUMMARY)),
     ("_elements", "string", "Comma-separated top-level elements to return"),
     ("_include", "string", "Type:param[:Target] for reference parameters"),

@@ -26,7 +26,7 @@ from .search_params import SearchParam, params_for
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 # Parameters about the result set, not about matching.
 RESULT_PARAMS = frozenset({
-    "_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude",
+    "_count", "_offset", "_sort", "_total", "_totalMethod", "_summary", "_elements", "_include", "_revinclude",
     "_format", "_pretty",
 })
 SUPPORTED_SUMMARY = ("count", "false", "data")
@@ -350,8 +350,8 @@ def _result_param(comp: _Compiler, name: str, value: str, max_count: int) -> Non
         search.offset = _int("_offset", value, 0)
     elif name == "_sort":
         comp.sort(value)
-    elif name == "_total":
-        if value not in ("none", "estimate", "accurate"):
+    elif name in ("_total", "_totalMethod"):  # _totalMethod: fhirpy's spelling (count)
+        if value not in ("none", "estimate", "accurate", "count"):
             raise _bad(f"_total must be none, estimate or accurate, got {value!r}")
         search.total = "none" if value == "none" else "accurate"
     elif name == "_summary":
