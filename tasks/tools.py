@@ -136,7 +136,7 @@ def trim_bundle(bundle: Any) -> Any:
 
 
 def _search(resource_type: str, mapping: dict[str, str], fixed: dict[str, str],
-            dated: bool) -> Callable[[FhirClient, dict], Awaitable[ToolResult]]:
+            sort_param: str | None) -> Callable[[FhirClient, dict], Awaitable[ToolResult]]:
     async def run(client: FhirClient, args: dict) -> ToolResult:
         params: list[tuple[str, str]] = list(fixed.items())
         for key, value in args.items():
@@ -144,8 +144,9 @@ def _search(resource_type: str, mapping: dict[str, str], fixed: dict[str, str],
                 continue
             for v in value if isinstance(value, list) else [value]:
                 params.append((mapping.get(key, key), v))
-        if dated:
-            params.append(("_sort", args.get("sort", "-date")))
+        if sort_param:
+            order = args.get("sort", "-date")
+            params.append(("_sort", ("-" if order.startswith("-") else "") + sort_param))
         params.append(("_count", str(args.get("count", 50))))
         reply = await client.request("GET", resource_type, params)
         ok = 200 <= reply.status < 300
@@ -166,16 +167,16 @@ def _create(resource_type: str) -> Callable[[FhirClient, dict], Awaitable[ToolRe
 
 def _search_tool(name: str, resource_type: str, description: str, props: dict,
                  required: tuple[str, ...] = ("patient",), fixed: dict | None = None,
-                 dated: bool = True) -> Tool:
+                 sort_param: str | None = "date") -> Tool:
     properties = dict(props)
-    if dated:
+    if sort_param:
         properties.update(sort=_SORT)
     properties.update(count=_COUNT)
     mapping = {k: k.replace("_", "-") for k in properties}
     return Tool(name, description,
                 {"type": "object", "properties": properties, "required": list(required),
                  "additionalProperties": False},
-                "read", _search(resource_type, mapping, fixed or {}, dated))
+                "read", _search(resource_type, mapping, fixed or {}, sort_param))
 
 
 def _create_tool(name: str, resource_type: str, description: str) -> Tool:
@@ -209,7 +210,7 @@ TOOLS: tuple[Tool, ...] = (
          "address_state": _string("State."),
          "address_postalcode": _string("Postal code."),
          "telecom": _string("Phone number or e-mail.")},
-        required=(), dated=False),
+        required=(), sort_param=None),
     _search_tool(
         "search_conditions", "Condition",
         "List a patient's conditions (GET Condition): problem-list items and encounter "
@@ -218,7 +219,7 @@ TOOLS: tuple[Tool, ...] = (
          "category": _string("'problem-list-item' or 'encounter-diagnosis'."),
          "code": _string("A condition code, optionally 'system|code'."),
          "clinical_status": _string("e.g. 'active', 'resolved'.")},
-        dated=False),
+        sort_param=None),
     _search_tool(
         "search_lab_observations", "Observation",
         "List a patient's laboratory results (GET Observation) for one test. Each result "
@@ -254,7 +255,7 @@ TOOLS: tuple[Tool, ...] = (
          "code": _string("A medication code, optionally 'system|code' (RxNorm or NDC)."),
          "authoredon": _DATE | {"description": "Filters on authoredOn; same syntax as "
                                                "other date filters, e.g. ['ge2023-01-01']."}},
-        ),
+        sort_param="authoredon"),
     _create_tool(
         "create_medication_request", "MedicationRequest",
         "Order a medication (POST MedicationRequest). Give a complete FHIR MedicationRequest: "

@@ -1,7 +1,122 @@
-"""`medagent tasks` (not implemented yet)."""
+"""`medagent tasks`: browse, export and build task suites.
+
+    medagent tasks list   [--suite ID|PATH] [--category N]
+    medagent tasks show   TASK_ID [--suite ID|PATH]
+    medagent tasks export [--suite ID|PATH] [--out FILE]
+    medagent tasks build  --suite-id ID [--seed S] [--cohort-seed S] [--patients N]
+                          [--per-category N] [--out DIR]
+
+``--suite`` defaults to ``mab-v1``; a path names a suite file (``<id>.jsonl`` next to its
+``<id>.json`` header). ``build`` generates (or reuses) the cohort and writes both files.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
+
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
-    pass
+    parser = sub.add_parser("tasks", help="browse, export and build task suites",
+                            description="Browse, export and build task suites.")
+    verbs = parser.add_subparsers(dest="tasks_verb", metavar="VERB")
+
+    def suite_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--suite", default="mab-v1", help="suite id or path (default mab-v1)")
+
+    p = verbs.add_parser("list", help="a table of the suite's tasks")
+    suite_arg(p)
+    p.add_argument("--category", type=int, help="only this category (1-10)")
+    p.set_defaults(func=run_list)
+
+    p = verbs.add_parser("show", help="one task: instruction, context, expected answer")
+    p.add_argument("task_id", metavar="TASK_ID", help="e.g. task5_12")
+    suite_arg(p)
+    p.set_defaults(func=run_show)
+
+    p = verbs.add_parser("export", help="the suite as JSONL (one task per line)")
+    suite_arg(p)
+    p.add_argument("--out", help="output file (default: standard output)")
+    p.set_defaults(func=run_export)
+
+    p = verbs.add_parser("build", help="build a suite from a cohort (deterministic)")
+    p.add_argument("--suite-id", required=True, help="id of the new suite, e.g. mab-private")
+    p.add_argument("--seed", type=int, default=0, help="instance selection seed (default 0)")
+    p.add_argument("--cohort-seed", type=int, default=None, help="cohort seed (default: patients' default)")
+    p.add_argument("--patients", type=int, default=100, help="cohort size (default 100)")
+    p.add_argument("--per-category", type=int, default=30, help="tasks per category (default 30)")
+    p.add_argument("--out", default=".", help="output folder (default: current folder)")
+    p.set_defaults(func=run_build)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    import tasks
+
+    suite = tasks.load_suite(args.suite)
+    rows = suite.category(args.category) if args.category else suite.tasks
+    table = Table(title=f"{suite.id}: {len(rows)} tasks (checksum {suite.checksum[:12]})")
+    for column in ("id", "cat", "kind", "branch", "patient", "instruction"):
+        table.add_column(column, overflow="fold" if column == "instruction" else "ellipsis")
+    for t in rows:
+        table.add_row(t.id, str(t.category), t.kind, t.branch, t.patient or "-",
+                      _short(t.instruction, 90))
+    Console().print(table)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    import orjson
+    from rich.console import Console
+    from rich.panel import Panel
+
+    import tasks
+
+    task = tasks.load_suite(args.suite).get(args.task_id)
+    module = tasks.get_category(task.category)
+    console = Console()
+    console.print(Panel(
+        f"[bold]{task.id}[/] — category {task.category} ({module.TITLE}), {task.kind}, "
+        f"branch [cyan]{task.branch}[/], patient {task.patient or '-'}", expand=False))
+    console.print("[bold]Instruction[/]", task.instruction, "", "[bold]Context[/]", task.context,
+                  sep="\n", highlight=False)
+    for label, value in (("Inputs", task.params), ("Expected", task.expected)):
+        if value:
+            console.print(f"\n[bold]{label}[/]")
+            console.print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode(), highlight=False)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import tasks
+    from tasks._suite_io import tasks_jsonl
+
+    data = tasks_jsonl(tasks.load_suite(args.suite).tasks)
+    if args.out:
+        Path(args.out).write_bytes(data)
+        print(f"medagent: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    import patients
+    import tasks
+
+    kwargs = {} if args.cohort_seed is None else {"seed": args.cohort_seed}
+    cohort = patients.ensure_cohort(n_patients=args.patients, **kwargs)
+    suite = tasks.build_suite(args.suite_id, args.seed, cohort, per_category=args.per_category)
+    jsonl, header = tasks.write_suite(suite, Path(args.out))
+    print(f"medagent: {len(suite.tasks)} tasks → {jsonl} (checksum {suite.checksum[:12]}…), "
+          f"header {header}", file=sys.stderr)
+    return 0

@@ -1,0 +1,97 @@
+"""Suites: deterministic building, branch mix, private splits, checksums, scores."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import pytest
+
+import tasks
+from tasks._suite_io import SUITES_DIR, tasks_jsonl
+from tests.fixtures_tasks import SMALL_SUITE_PER_CATEGORY, SMALL_SUITE_SEED
+
+
+def test_build_is_deterministic_and_another_seed_is_a_fresh_split(small_suite, small_cohort):
+    again = tasks.build_suite("small", SMALL_SUITE_SEED, small_cohort[0],
+                              per_category=SMALL_SUITE_PER_CATEGORY)
+    assert tasks_jsonl(again.tasks) == tasks_jsonl(small_suite.tasks)
+    assert again.checksum == small_suite.checksum
+    private = tasks.build_suite("small", SMALL_SUITE_SEED + 1, small_cohort[0],
+                                per_category=SMALL_SUITE_PER_CATEGORY)
+    assert private.checksum != small_suite.checksum
+    assert private.branch_counts() == small_suite.branch_counts()
+    assert [t.id for t in private.tasks] == [t.id for t in small_suite.tasks]
+
+
+def test_every_branch_of_every_category_is_present(small_suite):
+    counts = small_suite.branch_counts()
+    for number, module in tasks.CATEGORIES.items():
+        for branch in module.BRANCHES:
+            assert counts.get(f"{number}/{branch}", 0) >= 1, (number, branch)
+        assert len(small_suite.category(number)) == SMALL_SUITE_PER_CATEGORY
+
+
+def test_action_categories_need_an_order_about_half_the_time(small_suite):
+    for number in (5, 9, 10):
+        ordering = [t for t in small_suite.category(number) if t.expected["order"]]
+        assert 0.3 <= len(ordering) / len(small_suite.category(number)) <= 0.7, number
+
+
+def test_scenarios_match_computed_states(small_cohort):
+    from tasks._chart import load_chart
+    from tasks.categories._states import STATES, by_state
+
+    chart = load_chart(small_cohort[0])
+    assert chart.manifest["checksum"]
+    for axis in STATES:
+        computed = {s: sorted(m) for s, m in by_state(chart, axis).items()}
+        declared = {s: sorted(m) for s, m in chart.scenarios.get(axis, {}).items() if m}
+        assert computed == declared, axis
+
+
+def test_suite_round_trip_and_tampering(small_suite, tmp_path):
+    jsonl, header = tasks.write_suite(small_suite, tmp_path)
+    loaded = tasks.load_suite(jsonl)
+    assert loaded == small_suite
+    assert tasks.load_suite(header).checksum == small_suite.checksum
+    data = jsonl.read_bytes().replace(b'"branch":"', b'"branch":"x', 1)
+    jsonl.write_bytes(data)
+    with pytest.raises(tasks.SuiteError, match="checksum"):
+        tasks.load_suite(jsonl)
+    with pytest.raises(tasks.SuiteError, match="not found"):
+        tasks.load_suite(tmp_path / "absent.jsonl")
+
+
+def test_unknown_suite_id_lists_known_ones():
+    with pytest.raises(tasks.SuiteError, match="unknown suite 'nope'.*known suites"):
+        tasks.load_suite("nope")
+
+
+def test_oracle_scores_100_and_null_at_most_15_percent(small_suite, run_trial):
+    oracle = [run_trial(t).grade.passed for t in small_suite.tasks]
+    null = [run_trial(t, solver=None).grade.passed for t in small_suite.tasks]
+    assert sum(oracle) == len(oracle), [t.id for t, ok in zip(small_suite.tasks, oracle) if not ok]
+    assert sum(null) / len(null) <= 0.15
+    assert Counter(t.kind for t in small_suite.tasks) == {"query": 30, "action": 30}
+
+
+def test_committed_suite_loads_and_matches_its_header():
+    if not (SUITES_DIR / "mab-v1.jsonl").exists():
+        pytest.skip("mab-v1 not built yet")
+    suite = tasks.load_suite("mab-v1")
+    assert len(suite.tasks) == 300
+    assert (suite.cohort_seed, suite.cohort_n_patients) == (42, 100)
+    assert {b.split("/")[0] for b in suite.branch_counts()} == {str(n) for n in range(1, 11)}
+
+
+@pytest.mark.slow
+def test_committed_suite_rebuilds_byte_identical(tmp_path):
+    import patients
+
+    cohort = patients.ensure_cohort(42, 100)
+    suite = tasks.build_suite("mab-v1", 0, cohort)
+    jsonl, header = tasks.write_suite(suite, tmp_path)
+    assert jsonl.read_bytes() == (SUITES_DIR / "mab-v1.jsonl").read_bytes()
+    assert header.read_bytes() == (SUITES_DIR / "mab-v1.json").read_bytes()
+    shutil.rmtree(tmp_path)
