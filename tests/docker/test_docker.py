@@ -121,20 +121,30 @@ def _probe(url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env={**clean, **env}, timeout=60, cwd=ROOT)
 
 
-def test_health_probe(running_server):
+def test_health_probe(running_server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    from medagent.docker_fhir import _main
+
+    monkeypatch.delenv("MEDAGENT_TOKEN", raising=False)
     server = running_server()
     url = f"{server.base_url}/metadata"
     assert healthy(url) == (True, "HTTP 200")
-    done = _probe(url, {})
-    assert done.returncode == 0 and done.stdout.strip() == f"{url}: HTTP 200"
-    assert _probe(f"{server.base_url}/nothing-here", {}).returncode == 1
+    assert _main(["health", url]) == 0 and capsys.readouterr().out.strip() == f"{url}: HTTP 200"
+    assert _main(["health", f"{server.base_url}/nothing-here"]) == 1
+    assert _main(["health"]) == 2
 
 
-def test_health_probe_sends_the_token(running_server):
+def test_health_probe_sends_the_token(running_server, monkeypatch: pytest.MonkeyPatch):
+    from medagent.docker_fhir import _main
+
     server = running_server(token="s3cret-token")
     url = f"{server.base_url}/metadata"
-    assert _probe(url, {}).stdout.strip() == f"{url}: HTTP 401"
-    assert _probe(url, {"MEDAGENT_TOKEN": "s3cret-token"}).returncode == 0
+    monkeypatch.delenv("MEDAGENT_TOKEN", raising=False)
+    assert healthy(url) == (False, "HTTP 401")
+    assert _main(["health", url]) == 1
+    # as the container runs it: a fresh interpreter, the token from the environment
+    done = _probe(url, {"MEDAGENT_TOKEN": "s3cret-token"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{url}: HTTP 200"
 
 
 def test_health_probe_of_nothing():
