@@ -1,0 +1,79 @@
+"""bench → submit → verify → build, with the real suite, grader and embedded FHIR server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from medagent.cli import main
+from medagent.leaderboard import read_submission, write_submission
+
+from ._runs import edited, trial
+
+
+@pytest.fixture(scope="module")
+def bench_run(small_suite, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(suite .jsonl, run folder) of the oracle agent on the small suite."""
+    import tasks
+
+    root = tmp_path_factory.mktemp("e2e")
+    jsonl, _ = tasks.write_suite(small_suite, root / "suite")
+    out = root / "run"
+    assert main(["bench", "--suite", str(jsonl), "--agent", "oracle", "--out", str(out), "--quiet"]) == 0
+    return jsonl, out
+
+
+def test_oracle_run_submits_verifies_and_tampering_fails(bench_run, small_suite, tmp_path: Path, capsys):
+    jsonl, run = bench_run
+    sub = tmp_path / "oracle.json.gz"
+    assert main(["submit", str(run), "-o", str(sub), "--suite", str(jsonl)]) == 0
+    assert main(["leaderboard", "verify", str(sub), "--suite", str(jsonl)]) == 0
+    out = capsys.readouterr().out
+    n = len(small_suite.tasks)
+    assert f"OK {sub}: (no model) (oracle) on {small_suite.id}: {n} trials re-graded, overall 1.0000" in out
+
+    doc = read_submission(sub)
+    assert doc["metadata"]["suite_checksum"] == small_suite.checksum
+    action = next(t for t in doc["trials"] if t["kind"] == "action" and t["writes"])
+    query = next(t for t in doc["trials"] if t["kind"] == "query" and t["answer"])
+
+    def drop_writes(d: dict) -> None:
+        trial(d, action["trial_id"])["writes"] = []
+
+    def wrong_answer(d: dict) -> None:
+        trial(d, query["trial_id"])["answer"] = ["not the answer"]
+
+    def inflate(d: dict) -> None:
+        d["scores"]["overall"] = 1.5
+
+    cases = [
+        (drop_writes, f"trial {action['trial_id']}: recorded grade passed=True but re-grading gives passed=False"),
+        (wrong_answer, f"trial {query['trial_id']}: recorded grade passed=True but re-grading gives passed=False"),
+        (inflate, "score 'overall' is 1.5 but re-grading gives 1.0"),
+    ]
+    for change, reason in cases:
+        forged = write_submission(edited(doc, change), tmp_path / "forged.json")
+        assert main(["leaderboard", "verify", str(forged), "--suite", str(jsonl)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"medagent: error: {forged}: {reason}") and "\n" not in err
+
+    # without --suite the verifier looks for a built-in suite of that id
+    assert main(["leaderboard", "verify", str(sub)]) == 2
+    assert f"unknown suite {small_suite.id!r}" in capsys.readouterr().err
+
+
+def test_oracle_run_report_and_board(bench_run, small_suite, tmp_path: Path, capsys):
+    from tests.browser import parse
+
+    jsonl, run = bench_run
+    subs = tmp_path / "subs"
+    assert main(["submit", str(run), "-o", str(subs / "oracle.json"), "--suite", str(jsonl)]) == 0
+    assert main(["leaderboard", "build", str(subs), "-o", str(tmp_path / "site"), "--suite", str(jsonl)]) == 0
+    board = orjson.loads((tmp_path / "site" / "leaderboard.json").read_bytes())
+    assert [e["scores"]["overall"] for e in board["entries"]] == [1.0]
+    assert main(["report", str(run), "-o", str(tmp_path / "r.html"), "--quiet"]) == 0
+    page = parse((tmp_path / "r.html").read_text())
+    assert len(page.by_id("trials").find_all("details", class_="trial")) == len(small_suite.tasks)
+    assert page.by_id("failures").text() == "No failed trials."
