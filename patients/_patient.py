@@ -85,7 +85,7 @@ class _Chart:
 
 def _conditions(rng: random.Random, age: int, states: dict) -> set[str]:
     decades = max(0.0, (age - 40) / 10)
-    conds = {key for key, base, per in CHRONIC_PREVALENCE if rng.random() < base + per * decades}
+    conds = {key for key, base, per in CHRONIC_PREVALENCE if rng.random() < 1.4 * (base + per * decades)}
     if states["a1c"] == "never":
         conds.discard("diabetes")
     elif states["a1c"] == "recent" and rng.random() < 0.4:
@@ -113,6 +113,16 @@ class _Vitals:
         self.sys = 122 + (14 if "hypertension" in conds else 0) + rng.gauss(0, 6)
         self.spo2 = 93 if "copd" in conds else 97.5
         self.fever = False
+
+    def spot_check(self, ch: _Chart, enc: str, minute: int) -> None:
+        """Monitor readings between full vital-sign rounds."""
+        rng, obs, mrn = self.rng, ch.out["Observation"], ch.mrn
+        minute = ch.ok_minute(minute)
+        for key, value in (
+            ("HR", round(rng.gauss(92 if self.fever else 76, 9))), ("RR", round(rng.gauss(16, 1.8))),
+            ("SPO2", min(100, round(rng.gauss(self.spo2, 1.3)))),
+        ):
+            obs.append(R.vital(ch.next_id("v"), mrn, enc, key, minute, value))
 
     def emit(self, ch: _Chart, enc: str, minute: int, full: bool) -> None:
         rng, obs, mrn = self.rng, ch.out["Observation"], ch.mrn
@@ -162,7 +172,7 @@ def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfari
     ch.stays.append((start, last, eid))
     phys.shift = dict(_ACUTE_SHIFT.get(reason, {}))
     vit.fever = reason in _INFECTIONS
-    secondary = [ACUTE_SECONDARY[k] for k in sorted(ACUTE_SECONDARY) if rng.random() < 0.25]
+    secondary = [ACUTE_SECONDARY[k] for k in sorted(ACUTE_SECONDARY) if rng.random() < 0.35]
     chronic = [CHRONIC[c] for c in sorted(conds)]
     chronic_onset = ch.job.now - YEARS * 365 * DAY - 200 * DAY
     _diagnoses(ch, eid, start, end, [ACUTE_INPATIENT[reason], *secondary], lambda dx, s: s - rng.randint(60, 2 * DAY))
@@ -178,6 +188,9 @@ def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfari
             t = day + hour * HOUR + rng.randint(0, 45)
             if start <= t <= last:
                 vit.emit(ch, eid, t, full=hour == 4)
+            t += 2 * HOUR
+            if start <= t <= last and rng.random() < 0.7:
+                vit.spot_check(ch, eid, t)
         am = day + 4 * HOUR + 30 + rng.randint(0, 120)
         if start <= am <= last:
             codes = [*BMP, *CBC, "MG"]
@@ -188,10 +201,13 @@ def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfari
         pm = day + 16 * HOUR + rng.randint(0, 150)
         if start <= pm <= last and rng.random() < 0.6:
             _draw(ch, labs, eid, pm, [*BMP, "MG"] if rng.random() < 0.6 else [*BMP])
-        for code in rng.sample(PROC_INPATIENT_DAILY, rng.randint(7, 10)):
+        for code in rng.sample(PROC_INPATIENT_DAILY, rng.randint(8, 10)):
             t = day + rng.randint(7 * HOUR, 21 * HOUR)
             if start <= t <= last:
                 ch.out["Procedure"].append(R.procedure(ch.next_id("p"), ch.mrn, eid, code, t, ch.staff()))
+        if day > start and day + 9 * HOUR <= last:  # the day's progress-note diagnoses
+            daily = [ACUTE_INPATIENT[reason], *secondary, *(dx for dx in chronic if rng.random() < 0.7)]
+            _diagnoses(ch, eid, day + 9 * HOUR, None, daily, lambda dx, s: start)
         if "ckd" in conds and rng.random() < 0.15 and day + 13 * HOUR <= last:
             ch.out["Procedure"].append(R.procedure(ch.next_id("p"), ch.mrn, eid, PROC_DIALYSIS, day + 13 * HOUR, ch.staff()))
         day += DAY
@@ -222,7 +238,7 @@ def _visit(ch, labs, vit, conds, meds, t: int, diabetic: bool, warfarin: bool, l
         acute = ACUTE_OUTPATIENT[rng.choice(sorted(ACUTE_OUTPATIENT))]
         _diagnoses(ch, eid, t, t + 14 * DAY, [acute], lambda dx, s: s - rng.randint(DAY, 10 * DAY))
     for med in meds:
-        if rng.random() < 0.35:
+        if rng.random() < 0.4:
             _order(ch, eid, med, t + 30, "outpatient", 90)
 
 
@@ -230,7 +246,7 @@ def _timeline(rng: random.Random, now: int) -> tuple[list[tuple[int, int | None]
     """Hospital stays (the last one in progress at NOW) and office visits in between."""
     start = now - YEARS * 365 * DAY
     stays: list[tuple[int, int | None]] = []
-    for _ in range(rng.randint(9, 15)):
+    for _ in range(rng.randint(12, 18)):
         s = start + rng.randint(10 * DAY, (YEARS * 365 - 12) * DAY)
         s = day_start(s) + rng.randint(8 * HOUR, 22 * HOUR)
         e = s + (2 + min(12, int(rng.expovariate(1 / 3.2)))) * DAY + rng.randint(-6 * HOUR, 6 * HOUR)

@@ -158,7 +158,7 @@ def procedure(rid: str, mrn: str, enc: str, code: tuple[str, str], minute: int, 
     }
 
 
-_ORDERED = [_concept(_CT + "dose-rate-type", "ordered", "Ordered")]
+_ORDERED = _concept(_CT + "dose-rate-type", "ordered", "Ordered")
 _MED_CACHE: dict[Med, tuple[dict, dict]] = {}
 
 

@@ -7,6 +7,7 @@ arithmetic cheap and makes "no two labs at the same instant" a set-of-ints check
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 NOW = datetime(2023, 11, 13, 10, 15, tzinfo=timezone.utc)
 """The moment every task is asked at; nothing in the cohort is dated after it."""
@@ -22,6 +23,7 @@ def to_minutes(moment: datetime) -> int:
     return int((moment - _EPOCH).total_seconds() // 60)
 
 
+@lru_cache(maxsize=8192)
 def iso(minute: int) -> str:
     """``2023-11-12T18:20:00+00:00`` for a minute since the epoch."""
     return (_EPOCH + timedelta(minutes=minute)).isoformat()
