@@ -70,3 +70,8 @@ def last_24h(series: list[LabPoint]) -> list[LabPoint]:
 
 def mean(series: list[LabPoint]) -> float | None:
     return sum(p.value for p in series) / len(series) if series else None
+
+
+def reported(point: LabPoint | None) -> list:
+    """The answer list for "the value of this result, or -1 if there is none"."""
+    return [-1 if point is None else point.value]

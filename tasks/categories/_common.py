@@ -4,14 +4,16 @@ tool calls (finding a patient's lab series through ``search_lab_observations``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from .._clock import NOW_ISO, iso
 from ..errors import SolveError
-from ..models import Task, ToolResult
+from ..models import Check, Grade, Task, ToolResult
 from .._labs import LabPoint, points
 from ._orders import ACTION_CONTEXT
+from ._writes import WriteSpec, grade_writes
 
 QUERY_CONTEXT = (
     f"The current date and time is {NOW_ISO}. The patient's MRN is the FHIR Patient id. "
@@ -19,13 +21,20 @@ QUERY_CONTEXT = (
 )
 
 
-def context(kind: str, extra: str = "") -> str:
-    parts = [QUERY_CONTEXT]
-    if kind == "action":
-        parts.append(ACTION_CONTEXT)
-    if extra:
-        parts.append(extra)
-    return " ".join(parts)
+def context(kind: str) -> str:
+    return QUERY_CONTEXT + (" " + ACTION_CONTEXT if kind == "action" else "")
+
+
+def templated(kind: str, template: str) -> Callable[[str | None, dict], tuple[str, str]]:
+    """``render`` from an instruction template (``{patient}`` and the task's params)."""
+    def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
+        return template.format(patient=patient, **params), context(kind)
+    return render
+
+
+def graded(answer_checks: list[Check], writes: list[dict], specs: list[WriteSpec]) -> Grade:
+    """The grade of a task: its answer checks plus the write checks."""
+    return Grade.of(answer_checks + grade_writes(writes, specs))
 
 
 async def call_ok(env: Any, name: str, args: dict) -> ToolResult:

@@ -57,3 +57,16 @@ def select_instances(pools: dict[str, list[str]], weights: dict[str, float], n: 
                      rng: random.Random,
                      make: Callable[[str, str, random.Random], Instance]) -> list[Instance]:
     return [make(branch, mrn, rng) for branch, mrn in pick(pools, weights, n, rng)]
+
+
+def by_chart_state(axis: str, code: str, states: dict[str, tuple[str, ...]],
+                   weights: dict[str, float], decide: Callable[[list], dict]) -> Callable:
+    """``select`` of a lab-based category: pools by chart state of ``axis``, expected from
+    ``decide(series of code)``."""
+    from ._states import pools_for
+
+    def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
+        def make(branch: str, mrn: str, r: random.Random) -> Instance:
+            return Instance(mrn, branch, {}, decide(chart.series(mrn, code)))
+        return select_instances(pools_for(chart, axis, states), weights, n, rng, make)
+    return select

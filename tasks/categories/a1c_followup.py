@@ -12,19 +12,17 @@ A1C in any coding, plus the common order checks.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from .._chart import Chart
 from ..models import Check, Grade, Task
 from ._answers import check_answer, same_instant, same_number
-from ._common import context, fetch_series, mrn, write
+from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import concept_check
 from .._labs import LAB_SYSTEM, LOINC, latest
 from ._orders import order_checks, service_request
-from ._select import Instance, select_instances
-from ._states import a1c, pools_for
-from ._writes import WriteSpec, grade_writes
+from ._select import by_chart_state
+from ._states import a1c
+from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 10, "a1c_followup", "action"
 TITLE = "HbA1c follow-up"
@@ -38,25 +36,14 @@ def decide(series: list) -> dict:
     return {"answer": answer, "order": a1c(series) != "recent"}
 
 
-def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
-    return Instance(mrn, branch, {}, decide(chart.series(mrn, "A1C")))
-
-
-def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
-    return select_instances(pools_for(chart, "a1c", STATES), BRANCHES, n, rng,
-                            lambda b, m, r: instance(chart, b, m, r))
-
-
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"Find patient {patient}'s most recent hemoglobin A1c (HbA1c) result. If the patient "
-        f"has none, or the latest was taken more than one year ago, order a new HbA1c test (a "
-        f"ServiceRequest coded LOINC 4548-4). If there is a result from within the last year, "
-        f"order nothing. Answer with a list holding the latest value (%) and the date and time "
-        f"it was taken (its effectiveDateTime), e.g. [6.4, \"2023-05-02T08:30:00+00:00\"], or "
-        f"[-1] if the patient has never had one."
-    )
-    return instruction, context(KIND)
+select = by_chart_state("a1c", "A1C", STATES, BRANCHES, decide)
+render = templated(KIND, (
+    "Find patient {patient}'s most recent hemoglobin A1c (HbA1c) result. If the patient has "
+    "none, or the latest was taken more than one year ago, order a new HbA1c test (a "
+    "ServiceRequest coded LOINC 4548-4). If there is a result from within the last year, order "
+    "nothing. Answer with a list holding the latest value (%) and the date and time it was "
+    "taken (its effectiveDateTime), e.g. [6.4, \"2023-05-02T08:30:00+00:00\"], or [-1] if the "
+    "patient has never had one."))
 
 
 def order_spec(task: Task) -> WriteSpec:
@@ -78,4 +65,4 @@ def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     expected = task.expected["answer"]
     compare = [same_number, same_instant][: len(expected)]
     specs = [order_spec(task)] if task.expected["order"] else []
-    return Grade.of(check_answer(answer, expected, compare) + grade_writes(writes, specs))
+    return graded(check_answer(answer, expected, compare), writes, specs)

@@ -6,18 +6,14 @@ patients never tested). Expected: ``[mean in mg/dL]`` (tolerance 0.1) or ``[-1]`
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from .._chart import Chart
 from .._clock import WINDOW_START
+from .._labs import last_24h, mean
 from ..models import Grade, Task
 from ._answers import numeric_answer
-from ._common import context, fetch_series, mrn
-from .._labs import last_24h, mean
-from ._select import Instance, select_instances
-from ._states import pools_for
-from ._writes import grade_writes
+from ._common import fetch_series, graded, mrn, templated
+from ._select import by_chart_state
 
 NUMBER, NAME, KIND = 6, "glucose_average", "query"
 TITLE = "Mean glucose in 24 h"
@@ -27,33 +23,21 @@ STATES = {"several_24h": ("several_24h",), "one_24h": ("one_24h",),
           "none_24h": ("none_24h", "never")}
 
 
-def mean_24h(series: list) -> float:
+def decide(series: list) -> dict:
     value = mean(last_24h(series))
-    return -1 if value is None else round(value, 4)
+    return {"answer": [-1 if value is None else round(value, 4)]}
 
 
-def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
-    return Instance(mrn, branch, {}, {"answer": [mean_24h(chart.series(mrn, "GLU"))]})
-
-
-def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
-    return select_instances(pools_for(chart, "glucose", STATES), BRANCHES, n, rng,
-                            lambda b, m, r: instance(chart, b, m, r))
-
-
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"What is the average of patient {patient}'s blood glucose results over the last 24 "
-        f"hours? Answer with a list holding the mean in mg/dL as a number, e.g. [131.5], or "
-        f"[-1] if there is no glucose result in the last 24 hours."
-    )
-    return instruction, context(KIND)
+select = by_chart_state("glucose", "GLU", STATES, BRANCHES, decide)
+render = templated(KIND, (
+    "What is the average of patient {patient}'s blood glucose results over the last 24 "
+    "hours? Answer with a list holding the mean in mg/dL as a number, e.g. [131.5], or [-1] "
+    "if there is no glucose result in the last 24 hours."))
 
 
 async def solve(task: Task, env: Any) -> list:
-    return [mean_24h(await fetch_series(env, mrn(task), "GLU", since=WINDOW_START))]
+    return decide(await fetch_series(env, mrn(task), "GLU", since=WINDOW_START))["answer"]
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return Grade.of(numeric_answer(answer, task.expected["answer"], TOLERANCE)
-                    + grade_writes(writes, []))
+    return graded(numeric_answer(answer, task.expected["answer"], TOLERANCE), writes, [])

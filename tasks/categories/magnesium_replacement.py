@@ -17,20 +17,18 @@ order, patient, authored now).
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from .._chart import Chart
 from .._clock import WINDOW_START
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
-from ._common import context, fetch_series, mrn, write
+from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
-from .._labs import last_24h, latest
+from .._labs import last_24h, latest, reported
 from ._orders import ROUTE_IV, dosage, medication_request, order_checks
-from ._select import Instance, select_instances
-from ._states import magnesium, pools_for
-from ._writes import WriteSpec, grade_writes
+from ._select import by_chart_state
+from ._states import magnesium
+from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 5, "magnesium_replacement", "action"
 TITLE = "Magnesium replacement"
@@ -47,30 +45,18 @@ def decide(series: list) -> dict:
     point = latest(last_24h(series))
     dose = DOSES.get(magnesium(series))
     order = {"dose_g": dose[0], "hours": dose[1]} if dose else None
-    return {"answer": [-1 if point is None else point.value], "order": order}
+    return {"answer": reported(point), "order": order}
 
 
-def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
-    return Instance(mrn, branch, {}, decide(chart.series(mrn, "MG")))
-
-
-def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
-    return select_instances(pools_for(chart, "magnesium", STATES), BRANCHES, n, rng,
-                            lambda b, m, r: instance(chart, b, m, r))
-
-
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"Check patient {patient}'s most recent magnesium level from the last 24 hours. If it "
-        f"is low, order intravenous magnesium sulfate (NDC {DRUG_NDC}) by this protocol: below "
-        f"1.0 mg/dL give 4 g over 4 hours; from 1.0 to below 1.5 mg/dL give 2 g over 2 hours; "
-        f"from 1.5 to 1.9 mg/dL give 1 g over 1 hour. Give the dose as doseQuantity and the "
-        f"infusion rate as rateQuantity (g/h). If the level is above 1.9 mg/dL, or no "
-        f"magnesium was measured in the last 24 hours, order nothing. Answer with a list "
-        f"holding the magnesium value (mg/dL) you based the decision on, e.g. [1.3], or [-1] "
-        f"if there was none in the last 24 hours."
-    )
-    return instruction, context(KIND)
+select = by_chart_state("magnesium", "MG", STATES, BRANCHES, decide)
+render = templated(KIND, (
+    "Check patient {patient}'s most recent magnesium level from the last 24 hours. If it is "
+    f"low, order intravenous magnesium sulfate (NDC {DRUG_NDC}) by this protocol: below 1.0 "
+    "mg/dL give 4 g over 4 hours; from 1.0 to below 1.5 mg/dL give 2 g over 2 hours; from 1.5 "
+    "to 1.9 mg/dL give 1 g over 1 hour. Give the dose as doseQuantity and the infusion rate as "
+    "rateQuantity (g/h). If the level is above 1.9 mg/dL, or no magnesium was measured in the "
+    "last 24 hours, order nothing. Answer with a list holding the magnesium value (mg/dL) you "
+    "based the decision on, e.g. [1.3], or [-1] if there was none in the last 24 hours."))
 
 
 def _timing_check(instruction: dict, dose_rate: dict, grams: float, hours: float) -> Check:
@@ -118,4 +104,4 @@ async def solve(task: Task, env: Any) -> list:
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     specs = [order_spec(task)] if task.expected["order"] else []
-    return Grade.of(numeric_answer(answer, task.expected["answer"]) + grade_writes(writes, specs))
+    return graded(numeric_answer(answer, task.expected["answer"]), writes, specs)

@@ -15,11 +15,11 @@ import random
 from typing import Any
 
 from ..models import Check, Grade, Task
-from ._common import context, mrn, write
+from ._common import graded, mrn, templated, write
 from ._fhir import SNOMED, check, concept_check, field_check, names_any
 from ._orders import order_checks, service_request
 from ._select import Instance, select_instances
-from ._writes import WriteSpec, grade_writes
+from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 8, "orthopedic_referral", "action"
 TITLE = "Orthopedic referral"
@@ -51,14 +51,11 @@ def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
     return select_instances({"refer": chart.ids}, BRANCHES, n, rng, make)
 
 
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"Refer patient {patient} to orthopedic surgery urgently: order a referral (a "
-        f"ServiceRequest coded SNOMED CT 306181000000106, 'Referral to orthopedic service') "
-        f"with priority stat, and put this SBAR summary in the referral's free-text note: "
-        f"\"{params['sbar']}\" Then finish with an empty list []."
-    )
-    return instruction, context(KIND)
+render = templated(KIND, (
+    "Refer patient {patient} to orthopedic surgery urgently: order a referral (a ServiceRequest "
+    "coded SNOMED CT 306181000000106, 'Referral to orthopedic service') with priority stat, and "
+    "put this SBAR summary in the referral's free-text note: \"{sbar}\" Then finish with an "
+    "empty list []."))
 
 
 def _note_check(resource: dict, sbar: str) -> Check:
@@ -85,4 +82,4 @@ async def solve(task: Task, env: Any) -> list:
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return Grade.of(grade_writes(writes, [referral_spec(task)]))
+    return graded([], writes, [referral_spec(task)])

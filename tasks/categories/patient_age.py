@@ -15,9 +15,8 @@ from .._chart import Chart
 from .._clock import NOW
 from ..models import Grade, Task
 from ._answers import check_answer, same_integer
-from ._common import call_ok, context, mrn, resources
+from ._common import call_ok, graded, mrn, resources, templated
 from ._select import Instance, select_instances
-from ._writes import grade_writes
 
 NUMBER, NAME, KIND = 2, "patient_age", "query"
 TITLE = "Age in whole years"
@@ -48,12 +47,9 @@ def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
                             lambda b, m, r: instance(chart, b, m, r))
 
 
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"How old is patient {patient} today, in completed years? Answer with a list holding "
-        f"one whole number, e.g. [52]."
-    )
-    return instruction, context(KIND)
+render = templated(KIND, (
+    "How old is patient {patient} today, in completed years? Answer with a list holding one "
+    "whole number, e.g. [52]."))
 
 
 async def solve(task: Task, env: Any) -> list:
@@ -63,5 +59,4 @@ async def solve(task: Task, env: Any) -> list:
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return Grade.of(check_answer(answer, task.expected["answer"], [same_integer])
-                    + grade_writes(writes, []))
+    return graded(check_answer(answer, task.expected["answer"], [same_integer]), writes, [])

@@ -16,9 +16,8 @@ from typing import Any
 from .._chart import Chart, Person
 from ..models import Grade, Task
 from ._answers import check_answer, same_mrn_or_text
-from ._common import call_ok, context, resources
+from ._common import call_ok, graded, resources, templated
 from ._select import Instance, select_instances
-from ._writes import grade_writes
 
 NUMBER, NAME, KIND = 1, "patient_lookup", "query"
 TITLE = "Find a patient's MRN"
@@ -91,13 +90,10 @@ def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
                             lambda b, m, r: instance(chart, b, m, r))
 
 
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"What is the MRN of the patient named {params['given']} {params['family']}, born on "
-        f"{params['birthDate']}? Answer with a list holding only the MRN, e.g. [\"S1234567\"]. "
-        f"If no patient has exactly this name and date of birth, answer [\"{NOT_FOUND}\"]."
-    )
-    return instruction, context(KIND)
+render = templated(KIND, (
+    "What is the MRN of the patient named {given} {family}, born on {birthDate}? Answer with a "
+    "list holding only the MRN, e.g. [\"S1234567\"]. If no patient has exactly this name and "
+    f"date of birth, answer [\"{NOT_FOUND}\"]."))
 
 
 async def solve(task: Task, env: Any) -> list:
@@ -115,6 +111,4 @@ async def solve(task: Task, env: Any) -> list:
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    expected = task.expected["answer"]
-    return Grade.of(check_answer(answer, expected, [same_mrn_or_text])
-                    + grade_writes(writes, []))
+    return graded(check_answer(answer, task.expected["answer"], [same_mrn_or_text]), writes, [])

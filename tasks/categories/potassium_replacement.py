@@ -17,19 +17,16 @@ The two orders (any other write fails):
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from .._chart import Chart
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
-from ._common import context, fetch_series, mrn, write
+from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
-from .._labs import LAB_SYSTEM, LOINC, latest
+from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ._orders import ROUTE_ORAL, dosage, medication_request, order_checks, service_request
-from ._select import Instance, select_instances
-from ._states import pools_for
-from ._writes import WriteSpec, grade_writes
+from ._select import by_chart_state
+from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 9, "potassium_replacement", "action"
 TITLE = "Potassium replacement"
@@ -44,32 +41,20 @@ STATES = {"order": ("low",), "no_order_normal": ("normal",), "no_order_never": (
 def decide(series: list) -> dict:
     point = latest(series)
     if point is None or point.value >= THRESHOLD:
-        return {"answer": [-1 if point is None else point.value], "order": None}
+        return {"answer": reported(point), "order": None}
     dose = round((THRESHOLD - point.value) / 0.1 * 10, 1)
     return {"answer": [point.value], "order": {"dose_meq": dose, "recheck_at": RECHECK_AT}}
 
 
-def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
-    return Instance(mrn, branch, {}, decide(chart.series(mrn, "K")))
-
-
-def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
-    return select_instances(pools_for(chart, "potassium", STATES), BRANCHES, n, rng,
-                            lambda b, m, r: instance(chart, b, m, r))
-
-
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    instruction = (
-        f"Check patient {patient}'s most recent potassium level. If it is below 3.5 mmol/L, "
-        f"order oral potassium chloride (NDC {DRUG_NDC}) with a doseQuantity in mEq of "
-        f"(3.5 − K) / 0.1 × 10, i.e. 10 mEq for every 0.1 mmol/L below 3.5, rounded to the "
-        f"nearest whole mEq, and also order a repeat serum potassium test (LOINC 2823-3) for "
-        f"tomorrow morning at 08:00 UTC (as the order's occurrenceDateTime). If it is 3.5 "
-        f"mmol/L or higher, or the patient has never had potassium measured, order nothing. "
-        f"Answer with a list holding the potassium value (mmol/L) you based the decision on, "
-        f"e.g. [3.1], or [-1] if there is none."
-    )
-    return instruction, context(KIND)
+select = by_chart_state("potassium", "K", STATES, BRANCHES, decide)
+render = templated(KIND, (
+    "Check patient {patient}'s most recent potassium level. If it is below 3.5 mmol/L, order "
+    f"oral potassium chloride (NDC {DRUG_NDC}) with a doseQuantity in mEq of (3.5 − K) / 0.1 × "
+    "10, i.e. 10 mEq for every 0.1 mmol/L below 3.5, rounded to the nearest whole mEq, and "
+    "also order a repeat serum potassium test (LOINC 2823-3) for tomorrow morning at 08:00 UTC "
+    "(as the order's occurrenceDateTime). If it is 3.5 mmol/L or higher, or the patient has "
+    "never had potassium measured, order nothing. Answer with a list holding the potassium "
+    "value (mmol/L) you based the decision on, e.g. [3.1], or [-1] if there is none."))
 
 
 def order_specs(task: Task) -> list[WriteSpec]:
@@ -110,4 +95,4 @@ async def solve(task: Task, env: Any) -> list:
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     specs = order_specs(task) if task.expected["order"] else []
-    return Grade.of(numeric_answer(answer, task.expected["answer"]) + grade_writes(writes, specs))
+    return graded(numeric_answer(answer, task.expected["answer"]), writes, specs)

@@ -23,12 +23,12 @@ from typing import Any
 
 from .._clock import NOW_ISO
 from ..models import Check, Grade, Task
-from ._common import context, mrn, write
+from ._common import graded, mrn, templated, write
 from ._fhir import check, concept_check, concept_matches, convert, field_check, instant_check, \
     subject_check
 from .._labs import LOINC
 from ._select import Instance, select_instances
-from ._writes import WriteSpec, grade_writes
+from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 3, "record_blood_pressure", "action"
 TITLE = "Record a blood pressure"
@@ -49,15 +49,12 @@ def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
     return select_instances({"record": chart.ids}, BRANCHES, n, rng, make)
 
 
-def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-    s, d = params["systolic"], params["diastolic"]
-    instruction = (
-        f"Patient {patient}'s blood pressure was just measured at {s}/{d} mmHg. Record it in "
-        f"the chart as a vital-signs Observation (status final, taken now) coded LOINC 85354-9 "
-        f"(blood pressure panel), with a systolic component (LOINC 8480-6) of {s} mm[Hg] and a "
-        f"diastolic component (LOINC 8462-4) of {d} mm[Hg]. Then finish with an empty list []."
-    )
-    return instruction, context(KIND)
+render = templated(KIND, (
+    "Patient {patient}'s blood pressure was just measured at {systolic}/{diastolic} mmHg. Record "
+    "it in the chart as a vital-signs Observation (status final, taken now) coded LOINC 85354-9 "
+    "(blood pressure panel), with a systolic component (LOINC 8480-6) of {systolic} mm[Hg] and a "
+    "diastolic component (LOINC 8462-4) of {diastolic} mm[Hg]. Then finish with an empty list "
+    "[]."))
 
 
 def _component_value(resource: dict, code: tuple[str, str]) -> float | None:
@@ -117,4 +114,4 @@ async def solve(task: Task, env: Any) -> list:
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return Grade.of(grade_writes(writes, [observation_checks(task)]))
+    return graded([], writes, [observation_checks(task)])

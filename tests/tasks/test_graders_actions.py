@@ -6,8 +6,6 @@ server sees it) and graded from the session's write log.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.tasks._util import edit, stored, task_of
 
 UCUM = "http://unitsofmeasure.org"
