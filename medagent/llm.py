@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import openai
 
 from medagent.errors import ProviderError
 from medagent.settings import HarnessSettings
@@ -131,6 +130,8 @@ class ChatClient:
         self.model = model
         self.settings = settings
         self._sleep = sleep
+        import openai  # imported here: runs of model-free agents never pay for it
+
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -173,9 +174,16 @@ class ChatClient:
         )
 
     async def _attempt(self, messages, usage, tools, extra) -> Completion:  # noqa: ANN001
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, **extra}
+        import openai
+
+        # The transcript and tool schemas are plain JSON already: they go in ``extra_body``
+        # (merged into the request JSON as is) so that the client does not walk them
+        # recursively on every turn (~8 ms per turn for a long transcript).
+        body: dict[str, Any] = {"messages": messages}
         if tools:
-            kwargs["tools"] = tools
+            body["tools"] = tools
+        kwargs: dict[str, Any] = {"model": self.model, "messages": [], **extra,
+                                  "extra_body": {**extra.get("extra_body", {}), **body}}
         usage.requests += 1
         try:
             response = await self._client.chat.completions.create(**kwargs)

@@ -90,10 +90,13 @@ class TrialLog:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         return records
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: dict[str, Any], secrets: list[str] | None = None) -> None:
+        """Append ``record`` as one line; every secret in it is replaced by ``***``."""
         if self._fd is None:
             raise ResultsError(f"{self.path}: not open for appending")
         line = _dumps(record) + b"\n"
+        for secret in secrets or []:
+            line = line.replace(orjson.dumps(secret)[1:-1], b"***")
         written = os.write(self._fd, line)
         if written != len(line):  # pragma: no cover - a full disk
             raise ResultsError(f"{self.path}: short write ({written} of {len(line)} bytes)")
@@ -118,7 +121,9 @@ def wilson_interval(passed: int, n: int, z: float = _Z95) -> list[float] | None:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    lo = 0.0 if passed == 0 else max(0.0, centre - half)
+    hi = 1.0 if passed == n else min(1.0, centre + half)
+    return [lo, hi]
 
 
 def summarize(trials: list[dict[str, Any]], run: dict[str, Any], wall_time_s: float) -> dict[str, Any]:

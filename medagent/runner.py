@@ -28,7 +28,7 @@ from typing import Any
 from medagent.env import StepLimitReached, TrialEnv
 from medagent.errors import ProviderError
 from medagent.pricing import PriceTable
-from medagent.results import TrialLog, summarize, to_jsonable, write_json
+from medagent.results import TrialLog, summarize, write_json
 
 __all__ = ["Trial", "TrialRunner", "run_trials"]
 
@@ -54,7 +54,6 @@ class TrialRunner:
     llm: Any = None
     model: str | None = None
     prices: PriceTable = field(default_factory=PriceTable)
-    stats: dict[str, float] = field(default_factory=lambda: {"tool_s": 0.0, "model_s": 0.0, "steps": 0})
 
     async def run(self, trial: Trial) -> dict[str, Any]:
         import tasks
@@ -83,8 +82,6 @@ class TrialRunner:
         grade = tasks.grade(task, env.answer, writes) if status == "completed" else None
         usage = env.usage.as_dict()
         duration = time.perf_counter() - start
-        self.stats["tool_s"] += env.tool_time
-        self.stats["steps"] += env.steps
         return {
             "trial_id": trial.trial_id,
             "task_id": task.id,
@@ -96,31 +93,18 @@ class TrialRunner:
             "stop": stop,
             "answer": env.answer,
             "writes": writes,
-            "grade": to_jsonable(grade),
+            "grade": grade.model_dump(mode="json") if grade is not None else None,
             "messages": env.messages,
             "tool_calls": env.tool_calls,
-            "fhir_requests": to_jsonable(getattr(client, "requests", [])),
+            "fhir_requests": getattr(client, "requests", []),  # plain JSON values already
             "usage": usage,
             "cost_usd": self.prices.cost(self.model, usage["prompt_tokens"], usage["completion_tokens"])
             if self.llm is not None
             else None,
             "steps": env.steps,
             "duration_s": round(duration, 4),
+            "tool_s": round(env.tool_time, 4),  # of which inside tools / FHIR requests
         }
-
-
-def _scrub(record: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
-    """The record with every secret replaced (checked on the serialised form)."""
-    import orjson
-
-    if not secrets:
-        return record
-    raw = orjson.dumps(to_jsonable(record)).decode()
-    if not any(s in raw for s in secrets):
-        return record
-    for secret in secrets:
-        raw = raw.replace(secret, "***")
-    return orjson.loads(raw)
 
 
 async def run_trials(
@@ -144,8 +128,8 @@ async def run_trials(
                 trial = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = _scrub(await runner.run(trial), secrets)
-            log.append(record)
+            record = await runner.run(trial)
+            log.append(record, secrets)
             on_record(record)
 
     async with asyncio.TaskGroup() as group:

@@ -29,10 +29,11 @@ class BenchSession:
     def prepare(self, *, resume: bool) -> None:
         config = self.config
         self.factory = load_agent(config.agent)
-        self.uses_model = needs_model(self.factory)
+        declared = needs_model(self.factory)
+        if declared and not config.model:
+            raise ConfigError(f"agent {config.agent!r} calls a model: give --model")
+        self.uses_model = bool(config.model) if declared is None else declared
         if self.uses_model:
-            if not config.model:
-                raise ConfigError(f"agent {config.agent!r} calls a model: give --model")
             config.base_url = config.base_url or self.settings.base_url
             self.api_key = resolve_api_key(self.settings, config.api_key_env)
             if not self.api_key:

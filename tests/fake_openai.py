@@ -228,6 +228,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once (no delayed-ACK stalls)
 
             def log_message(self, *args: Any) -> None:
                 return None

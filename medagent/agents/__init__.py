@@ -113,6 +113,11 @@ def load_agent(spec: str) -> Callable[[], Agent]:
     return factory
 
 
-def needs_model(factory: Callable[[], Agent]) -> bool:
-    """Whether the agent calls a model (built-ins say so with ``uses_model``; default True)."""
-    return bool(getattr(factory, "uses_model", True))
+def needs_model(factory: Callable[[], Agent]) -> bool | None:
+    """Whether the agent calls a model: its ``uses_model`` attribute (built-ins set it).
+
+    None (not declared) means "maybe": the runner gives such an agent a model client
+    when ``--model`` is given and none otherwise.
+    """
+    value = getattr(factory, "uses_model", None)
+    return None if value is None else bool(value)

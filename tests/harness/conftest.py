@@ -20,7 +20,7 @@ def bench_suite(small_suite):
 
 
 @pytest.fixture(scope="session")
-def bench_suite_path(bench_suite, tmp_path_factory):
+def bench_suite_path(bench_suite, bench_service, tmp_path_factory):
     from tasks._suite_io import write_suite
 
     jsonl, _ = write_suite(bench_suite, tmp_path_factory.mktemp("suite"))
@@ -28,9 +28,21 @@ def bench_suite_path(bench_suite, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def bench_service(bench_suite):
-    from medagent.embedded import open_service
+def bench_service(bench_suite, seeded_db):
+    """Also puts COHORT's ``seeded_db`` where the embedded server looks for this cohort,
+    so the CLI runs of these tests find it seeded (``seed_store`` is then a no-op)."""
+    import shutil
+    from pathlib import Path
 
+    from medagent.embedded import cohort_db_path, open_service
+
+    target = cohort_db_path(bench_suite.cohort_seed, bench_suite.cohort_n_patients)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seeded_db, target)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{seeded_db}{suffix}").exists():
+                shutil.copyfile(f"{seeded_db}{suffix}", f"{target}{suffix}")
     return open_service(bench_suite)
 
 

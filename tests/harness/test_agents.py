@@ -11,7 +11,8 @@ from medagent.errors import ConfigError
 def test_builtins_load_and_declare_whether_they_need_a_model():
     assert set(BUILTIN) == {"react", "text", "oracle", "null"}
     assert needs_model(load_agent("react")) and needs_model(load_agent("text"))
-    assert not needs_model(load_agent("oracle")) and not needs_model(load_agent("null"))
+    assert needs_model(load_agent("oracle")) is False and needs_model(load_agent("null")) is False
+    assert needs_model(load_agent("examples.custom_agent:LookupAgent")) is None  # undeclared: only with --model
 
 
 def test_unknown_name_lists_the_known_agents():
@@ -24,9 +25,9 @@ def test_unknown_name_lists_the_known_agents():
 
 
 def test_module_class_and_file_path():
-    factory = load_agent("examples.custom_agent:FirstPatientAgent")
+    factory = load_agent("examples.custom_agent:LookupAgent")
     assert hasattr(factory(), "run")
-    assert load_agent("examples/custom_agent.py:FirstPatientAgent")().__class__.__name__ == "FirstPatientAgent"
+    assert load_agent("examples/custom_agent.py:LookupAgent")().__class__.__name__ == "LookupAgent"
 
 
 @pytest.mark.parametrize("spec, fragment", [

@@ -42,7 +42,7 @@ def test_resume_after_sigkill(bench_suite, bench_suite_path, oracle_scripts, fas
         finished = {read_line["trial_id"] for read_line in read_run(out).trials}
 
         served_before = dict(fake.served)
-        assert main(["bench", "--resume", str(out), "--quiet"]) == 0
+        assert main(["bench", "--resume", str(out), "--concurrency", "8", "--quiet"]) == 0
 
     after = _lines(trials_file)
     assert after[: len(complete_before)] == complete_before  # finished trials untouched

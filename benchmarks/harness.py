@@ -1,0 +1,160 @@
+"""Harness speed: the full suite with the oracle agent and with the fake model, and the gym.
+
+    python benchmarks/harness.py [--suite mab-v1] [--concurrency 32] [--gym-tasks 60]
+
+Prints, each against a baseline measured in the same run:
+- raw FHIR dispatch: the oracle's recorded requests replayed straight into
+  ``FhirService.dispatch`` (the floor any harness pays);
+- ``oracle`` over the whole suite through ``run_bench`` (embedded server, sessions,
+  grading, fsynced trials.jsonl): wall time, and harness overhead per step = (wall time −
+  time inside tool calls) / steps;
+- the ``react`` agent against the fake OpenAI server (in a child process, so its work is
+  not billed to the harness) at ``--concurrency``: wall time, and harness CPU per step =
+  (CPU time of this process − time inside tool calls) / model turns (includes the openai
+  client's own work);
+- the gym API: p50 / p90 of ``env.step`` for tool calls vs p50 of the same raw dispatch.
+
+Targets (2 cores): oracle suite ≤ 30 s, overhead ≤ 5 ms/step, gym step p50 ≤ 1 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _raw_dispatch(service, scripts) -> tuple[float, int, list[float]]:
+    """Replay every recorded FHIR request into dispatch (one session per task)."""
+    import orjson
+
+    total, n, each = 0.0, 0, []
+    for _, script in scripts.values():
+        session = service.create_session()
+        for method, path, params, body in script.requests:
+            raw = orjson.dumps(body) if body is not None else None
+            t0 = time.perf_counter()
+            service.dispatch(method, path, list(params), raw, {"accept": "application/fhir+json"}, session)
+            dt = time.perf_counter() - t0
+            total += dt
+            each.append(dt)
+            n += 1
+        service.delete_session(session)
+    return total, n, each
+
+
+def _trial_totals(run_dir: Path) -> dict[str, float]:
+    from medagent.results import read_trial_records
+
+    trials = read_trial_records(run_dir)
+    return {
+        "trials": len(trials),
+        "steps": sum(t["steps"] for t in trials),
+        "turns": sum((t["usage"] or {}).get("requests", 0) for t in trials),
+        "tool_s": sum(t.get("tool_s") or 0.0 for t in trials),
+        "passed": sum(bool((t.get("grade") or {}).get("passed")) for t in trials),
+        "errors": sum(t["status"] == "error" for t in trials),
+    }
+
+
+def _serve_fake(scripts, conn) -> None:  # runs in the child process
+    from tests.fake_openai import FakeOpenAI, ReplayPolicy
+
+    with FakeOpenAI(ReplayPolicy(scripts)) as fake:
+        conn.send(fake.url)
+        conn.recv()  # until the parent says stop
+
+
+def _gym(suite, service, scripts, n_tasks: int) -> list[float]:
+    from medagent import gym
+
+    times = []
+    by_id = {tid: s for tid, s in scripts.values()}
+    for task in suite.tasks[:n_tasks]:
+        with gym.make(suite, task.id, service=service, max_steps=100) as env:
+            env.reset()
+            for name, args in by_id[task.id].calls:
+                t0 = time.perf_counter()
+                env.step({"name": name, "arguments": args})
+                times.append(time.perf_counter() - t0)
+            env.step({"name": "finish", "arguments": {"answer": by_id[task.id].answer}})
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="mab-v1")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--gym-tasks", type=int, default=60)
+    args = parser.parse_args()
+
+    import tasks
+
+    from medagent.embedded import open_service
+    from medagent.runner_bench import BenchConfig, run_bench
+    from tests.fake_openai import record_oracle
+
+    suite = tasks.load_suite(args.suite)
+    t0 = time.perf_counter()
+    service = open_service(suite)
+    print(f"suite {suite.id}: {len(suite.tasks)} tasks; embedded store ready in {time.perf_counter() - t0:.1f} s "
+          f"(seeding happens once per cohort)")
+    scripts = record_oracle(suite.tasks, service)
+
+    raw_total, raw_n, raw_each = _raw_dispatch(service, scripts)
+    print(f"\nbaseline  raw dispatch: {raw_n} requests in {raw_total:.2f} s "
+          f"({1000 * raw_total / raw_n:.3f} ms/request, p50 {1000 * statistics.median(raw_each):.3f} ms)")
+
+    work = Path(tempfile.mkdtemp(prefix="medagent-bench-"))
+    os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark")
+
+    t0 = time.perf_counter()
+    summary = run_bench(BenchConfig(suite=args.suite, agent="oracle"), work / "oracle", progress=False)
+    wall = time.perf_counter() - t0
+    tot = _trial_totals(work / "oracle")
+    overhead = (wall - tot["tool_s"]) / tot["steps"]
+    print(f"\noracle    {tot['trials']} trials, {tot['steps']} steps, overall {summary['overall']:.3f}: "
+          f"wall {wall:.2f} s (target ≤ 30 s)")
+    print(f"          inside tool calls {tot['tool_s']:.2f} s ({tot['tool_s'] / raw_total:.2f}× raw dispatch); "
+          f"harness overhead {1000 * overhead:.2f} ms/step (target ≤ 5 ms)")
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve_fake, args=(scripts, child), daemon=True)
+    proc.start()
+    url = parent.recv()
+    try:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        config = BenchConfig(suite=args.suite, agent="react", model="fake", base_url=url,
+                             concurrency=args.concurrency, max_steps=20)
+        summary = run_bench(config, work / "fake", progress=False)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    finally:
+        parent.send("stop")
+        proc.join(5)
+    tot = _trial_totals(work / "fake")
+    per_turn = (cpu - tot["tool_s"]) / max(tot["turns"], 1)
+    print(f"\nfake model react, concurrency {args.concurrency}: {tot['trials']} trials, {tot['turns']} model turns, "
+          f"{tot['steps']} tool calls, overall {summary['overall']:.3f}, errors {tot['errors']}: wall {wall:.2f} s")
+    print(f"          harness CPU {1000 * per_turn:.2f} ms per model turn (agent loop + openai client + records; "
+          f"target ≤ 5 ms/step); {tot['turns'] / wall:.0f} turns/s")
+
+    times = _gym(suite, service, scripts, args.gym_tasks)
+    times.sort()
+    p50, p90 = statistics.median(times), times[int(0.9 * (len(times) - 1))]
+    print(f"\ngym       {len(times)} tool steps: p50 {1000 * p50:.3f} ms, p90 {1000 * p90:.3f} ms "
+          f"(target p50 ≤ 1 ms); raw dispatch p50 {1000 * statistics.median(raw_each):.3f} ms "
+          f"→ gym adds {1000 * (p50 - statistics.median(raw_each)):.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
