@@ -225,3 +225,21 @@ def test_serve_command_per_cohort():
     command = serve_command(7, 5)
     assert command[:6] == ["medagent", "serve", "--host", "0.0.0.0", "--port", "8080"]
     assert command[6:] == ["--db", "/data/cohort-7-5.db", "--seed", "7", "--patients", "5"]
+
+
+def test_bench_with_docker_and_no_engine_is_one_line(small_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]):
+    import tasks
+
+    from medagent.cli import main
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    jsonl, _ = tasks.write_suite(small_suite, tmp_path / "suite")
+    rc = main(["bench", "--suite", str(jsonl), "--agent", "oracle", "--fhir-url", "docker",
+               "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err == (
+        "medagent: error: no Docker engine reachable at unix:///nonexistent/docker.sock (no engine socket); "
+        "start Docker, or run the server yourself (`docker compose up` or `medagent serve`) and pass --fhir-url URL"
+    )
