@@ -63,6 +63,12 @@ def test_suite_round_trip_and_tampering(small_suite, tmp_path):
         tasks.load_suite(tmp_path / "absent.jsonl")
 
 
+def test_clock_is_the_cohorts():
+    import patients
+
+    assert tasks.NOW == patients.NOW and tasks.NOW.isoformat() == tasks.NOW_ISO
+
+
 def test_unknown_suite_id_lists_known_ones():
     with pytest.raises(tasks.SuiteError, match="unknown suite 'nope'.*known suites"):
         tasks.load_suite("nope")
