@@ -29,3 +29,26 @@ def lab_series(directory: Path) -> dict[str, dict[str, list[tuple[datetime, floa
         for series in codes.values():
             series.sort()
     return out
+
+
+def subset(source: Path, target: Path, limit: int, extra: dict[str, bytes] | None = None):
+    """A valid cohort folder with the first ``limit`` lines of each type of ``source``
+    (plus ``extra`` raw lines appended per type), with a recomputed manifest."""
+    import hashlib
+
+    from patients import Manifest
+    from patients.manifest import FileEntry
+
+    manifest = Manifest.load(source)
+    target.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for rtype, entry in manifest.files.items():
+        with (source / entry.path).open("rb") as fh:
+            data = b"".join(line for _, line in zip(range(limit), fh)) + (extra or {}).get(rtype, b"")
+        (target / entry.path).write_bytes(data)
+        files[rtype] = FileEntry(path=entry.path, count=data.count(b"\n"), sha256=hashlib.sha256(data).hexdigest())
+    out = manifest.model_copy(update={
+        "files": files, "total": sum(f.count for f in files.values()), "checksum": Manifest.checksum_of(files),
+    })
+    out.write(target)
+    return out
