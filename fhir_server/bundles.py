@@ -81,13 +81,14 @@ def searchset(base: str, search: Search, result: SearchResult) -> bytes:
             links.append(("previous", page(max(0, search.offset - search.count))))
         if result.has_next:
             links.append(("next", page(search.offset + search.count)))
-    match = {"mode": "match"}
-    include = {"mode": "include"}
+    match_tail = b',"search":{"mode":"match"}}'
+    prefix = f"{base}/{search.rtype}/"
     entries = [
-        entry(f"{base}/{search.rtype}/{rid}", subset(body, search.elements, search.summary),
-              search=match)
+        b'{"fullUrl":' + dumps(prefix + rid) + b',"resource":'
+        + subset(body, search.elements, search.summary) + match_tail
         for rid, body in result.matches
     ]
+    include = {"mode": "include"}
     entries.extend(entry(f"{base}/{rtype}/{rid}", body, search=include)
                    for rtype, rid, body in result.included)
     return bundle("searchset", entries, result.total, links)

@@ -131,7 +131,7 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA cache_size=-65536")
-            conn.execute("PRAGMA mmap_size=1073741824")
+            conn.execute("PRAGMA mmap_size=2147418112")  # SQLite's default ceiling (2 GiB)
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA threads=2")
             self._local.conn = conn
