@@ -38,7 +38,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SECRET_KEY = re.compile(r"api[_-]?key|secret|password|passwd|(?<![a-z])token(?![a-z])|authorization|credential",
                          re.IGNORECASE)
 _NAMES_A_PLACE = re.compile(r"[_-](env|var|name)$", re.IGNORECASE)
-_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|Bearer\s+[A-Za-z0-9._~+/-]{16,}=*)")
+_SECRET_VALUE = re.compile(
+    r"\b(sk-[A-Za-z0-9_-]{16,}|Bearer\s+[A-Za-z0-9._~+/-]{16,}=*)"  # provider keys, bearer credentials
+    r"|://[^/@\s:]+:[^/@\s]+@"  # a URL carrying user:password
+)
 
 
 class Metadata(BaseModel):

@@ -75,10 +75,10 @@ def _check_digest(doc: dict, sub: SubmissionModel) -> None:
 
 def _check_metadata(sub: SubmissionModel) -> None:
     """The metadata, the recorded scores (summary.json) and the run configuration (run.json)
-    must name the same suite, checksums, model and agent."""
+    must name the same suite, checksums, model, agent, epochs, protocol and step limit."""
     meta = sub.metadata.model_dump()
     for where, source in (("scores", sub.scores), ("run", sub.run)):
-        for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent"):
+        for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent", "epochs", "protocol", "max_steps"):
             recorded = source.get(key)
             if recorded is not None and recorded != meta[key]:
                 raise SubmissionError(f"metadata {key} {meta[key]!r} differs from {where}.{key} {recorded!r}")

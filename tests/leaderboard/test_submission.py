@@ -183,6 +183,7 @@ EDITS = {
                                       "differs from scores.suite_checksum '000"),
     "cohort checksum in run only": (_set("run.cohort_checksum", "1" * 64), "differs from run.cohort_checksum '111"),
     "model in metadata only": (_set("metadata.model", "gpt-5"), "metadata model 'gpt-5' differs from scores.model 'gpt-test'"),
+    "max steps in metadata only": (_set("metadata.max_steps", 30), "metadata max_steps 30 differs from run.max_steps 8"),
     "other suite": (_set("metadata.suite", "mab-v1"), "metadata suite 'mab-v1' differs from scores.suite 'mini-v1'"),
     # completeness
     "trial removed": (_drop_trial("task2_1#1"), "incomplete: task task2_1 has 1 epoch(s), expected 2"),
@@ -195,7 +196,9 @@ EDITS = {
                               "trial task2_1#3: trial_id does not match task 'task2_1' epoch 2"),
     "foreign task": (lambda d: (_set("trials.task2_1#2.task_id", "task9_1")(d), _set("trials.task2_1#2.trial_id", "task9_1#2")(d)),
                      "trial task9_1#2: task 'task9_1' is not in suite 'mini-v1'"),
-    "epochs claimed": (_set("metadata.epochs", 3), "incomplete: task task1_1 has 2 epoch(s), expected 3"),
+    "epochs claimed": (lambda d: (_set("metadata.epochs", 3)(d), _set("run.epochs", 3)(d)),
+                       "incomplete: task task1_1 has 2 epoch(s), expected 3"),
+    "epochs in metadata only": (_set("metadata.epochs", 3), "metadata epochs 3 differs from run.epochs 2"),
     # shape
     "format": (_set("format", "inspect-log"), "malformed submission: 'format' is not 'medagent-submission'"),
     "version": (_set("version", 2), "malformed submission: unsupported version 2 (expected 1)"),
@@ -206,6 +209,8 @@ EDITS = {
                            "run.json has a secret-looking field 'api_key'"),
     "key-shaped value in run.json": (_set("run.headers", {"X-Note": "Bearer abcdefghijklmnopqrstuvwx"}),
                                      "run.json has a secret-looking field 'headers.X-Note'"),
+    "password in a URL in run.json": (_set("run.config", {"fhir_url": "https://me:hunter2@ehr.example/fhir"}),
+                                      "run.json has a secret-looking field 'config.fhir_url'"),
 }
 
 
