@@ -3,7 +3,8 @@
 ``open_service(suite)`` opens ``$MEDAGENT_HOME/db/cohort-<seed>-<n>.db`` (one database per
 cohort, so cohorts never clash), seeds it with ``patients.seed_store`` on first use (a
 no-op later), checks that the cohort checksum is the one the suite was built from, and
-returns a ``fhir_server.FhirService``. Services are cached per database for the life of
+returns a ``fhir_server.FhirService``. A store whose ``cohort_checksum`` meta already
+equals the suite's is used as is (no cohort files are read). Services are cached per database for the life of
 the process (the gym API makes many environments on one cohort).
 """
 
@@ -16,7 +17,7 @@ from medagent.errors import ConfigError
 
 __all__ = ["cohort_db_path", "open_service"]
 
-_SERVICES: dict[Path, Any] = {}
+_SERVICES: dict[tuple[Path, str | None], Any] = {}
 
 
 def cohort_db_path(seed: int, n_patients: int) -> Path:
@@ -32,19 +33,21 @@ def open_service(suite: Any) -> Any:
     import patients
 
     path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients)
-    service = _SERVICES.get(path)
+    expected = getattr(suite, "cohort_checksum", None)
+    service = _SERVICES.get((path, expected))
     if service is not None:
         return service
     path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(path)
-    manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients)
-    expected = getattr(suite, "cohort_checksum", None)
-    if expected and manifest.checksum != expected:
-        raise ConfigError(
-            f"suite {suite.id} was built from cohort {expected[:12]}…, but seed "
-            f"{suite.cohort_seed} with {suite.cohort_n_patients} patients gives "
-            f"{manifest.checksum[:12]}… (a different generator version?)"
-        )
+    if not expected or store.get_meta("cohort_checksum") != expected:  # else: seeded already
+        manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients)
+        if expected and manifest.checksum != expected:
+            store.close()
+            raise ConfigError(
+                f"suite {suite.id} was built from cohort {expected[:12]}…, but seed "
+                f"{suite.cohort_seed} with {suite.cohort_n_patients} patients gives "
+                f"{manifest.checksum[:12]}… (a different generator version?)"
+            )
     service = FhirService(store, ServerSettings())
-    _SERVICES[path] = service
+    _SERVICES[(path, expected)] = service
     return service

@@ -76,3 +76,12 @@ def test_unusable_fhir_url_is_one_line(bench_suite_path, tmp_path, capsys, url):
                  "--fhir-url", url, "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("medagent: error:") and "\n" not in err
+
+
+def test_a_suite_from_another_cohort_is_refused(bench_suite, bench_service):
+    from medagent.embedded import open_service
+    from medagent.errors import ConfigError
+
+    other = bench_suite.model_copy(update={"cohort_checksum": "0" * 64})
+    with pytest.raises(ConfigError, match="was built from cohort 000000000000"):
+        open_service(other)
