@@ -68,10 +68,14 @@ def _run(url: str, *args: str, timeout: float = 30) -> subprocess.CompletedProce
         pytest.skip("no headless Chromium found")
     with tempfile.TemporaryDirectory(prefix="medagent-chromium-") as profile:
         env = {**os.environ, "HOME": profile}
-        return subprocess.run(
+        done = subprocess.run(
             [exe, *_FLAGS, f"--user-data-dir={profile}", *args, url],
-            capture_output=True, text=True, timeout=timeout, env=env, check=True,
+            capture_output=True, text=True, timeout=timeout, env=env,
         )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise AssertionError(f"chromium exited with {done.returncode} on {url}:\n{tail}")
+    return done
 
 
 def dump_dom(url: str, *, budget_ms: int = 2000) -> str:
