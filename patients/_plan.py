@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from statistics import NormalDist
 
 from . import scenarios
 from ._names import AREA_CODES, CITIES, FAMILY, FEMALE_GIVEN, MALE_GIVEN, STREETS
@@ -68,11 +69,32 @@ class CohortPlan:
         return [o["id"] for o in self.organizations]
 
 
-def _age(rng: random.Random) -> int:
-    while True:
-        age = round(rng.gauss(58.5, 20.5))
-        if 18 <= age <= 99:
-            return age
+def _ages(rng: random.Random, n: int) -> list[int]:
+    """Adult ages, stratified over a truncated normal (mean ~58, sd ~20 even for small n)."""
+    dist = NormalDist(57.8, 25)
+    lo, hi = dist.cdf(17.5), dist.cdf(100.5)
+    ages = [round(dist.inv_cdf(lo + (i + rng.random()) / n * (hi - lo))) for i in range(n)]
+    rng.shuffle(ages)
+    return ages
+
+
+def _genders(rng: random.Random, n: int, pairs: dict[str, list[tuple[int, int]]]) -> list[str]:
+    """47% female; both members of a look-alike pair share their gender."""
+    females = round(0.47 * n)
+    genders = ["female"] * females + ["male"] * (n - females)
+    rng.shuffle(genders)
+    paired = set()
+    for a, b in (pair for state in pairs.values() for pair in state):
+        genders[b] = genders[a]
+        paired |= {a, b}
+    free = [i for i in rng.sample(range(n), n) if i not in paired]
+    while (surplus := genders.count("female") - females) != 0:
+        want, other = ("female", "male") if surplus > 0 else ("male", "female")
+        flip = next((i for i in free if genders[i] == want), None)
+        if flip is None:  # tiny cohorts: the pairs alone decide
+            break
+        genders[flip] = other
+    return genders
 
 
 def _birth_date(rng: random.Random, now: datetime, age: int) -> date:
@@ -146,14 +168,15 @@ def make_plan(seed: int, n: int, now: datetime, requested: scenarios.Request | N
     practitioners = [_practitioner(rng, i) for i in range(max(4, n // 3))]
     mrns = [f"S{m}" for m in rng.sample(range(1_000_000, 10_000_000), n)]
     patients: list[PatientPlan] = []
+    ages_, genders = _ages(rng, n), _genders(rng, n, pairs)
     for i in range(n):
-        gender = "female" if rng.random() < 0.47 else "male"
+        gender = genders[i]
         given = [rng.choice(FEMALE_GIVEN if gender == "female" else MALE_GIVEN)]
         if rng.random() < 0.3:
             given.append(rng.choice(FEMALE_GIVEN if gender == "female" else MALE_GIVEN))
         patients.append(PatientPlan(
             index=i, mrn=mrns[i], gender=gender, given=given, family=rng.choice(FAMILY),
-            birth_date=_birth_date(rng, now, _age(rng)), states=states[i],
+            birth_date=_birth_date(rng, now, ages_[i]), states=states[i],
             gp=practitioners[i % len(practitioners)]["id"], org=orgs[i % len(orgs)]["id"],
         ))
     for a, b in pairs["same_name_other_birthdate"]:
