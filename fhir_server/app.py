@@ -141,37 +141,34 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
 
     app.add_middleware(FhirRoutes, service=service, settings=settings)
 
-    @app.post("/sessions")
-    async def create_session(request: Request) -> Response:
+    async def guarded(request: Request, fn, *args) -> tuple[object, Response | None]:  # noqa: ANN001
+        """Check the token, then run ``fn(*args)`` in a worker thread: (result, error reply)."""
         denied = unauthorized(request)
         if denied is not None:
-            return denied
-        sid = await to_thread.run_sync(service.create_session)
+            return None, denied
+        try:
+            return await to_thread.run_sync(fn, *args), None
+        except FhirError as exc:
+            return None, _send(outcome_response(exc))
+
+    @app.post("/sessions")
+    async def create_session(request: Request) -> Response:
+        sid, error = await guarded(request, service.create_session)
+        if error is not None:
+            return error
         base = str(request.base_url).rstrip("/")
         return Response(dumps({"id": sid, "base_url": f"{base}/sessions/{sid}/fhir"}),
                         status_code=201, media_type="application/json")
 
     @app.get("/sessions/{sid}/log")
     async def session_log(request: Request, sid: str) -> Response:
-        denied = unauthorized(request)
-        if denied is not None:
-            return denied
-        try:
-            entries = await to_thread.run_sync(service.session_log, sid)
-        except FhirError as exc:
-            return _send(outcome_response(exc))
-        return Response(dumps(entries), media_type="application/json")
+        entries, error = await guarded(request, service.session_log, sid)
+        return error or Response(dumps(entries), media_type="application/json")
 
     @app.delete("/sessions/{sid}")
     async def delete_session(request: Request, sid: str) -> Response:
-        denied = unauthorized(request)
-        if denied is not None:
-            return denied
-        try:
-            await to_thread.run_sync(service.delete_session, sid)
-        except FhirError as exc:
-            return _send(outcome_response(exc))
-        return Response(status_code=204)
+        _, error = await guarded(request, service.delete_session, sid)
+        return error or Response(status_code=204)
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
+import orjson
+
 from .search import SUPPORTED_SUMMARY
 from .search_params import documented_types, params_for
 
@@ -83,3 +85,8 @@ def capability_statement(max_count: int, token: bool) -> dict:
         "format": ["application/fhir+json", "json"],
         "rest": [rest],
     }
+
+
+@cache
+def capability_bytes(max_count: int, token: bool) -> bytes:
+    return orjson.dumps(capability_statement(max_count, token), option=orjson.OPT_SORT_KEYS)

@@ -19,7 +19,7 @@ import orjson
 
 from . import writes
 from .bundles import bundle, dumps, entry, searchset
-from .capability import capability_statement
+from .capability import capability_bytes
 from .errors import FhirError, StoreError
 from .results import run_search
 from .search import parse_search
@@ -150,8 +150,8 @@ class FhirService:
         if parts[0] == "metadata" and n == 1:
             if method != "GET":
                 raise _not_allowed(method, path)
-            cap = capability_statement(self.settings.max_count, bool(self.settings.token))
-            return json_response(200, cap)
+            cap = capability_bytes(self.settings.max_count, bool(self.settings.token))
+            return FhirResponse(200, {"content-type": CONTENT_TYPE}, cap)
         rtype = parts[0]
         check_type(rtype)
         if n == 1:

@@ -115,3 +115,26 @@ def test_http_and_dispatch_agree(running_server, path):
 
     assert via_http.status_code == direct.status
     assert strip(via_http.content) == strip(direct.body)
+
+
+def test_serve_in_thread_stops_cleanly(empty_store, server_settings):
+    from fhir_server import serve_in_thread
+
+    with serve_in_thread(server_settings, empty_store) as server:
+        assert server.base_url == f"{server.root_url}/fhir"
+        assert server.root_url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{server.base_url}/metadata").status_code == 200
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.base_url}/metadata", timeout=2)
+
+
+def test_serve_cli_settings_bind_localhost_by_default():
+    from medagent.cli import build_parser
+    from medagent.cli.serve import settings_from_args
+
+    args = build_parser().parse_args(["serve", "--db", "/tmp/x.db", "--port", "9999"])
+    settings = settings_from_args(args)
+    assert (settings.host, settings.port, str(settings.db)) == ("127.0.0.1", 9999, "/tmp/x.db")
+    assert settings.token is None and args.patients == 100 and not args.no_seed
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--token", "t", "--no-seed"])
+    assert settings_from_args(args).host == "0.0.0.0" and args.no_seed

@@ -146,3 +146,21 @@ def test_batch_runs_entries_independently(service):
     assert count_rows(service.store) == 1
     bad = service.dispatch("POST", "", [], body({"resourceType": "Bundle", "type": "collection"}), {})
     assert bad.status == 400
+
+
+def test_transaction_conditional_create_reuses_the_match(service):
+    put(service, patient("S8888888"))
+    entries = [
+        {"fullUrl": "urn:uuid:p", "request": {"method": "POST", "url": "Patient",
+                                              "ifNoneExist": "identifier=urn:medagent:mrn|S8888888"},
+         "resource": {k: v for k, v in patient("S8888888").items() if k != "id"}},
+        {"request": {"method": "POST", "url": "Observation"},
+         "resource": {**observation("x", "K", "2823-3", 4.0, "2023-11-13T08:00:00Z"),
+                      "subject": {"reference": "urn:uuid:p"}}},
+    ]
+    resp = service.dispatch("POST", "", [], _txn("transaction", entries), {})
+    assert resp.status == 200, resp.body
+    out = orjson.loads(resp.body)
+    assert [e["response"]["status"] for e in out["entry"]] == ["200 OK", "201 Created"]
+    assert out["entry"][1]["resource"]["subject"]["reference"] == "Patient/S8888888"
+    assert search(service, "Patient", [])["total"] == 1
