@@ -23,10 +23,15 @@ def to_minutes(moment: datetime) -> int:
     return int((moment - _EPOCH).total_seconds() // 60)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
+def _day(day: int) -> str:
+    return (_EPOCH + timedelta(days=day)).date().isoformat()
+
+
 def iso(minute: int) -> str:
     """``2023-11-12T18:20:00+00:00`` for a minute since the epoch."""
-    return (_EPOCH + timedelta(minutes=minute)).isoformat()
+    day, rest = divmod(minute, DAY)
+    return f"{_day(day)}T{rest // 60:02d}:{rest % 60:02d}:00+00:00"
 
 
 def day_start(minute: int) -> int:
