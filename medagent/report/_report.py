@@ -156,10 +156,20 @@ def _failures(trials: list[dict]) -> str:
     )
 
 
-def _content(value: Any) -> str:
-    if isinstance(value, str):
-        return f"<pre>{esc(value)}</pre>"
-    return f"<pre>{esc(pretty_json(value))}</pre>" if value not in (None, [], {}) else ""
+# Longest text block shown per item; the run folder keeps everything (the page stays small
+# enough to open even for a full suite with every FHIR response recorded).
+SHOW_CHARS = 4000
+
+
+def _content(value: Any, limit: int = SHOW_CHARS) -> str:
+    if value in (None, [], {}, ""):
+        return ""
+    text = value if isinstance(value, str) else pretty_json(value)
+    more = ""
+    if len(text) > limit:
+        more = f'<div class="more">… {len(text) - limit:,} more characters in trials.jsonl</div>'
+        text = text[:limit]
+    return f"<pre>{esc(text)}</pre>{more}"
 
 
 def _messages(messages: list[dict]) -> str:
@@ -172,6 +182,35 @@ def _messages(messages: list[dict]) -> str:
             body += "<div>tool calls:</div>" + _content(calls)
         parts.append(f'<div class="msg"><div class="role">{esc(role)}</div>{body}</div>')
     return "".join(parts) or "<p>(no messages recorded)</p>"
+
+
+def _tool_calls(calls: list[dict]) -> str:
+    """One block per tool call: step, name, arguments, status and what the agent got back."""
+    parts = []
+    for call in calls or []:
+        if not isinstance(call, dict):
+            parts.append(_content(call))
+            continue
+        ok = call.get("ok")
+        state = "" if ok is None else ("ok" if ok else "failed")
+        head = " · ".join(str(x) for x in (f"step {call['step']}" if call.get("step") is not None else None,
+                                            call.get("name"), call.get("status"), state) if x not in (None, ""))
+        parts.append(f'<div class="msg"><div class="role">{esc(head)}</div>'
+                     f"{_content(call.get('arguments', call.get('args')))}{_content(call.get('content'))}</div>")
+    return "".join(parts) or "<p>(no tool calls recorded)</p>"
+
+
+def _requests(requests: list[dict]) -> str:
+    parts = []
+    for req in requests or []:
+        if not isinstance(req, dict):
+            parts.append(_content(req))
+            continue
+        params = "&".join(f"{p[0]}={p[1]}" for p in req.get("params") or [] if isinstance(p, list | tuple) and len(p) == 2)
+        line = f"{req.get('method', '?')} {req.get('path') or req.get('url') or ''}{'?' + params if params else ''}"
+        parts.append(f"<div class='msg'><div class='role'>{esc(line)} → {esc(req.get('status'))}</div>"
+                     f"{_content(req.get('body'))}{_content(req.get('response'))}</div>")
+    return "".join(parts)
 
 
 def _checks(grade: dict | None) -> str:
@@ -200,6 +239,7 @@ def _trial(trial: dict) -> str:
     )
     error = f"<h4>Error</h4>{_content(trial.get('error'))}" if trial.get("error") else ""
     requests = trial.get("fhir_requests") or []
+    calls = trial.get("tool_calls") or []
     return (
         f'<details class="trial" id="{anchor(trial["trial_id"])}" data-outcome="{result}" '
         f'data-category="{esc(trial["category"])}"><summary>{head}</summary><div class="inner">'
@@ -207,14 +247,17 @@ def _trial(trial: dict) -> str:
         f"<h4>Grade</h4>{_checks(trial.get('grade'))}"
         f"<h4>Writes ({len(trial.get('writes') or [])})</h4>{_content(trial.get('writes')) or '<p>(none)</p>'}"
         f"<h4>Trajectory</h4>{_messages(trial.get('messages') or [])}"
+        # an agent without a model (oracle) has no messages: its tool calls are the trajectory
+        f"<details{'' if trial.get('messages') else ' open'}><summary>Tool calls ({len(calls)})</summary>"
+        f"<div class='inner'>{_tool_calls(calls)}</div></details>"
         f"<details><summary>FHIR requests ({len(requests)})</summary><div class='inner'>"
-        f"{_content(requests)}</div></details></div></details>"
+        f"{_requests(requests)}</div></details></div></details>"
     )
 
 
 def render_report(folder: RunFolder) -> str:
     scores = scores_of(folder)
-    model = scores.get("model") or folder.run.get("model") or "?"
+    model = scores.get("model") or folder.run.get("model") or "(no model)"
     agent = scores.get("agent") or folder.run.get("agent") or "?"
     suite = scores.get("suite") or folder.run.get("suite") or "?"
     title = f"medagent report: {model} · {agent} · {suite}"

@@ -18,7 +18,7 @@ def print_summary(folder: RunFolder, scores: dict, console: Console | None = Non
     by_cat: dict[int, list[dict]] = defaultdict(list)
     for trial in folder.trials:
         by_cat[int(trial["category"])].append(trial)
-    table = Table(title=f"{scores.get('model') or folder.run.get('model') or '?'} · {folder.path.name}")
+    table = Table(title=f"{scores.get('model') or folder.run.get('model') or '(no model)'} · {folder.path.name}")
     for name, justify in (("category", "left"), ("kind", "left"), ("trials", "right"),
                           ("passed", "right"), ("success", "right")):
         table.add_column(name, justify=justify)

@@ -26,16 +26,20 @@
   document.getElementById("expand-all").addEventListener("click", function () { setOpen(true); });
   document.getElementById("collapse-all").addEventListener("click", function () { setOpen(false); });
 
-  // Fragment: #outcome=fail&category=5 pre-selects the filters; #trial-… opens that trial.
+  // Fragment: #outcome=fail&category=5 pre-selects the filters, &expand=1 opens the trials
+  // shown (e.g. to print them); #trial-… opens that trial.
   var hash = location.hash.replace(/^#/, "");
+  var expand = false;
   hash.split("&").forEach(function (part) {
     var eq = part.indexOf("=");
     if (eq < 0) { return; }
     var key = decodeURIComponent(part.slice(0, eq)), val = decodeURIComponent(part.slice(eq + 1));
     if (key === "outcome") { outcome.value = val; }
     if (key === "category") { category.value = val; }
+    if (key === "expand") { expand = val === "1"; }
   });
   apply();
+  if (expand) { setOpen(true); }
   var target = hash && hash.indexOf("=") < 0 ? document.getElementById(hash) : null;
   if (target && target.tagName === "DETAILS") { target.open = true; }
   document.addEventListener("click", function (event) {

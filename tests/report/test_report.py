@@ -96,8 +96,25 @@ def test_each_trial_is_an_expandable_trajectory(doc):
     assert "ProviderError: rate limited" in errored.text()
     first = doc.by_id("trial-task1_1-1")
     roles = [r.text() for r in first.find_all(class_="role")]
-    assert roles == ["system", "user", "assistant"]
-    assert "finish" in first.text() and "Patient?identifier=S0000001" in first.text()
+    assert roles == ["system", "user", "assistant", "step 1 · search_patients · 200 · ok",
+                     "GET Patient?identifier=S0000001 → 200"]
+    assert "finish" in first.text()
+    summaries = [d.find("summary").text() for d in first.find_all("details")[1:]]
+    assert summaries == ["Tool calls (1)", "FHIR requests (1)"]
+
+
+def test_long_content_is_cut_with_a_note(tmp_path: Path):
+    from medagent.report._report import SHOW_CHARS
+
+    run = mini_run(tmp_path / "run")
+    lines = (run / "trials.jsonl").read_bytes().splitlines()
+    record = orjson.loads(lines[0])
+    record["messages"][1]["content"] = "x" * (SHOW_CHARS + 1234)
+    (run / "trials.jsonl").write_bytes(b"\n".join([orjson.dumps(record), *lines[1:]]) + b"\n")
+    page = parse(build_report(run).read_text())
+    user = page.by_id(f"trial-{record['trial_id'].replace('#', '-')}").find_all(class_="msg")[1]
+    assert user.find("pre").text() == "x" * SHOW_CHARS
+    assert user.find(class_="more").text() == "… 1,234 more characters in trials.jsonl"
 
 
 def test_hostile_content_is_escaped(report: Path, doc):
@@ -153,6 +170,15 @@ def test_report_runs_cleanly_in_chromium(report: Path, fragment: str, shown: int
     visible = [d for d in page.by_id("trials").find_all("details", class_="trial") if d.get("hidden") is None]
     assert len(visible) == shown
     assert page.by_id("shown-count").text() == f"{shown} of 8 trials shown"
+
+
+@needs_chromium
+def test_expand_opens_the_shown_trials_in_chromium(report: Path):
+    page = parse(dump_dom(file_url(report, "outcome=pass&expand=1")))
+    assert page_problems(page) == {}
+    opened = {d.get("id") for d in page.by_id("trials").find_all("details", class_="trial") if d.get("open") is not None}
+    shown = {d.get("id") for d in page.by_id("trials").find_all("details", class_="trial") if d.get("hidden") is None}
+    assert opened == shown and len(shown) == 6
 
 
 @needs_chromium
