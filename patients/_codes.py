@@ -150,6 +150,7 @@ PROC_INPATIENT_DAILY = (
     ("46973005", "Blood pressure taking"), ("5880005", "Physical examination"),
     ("182836005", "Review of medication"), ("225358003", "Wound care"),
     ("91251008", "Physical therapy procedure"), ("710824005", "Assessment of health and social care needs"),
+    ("409073007", "Education"), ("386053000", "Evaluation procedure"),
 )
 PROC_INPATIENT_ONCE = (
     ("29303009", "Electrocardiographic procedure"), ("399208008", "Plain chest X-ray"),

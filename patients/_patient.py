@@ -172,7 +172,7 @@ def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfari
     ch.stays.append((start, last, eid))
     phys.shift = dict(_ACUTE_SHIFT.get(reason, {}))
     vit.fever = reason in _INFECTIONS
-    secondary = [ACUTE_SECONDARY[k] for k in sorted(ACUTE_SECONDARY) if rng.random() < 0.35]
+    secondary = [ACUTE_SECONDARY[k] for k in sorted(ACUTE_SECONDARY) if rng.random() < 0.4]
     chronic = [CHRONIC[c] for c in sorted(conds)]
     chronic_onset = ch.job.now - YEARS * 365 * DAY - 200 * DAY
     _diagnoses(ch, eid, start, end, [ACUTE_INPATIENT[reason], *secondary], lambda dx, s: s - rng.randint(60, 2 * DAY))
@@ -189,7 +189,7 @@ def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfari
             if start <= t <= last:
                 vit.emit(ch, eid, t, full=hour == 4)
             t += 2 * HOUR
-            if start <= t <= last and rng.random() < 0.7:
+            if start <= t <= last and rng.random() < 0.55:
                 vit.spot_check(ch, eid, t)
         am = day + 4 * HOUR + 30 + rng.randint(0, 120)
         if start <= am <= last:
@@ -201,7 +201,7 @@ def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfari
         pm = day + 16 * HOUR + rng.randint(0, 150)
         if start <= pm <= last and rng.random() < 0.6:
             _draw(ch, labs, eid, pm, [*BMP, "MG"] if rng.random() < 0.6 else [*BMP])
-        for code in rng.sample(PROC_INPATIENT_DAILY, rng.randint(8, 10)):
+        for code in rng.sample(PROC_INPATIENT_DAILY, rng.randint(8, 11)):
             t = day + rng.randint(7 * HOUR, 21 * HOUR)
             if start <= t <= last:
                 ch.out["Procedure"].append(R.procedure(ch.next_id("p"), ch.mrn, eid, code, t, ch.staff()))
@@ -238,7 +238,7 @@ def _visit(ch, labs, vit, conds, meds, t: int, diabetic: bool, warfarin: bool, l
         acute = ACUTE_OUTPATIENT[rng.choice(sorted(ACUTE_OUTPATIENT))]
         _diagnoses(ch, eid, t, t + 14 * DAY, [acute], lambda dx, s: s - rng.randint(DAY, 10 * DAY))
     for med in meds:
-        if rng.random() < 0.4:
+        if rng.random() < 0.45:
             _order(ch, eid, med, t + 30, "outpatient", 90)
 
 
@@ -246,7 +246,7 @@ def _timeline(rng: random.Random, now: int) -> tuple[list[tuple[int, int | None]
     """Hospital stays (the last one in progress at NOW) and office visits in between."""
     start = now - YEARS * 365 * DAY
     stays: list[tuple[int, int | None]] = []
-    for _ in range(rng.randint(12, 18)):
+    for _ in range(rng.randint(11, 17)):
         s = start + rng.randint(10 * DAY, (YEARS * 365 - 12) * DAY)
         s = day_start(s) + rng.randint(8 * HOUR, 22 * HOUR)
         e = s + (2 + min(12, int(rng.expovariate(1 / 3.2)))) * DAY + rng.randint(-6 * HOUR, 6 * HOUR)
