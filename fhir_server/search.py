@@ -113,7 +113,9 @@ def _range_sql(prefix: str, lo: int | float, hi: int | float, lo_col: str, hi_co
 
 
 def _date_condition(value: str, lo_col: str, hi_col: str) -> tuple[str, list]:
-    prefix, text = _prefixed(value)
+    # an unencoded '+' of a time-zone offset arrives as a space (form decoding); HAPI too
+    # reads it back as '+'
+    prefix, text = _prefixed(value.replace(" ", "+"))
     lo, hi = parse_search_date(text)
     now = date_range(now_iso())[0]
     width = max(abs(now - lo) // 10, hi - lo, _DAY_MS) if prefix == "ap" else 0

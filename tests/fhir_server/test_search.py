@@ -81,6 +81,9 @@ def test_datetime_ranges_and_precision(lab):
     assert ids(got) == ["o3", "o6"]  # o6 is the whole day 2023-11-13: its range reaches past 09:00
     got = search(lab, "Observation", [("date", "lt2023-11-13T09:00:00Z"), ("code", "MG")])
     assert ids(got) == ["o1", "o2", "o4"]
+    # '+' of an offset sent unencoded in a query string arrives as a space
+    got = search(lab, "Observation", [("date", "ge2023-11-13T09:00:00 00:00")])
+    assert ids(got) == ["o3", "o6"]
     got = search(lab, "Observation", [("date", "ge2023-11-01"), ("date", "lt2023-11-13")])
     assert ids(got) == ["o2"]
     bad = lab.dispatch("GET", "Observation", [("date", "2023-13-45")], None, {})
