@@ -15,21 +15,15 @@ from collections.abc import Callable
 
 from ._codes import DIURETICS, LABS
 
-# code -> (mean, sd) for a healthy adult
+# code -> (mean, sd) for a healthy adult, and (lowest, highest) physiologically possible value
 _NORMAL = {
-    "MG": (2.05, 0.15), "GLU": (96, 11), "K": (4.2, 0.3), "A1C": (5.3, 0.25),
-    "CR": (0.95, 0.15), "NA": (139, 2.2), "BUN": (14, 4), "TBIL": (0.6, 0.25),
-    "INR": (1.0, 0.06), "HGB": (14.6, 1.0), "WBC": (7.0, 1.6), "PLT": (250, 50),
-    "CL": (103, 2.5), "CO2": (25, 2), "CA": (9.4, 0.35), "ALT": (24, 8),
-    "AST": (23, 7), "ALB": (4.1, 0.3), "HCT": (43, 3), "PHOS": (3.5, 0.5),
-}
-# Bounds that keep every drawn value physiologically possible.
-_CLAMP = {
-    "MG": (0.5, 4.0), "GLU": (40, 600), "K": (2.5, 7.0), "A1C": (4.0, 14.0),
-    "CR": (0.3, 9.0), "NA": (118, 160), "BUN": (3, 140), "TBIL": (0.1, 15),
-    "INR": (0.8, 6.0), "HGB": (5.0, 19.0), "WBC": (1.0, 35.0), "PLT": (20, 900),
-    "CL": (85, 120), "CO2": (12, 40), "CA": (6.5, 12.5), "ALT": (5, 400),
-    "AST": (6, 400), "ALB": (1.8, 5.4), "HCT": (18, 58), "PHOS": (1.0, 8.0),
+    "MG": (2.05, 0.15, 0.5, 4.0), "GLU": (96, 11, 40, 600), "K": (4.2, 0.3, 2.5, 7.0),
+    "A1C": (5.3, 0.25, 4.0, 14.0), "CR": (0.95, 0.15, 0.3, 9.0), "NA": (139, 2.2, 118, 160),
+    "BUN": (14, 4, 3, 140), "TBIL": (0.6, 0.25, 0.1, 15), "INR": (1.0, 0.06, 0.8, 6.0),
+    "HGB": (14.6, 1.0, 5.0, 19.0), "WBC": (7.0, 1.6, 1.0, 35.0), "PLT": (250, 50, 20, 900),
+    "CL": (103, 2.5, 85, 120), "CO2": (25, 2, 12, 40), "CA": (9.4, 0.35, 6.5, 12.5),
+    "ALT": (24, 8, 5, 400), "AST": (23, 7, 6, 400), "ALB": (4.1, 0.3, 1.8, 5.4),
+    "HCT": (43, 3, 18, 58), "PHOS": (3.5, 0.5, 1.0, 8.0),
 }
 
 
@@ -38,7 +32,7 @@ class Physiology:
 
     def __init__(self, rng: random.Random, gender: str, conditions: set[str], meds: set[str]) -> None:
         self.rng = rng
-        base = {code: [mean + rng.gauss(0, sd * 0.5), sd] for code, (mean, sd) in _NORMAL.items()}
+        base = {code: [mean + rng.gauss(0, sd * 0.5), sd] for code, (mean, sd, _, _) in _NORMAL.items()}
         if gender == "female":
             base["HGB"][0] -= 1.6
             base["HCT"][0] -= 4.5
@@ -75,7 +69,7 @@ class Physiology:
         dev = 0.6 * self.dev[code] + self.rng.gauss(0, sd * 0.8)
         self.dev[code] = dev
         value = mean + dev + self.shift.get(code, 0.0)
-        lo, hi = _CLAMP[code]
+        lo, hi = _NORMAL[code][2:]
         return round(min(max(value, lo), hi), LABS[code].decimals)
 
 
