@@ -288,8 +288,8 @@ class _Compiler:
                         agg = "max(lo)"
                     expr = f"(SELECT {agg} FROM {_TABLE[param.kind]} WHERE rid=r.rid AND param=?)"
                     args = [param.pid]
-            self.search.order.append(f"{expr} IS NULL, {expr}{' DESC' if desc else ''}")
-            self.search.order_args.extend(args + args)
+            self.search.order.append(f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST")
+            self.search.order_args.extend(args)
 
     def include(self, value: str, reverse: bool) -> Include:
         parts = value.split(":")
