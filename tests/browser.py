@@ -137,6 +137,10 @@ class Node:
     def get(self, name: str) -> str | None:
         return self.attrs.get(name)
 
+    def has(self, name: str) -> bool:
+        """Whether the attribute is present (``<details open>`` has ``open`` with no value)."""
+        return name in self.attrs
+
 
 def _attr_matches(node: Node, name: str, want: str | bool) -> bool:
     name = "class" if name == "class_" else name.replace("_", "-")

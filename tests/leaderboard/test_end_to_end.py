@@ -80,4 +80,4 @@ def test_oracle_run_report_and_board(bench_run, small_suite, tmp_path: Path, cap
     assert page.find("title").text() == f"medagent report: (no model) · oracle · {small_suite.id}"
     first = page.by_id("trials").find("details", class_="trial")
     tool_calls = first.find_all("details")[1]  # [0] is the trial itself
-    assert tool_calls.find("summary").text().startswith("Tool calls (") and tool_calls.get("open") is not None
+    assert tool_calls.find("summary").text().startswith("Tool calls (") and tool_calls.has("open")

@@ -90,7 +90,7 @@ def test_each_trial_is_an_expandable_trajectory(doc):
     trials = doc.by_id("trials").find_all("details", class_="trial")
     assert len(trials) == 8
     assert {t.get("data-outcome") for t in trials} == {"pass", "fail", "error"}
-    assert all(t.get("open") is None for t in trials)
+    assert not any(t.has("open") for t in trials)
     errored = doc.by_id("trial-task5_2-1")
     assert errored.get("data-outcome") == "error"
     assert "ProviderError: rate limited" in errored.text()
@@ -165,9 +165,9 @@ def test_report_runs_cleanly_in_chromium(report: Path, fragment: str, shown: int
     assert page_problems(page) == {}
     body = page.find("body")
     assert body.get("data-ready") == "1"
-    assert page.find("html").get("data-pwned") is None
+    assert not page.find("html").has("data-pwned")
     assert body.get("data-shown") == str(shown)
-    visible = [d for d in page.by_id("trials").find_all("details", class_="trial") if d.get("hidden") is None]
+    visible = [d for d in page.by_id("trials").find_all("details", class_="trial") if not d.has("hidden")]
     assert len(visible) == shown
     assert page.by_id("shown-count").text() == f"{shown} of 8 trials shown"
 
@@ -176,8 +176,8 @@ def test_report_runs_cleanly_in_chromium(report: Path, fragment: str, shown: int
 def test_expand_opens_the_shown_trials_in_chromium(report: Path):
     page = parse(dump_dom(file_url(report, "outcome=pass&expand=1")))
     assert page_problems(page) == {}
-    opened = {d.get("id") for d in page.by_id("trials").find_all("details", class_="trial") if d.get("open") is not None}
-    shown = {d.get("id") for d in page.by_id("trials").find_all("details", class_="trial") if d.get("hidden") is None}
+    opened = {d.get("id") for d in page.by_id("trials").find_all("details", class_="trial") if d.has("open")}
+    shown = {d.get("id") for d in page.by_id("trials").find_all("details", class_="trial") if not d.has("hidden")}
     assert opened == shown and len(shown) == 6
 
 
@@ -185,5 +185,5 @@ def test_expand_opens_the_shown_trials_in_chromium(report: Path):
 def test_a_trial_link_opens_its_trajectory_in_chromium(report: Path):
     page = parse(dump_dom(file_url(report, "trial-task2_1-2")))
     assert page_problems(page) == {}
-    assert page.by_id("trial-task2_1-2").get("open") is not None
-    assert page.by_id("trial-task1_1-1").get("open") is None
+    assert page.by_id("trial-task2_1-2").has("open")
+    assert not page.by_id("trial-task1_1-1").has("open")
