@@ -70,7 +70,8 @@ def known_suites() -> list[str]:
 
 def _resolve(id_or_path: str | Path) -> tuple[Path, Path]:
     text = str(id_or_path)
-    looks_like_path = isinstance(id_or_path, Path) or "/" in text or text.endswith((".json", ".jsonl"))
+    looks_like_path = (isinstance(id_or_path, Path) or "/" in text
+                       or text.endswith((".json", ".jsonl")))
     if not looks_like_path:
         if not (SUITES_DIR / f"{text}.jsonl").exists():
             known = ", ".join(known_suites()) or "none"

@@ -37,7 +37,8 @@ class FhirClient(Protocol):
 
 
 def param_pairs(params: Params) -> list[tuple[str, str]]:
-    """``{"code": "MG", "date": ["ge2023", "le2024"]}`` → ``[("code","MG"),("date","ge2023"),…]``."""
+    """``{"code": "MG", "date": ["ge2023", "le2024"]}`` → ``[("code", "MG"), ("date", "ge2023"),
+    ("date", "le2024")]``."""
     if params is None:
         return []
     items = params.items() if isinstance(params, Mapping) else params

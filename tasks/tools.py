@@ -105,8 +105,9 @@ def _coerce(tool: str, key: str, spec: dict, value: Any) -> Any:
             number = int(value)
         except (TypeError, ValueError):
             raise ToolError(f"{tool}: '{key}' must be an integer") from None
-        if isinstance(value, bool) or not spec.get("minimum", number) <= number <= spec.get("maximum", number):
-            raise ToolError(f"{tool}: '{key}' must be between {spec['minimum']} and {spec['maximum']}")
+        low, high = spec.get("minimum", number), spec.get("maximum", number)
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ToolError(f"{tool}: '{key}' must be between {low} and {high}")
         return number
     if kind == "array":
         values = [value] if isinstance(value, str) else value

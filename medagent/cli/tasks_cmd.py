@@ -43,7 +43,8 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p = verbs.add_parser("build", help="build a suite from a cohort (deterministic)")
     p.add_argument("--suite-id", required=True, help="id of the new suite, e.g. mab-private")
     p.add_argument("--seed", type=int, default=0, help="instance selection seed (default 0)")
-    p.add_argument("--cohort-seed", type=int, default=None, help="cohort seed (default: patients' default)")
+    p.add_argument("--cohort-seed", type=int, default=None,
+                   help="cohort seed (default: the cohort generator's default)")
     p.add_argument("--patients", type=int, default=100, help="cohort size (default 100)")
     p.add_argument("--per-category", type=int, default=30, help="tasks per category (default 30)")
     p.add_argument("--out", default=".", help="output folder (default: current folder)")

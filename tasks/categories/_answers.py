@@ -97,8 +97,8 @@ def check_answer(answer: Any, expected: list, compare: list) -> list[Check]:
     checks = []
     for i, (g, e, cmp) in enumerate(zip(got, expected, compare, strict=True)):
         ok = cmp(g, e)
-        checks.append(Check(name=f"answer[{i}]", passed=ok, expected=e, got=g,
-                            message="" if ok else f"answer[{i}] is {g!r}, expected {e!r}"))
+        message = f"answer[{i}] is right" if ok else f"answer[{i}] is {g!r}, expected {e!r}"
+        checks.append(Check(name=f"answer[{i}]", passed=ok, expected=e, got=g, message=message))
     return checks
 
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from .._clock import NOW_ISO, iso
+from .._labs import LabPoint, points
 from ..errors import SolveError
 from ..models import Check, Grade, Task, ToolResult
-from .._labs import LabPoint, points
 from ._orders import ACTION_CONTEXT
 from ._writes import WriteSpec, grade_writes
 
@@ -48,7 +48,8 @@ def resources(result: ToolResult) -> list[dict]:
     return [e["resource"] for e in (result.content or {}).get("entry") or []]
 
 
-async def fetch_series(env: Any, mrn: str, code: str, since: datetime | None = None) -> list[LabPoint]:
+async def fetch_series(env: Any, mrn: str, code: str,
+                       since: datetime | None = None) -> list[LabPoint]:
     """A patient's results of one lab code (from ``since`` on), oldest first."""
     args: dict = {"patient": mrn, "code": code, "count": 1000}
     if since is not None:

@@ -97,7 +97,7 @@ def concept_summary(concept: Any) -> Any:
 
 
 def check(name: str, passed: bool, expected: Any, got: Any, why: str = "") -> Check:
-    message = "" if passed else (why or f"{name}: expected {expected!r}, got {got!r}")
+    message = f"{name} ok" if passed else (why or f"{name}: expected {expected!r}, got {got!r}")
     return Check(name=name, passed=passed, expected=expected, got=got, message=message)
 
 

@@ -13,9 +13,10 @@ from .._clock import NOW_ISO
 from ..models import Check
 from ._fhir import SNOMED, field_check, instant_check, subject_check
 
-ROUTE_IV = ({(SNOMED, "47625008"), ("http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration", "IVINJ")},
+_V3_ROUTE = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
+ROUTE_IV = ({(SNOMED, "47625008"), (_V3_ROUTE, "IVINJ")},
             ("iv", "intravenous", "intravenously", "intravenous route"))
-ROUTE_ORAL = ({(SNOMED, "26643006"), ("http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration", "PO")},
+ROUTE_ORAL = ({(SNOMED, "26643006"), (_V3_ROUTE, "PO")},
               ("oral", "orally", "po", "by mouth", "oral route"))
 
 ACTION_CONTEXT = (

@@ -59,7 +59,9 @@ def by_state(chart: Chart, axis: str) -> dict[str, list[str]]:
     return out
 
 
-def pools_for(chart: Chart, axis: str, branches: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+def pools_for(chart: Chart, axis: str,
+              branches: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     """Pools of a category whose branches are unions of chart states."""
     states = by_state(chart, axis)
-    return {b: sorted(m for s in wanted for m in states.get(s, [])) for b, wanted in branches.items()}
+    return {branch: sorted(m for s in wanted for m in states.get(s, []))
+            for branch, wanted in branches.items()}

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._answers import check_answer, same_instant, same_number
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import concept_check
-from .._labs import LAB_SYSTEM, LOINC, latest
 from ._orders import order_checks, service_request
 from ._select import by_chart_state
 from ._states import a1c

@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from .._clock import WINDOW_START
+from .._labs import last_24h, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
-from .._labs import last_24h, latest, reported
 from ._orders import ROUTE_IV, dosage, medication_request, order_checks
 from ._select import by_chart_state
 from ._states import magnesium

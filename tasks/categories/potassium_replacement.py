@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
-from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ._orders import ROUTE_ORAL, dosage, medication_request, order_checks, service_request
 from ._select import by_chart_state
 from ._writes import WriteSpec
