@@ -110,13 +110,19 @@ def _ensure_image(client: Any, image: str, *, build: bool, context: Path | None,
         raise ConfigError(f"image {image} is not available: {exc.explanation or exc}") from None
 
 
-def _host_port(container: Any) -> int:
-    container.reload()
-    bindings = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    published = bindings.get(f"{CONTAINER_PORT}/tcp") or []
-    if not published:
-        raise ConfigError(f"container {container.short_id} did not publish port {CONTAINER_PORT}")
-    return int(published[0]["HostPort"])
+def _host_port(container: Any, wait: float = 5.0) -> int:
+    """The host port Docker published for the server (it may take a moment to appear)."""
+    deadline = time.monotonic() + wait
+    while True:
+        container.reload()
+        bindings = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        published = [b for b in bindings.get(f"{CONTAINER_PORT}/tcp") or [] if b.get("HostPort")]
+        if published:
+            return int(published[0]["HostPort"])
+        if container.status in ("exited", "dead") or time.monotonic() > deadline:
+            raise ConfigError(f"container {container.short_id} did not publish port {CONTAINER_PORT} "
+                              f"({_logs_tail(container) or container.status})")
+        time.sleep(0.1)
 
 
 def _logs_tail(container: Any, lines: int = 3) -> str:
