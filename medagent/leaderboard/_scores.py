@@ -5,8 +5,9 @@ A trial passes when it completed and its grade passed; an errored trial is a fai
 same task all pass, estimated per task as C(c, k) / C(n, k) (n epochs, c passes) and
 averaged over tasks.
 
-NOTE for the lead: this is the leaderboard's private copy of the summary computation;
-merge it with the harness's one (medagent/results*) when that lands.
+This is the one score computation: ``medagent.results.summarize`` (summary.json of a run)
+and the verifier (re-graded submissions) both call :func:`score_trials`, so a recorded
+summary and a verification can only disagree when the trials do.
 """
 
 from __future__ import annotations
