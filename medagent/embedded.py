@@ -46,7 +46,8 @@ def open_service(suite: Any) -> Any:
             raise ConfigError(
                 f"suite {suite.id} was built from cohort {expected[:12]}…, but seed "
                 f"{suite.cohort_seed} with {suite.cohort_n_patients} patients gives "
-                f"{manifest.checksum[:12]}… (a different generator version?)"
+                f"{manifest.checksum[:12]}… (a different generator version? remove {path} and the "
+                f"cached cohort under {path.parent.parent / 'cohorts'} to rebuild it)"
             )
     service = FhirService(store, ServerSettings())
     _SERVICES[(path, expected)] = service

@@ -115,11 +115,9 @@ class TrialEnv:
 
 
 def _record(step: int, name: str, args: dict[str, Any], result: Any) -> dict[str, Any]:
-    return {
-        "step": step,
-        "name": name,
-        "arguments": args,
-        "ok": bool(result.ok),
-        "status": result.status,
-        "content": result.content,
-    }
+    """A tool call for the trial record. The reply itself is in ``fhir_requests`` (and, for
+    model agents, in the transcript), so only an error's content is kept here."""
+    record = {"step": step, "name": name, "arguments": args, "ok": bool(result.ok), "status": result.status}
+    if not result.ok:
+        record["error"] = result.content
+    return record

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ class TrialLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
+        self.write_s = 0.0  # time spent serialising, writing and syncing records
 
     def open(self) -> list[dict[str, Any]]:
         """Open for appending; returns the records already there (a torn tail is cut off)."""
@@ -94,6 +96,7 @@ class TrialLog:
         """Append ``record`` as one line; every secret in it is replaced by ``***``."""
         if self._fd is None:
             raise ResultsError(f"{self.path}: not open for appending")
+        start = time.perf_counter()
         line = _dumps(record) + b"\n"
         for secret in secrets or []:
             line = line.replace(orjson.dumps(secret)[1:-1], b"***")
@@ -101,6 +104,7 @@ class TrialLog:
         if written != len(line):  # pragma: no cover - a full disk
             raise ResultsError(f"{self.path}: short write ({written} of {len(line)} bytes)")
         os.fsync(self._fd)
+        self.write_s += time.perf_counter() - start
 
     def close(self) -> None:
         if self._fd is not None:

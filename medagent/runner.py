@@ -61,6 +61,7 @@ class TrialRunner:
         task = trial.task
         start = time.perf_counter()
         session, client = await self.backend.open()
+        server_s = time.perf_counter() - start
         env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm)
         status, error, stop = "completed", None, "no_finish"
         try:
@@ -78,8 +79,12 @@ class TrialRunner:
             where = f" ({Path(frame.filename).name}:{frame.lineno})"
             status, error, stop = "error", f"agent crashed: {type(exc).__name__}: {exc}{where}", "error"
         finally:
+            t0 = time.perf_counter()
             writes = await self.backend.close(session)
+            server_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
         grade = tasks.grade(task, env.answer, writes) if status == "completed" else None
+        grade_s = time.perf_counter() - t0
         usage = env.usage.as_dict()
         duration = time.perf_counter() - start
         return {
@@ -103,7 +108,9 @@ class TrialRunner:
             else None,
             "steps": env.steps,
             "duration_s": round(duration, 4),
-            "tool_s": round(env.tool_time, 4),  # of which inside tools / FHIR requests
+            # of duration_s: inside tool calls, opening/closing the session, grading
+            "timing": {"tools_s": round(env.tool_time, 5), "session_s": round(server_s, 5),
+                       "grade_s": round(grade_s, 5)},
         }
 
 

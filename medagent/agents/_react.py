@@ -10,10 +10,12 @@ but no tool call gets a reminder to use the tools or ``finish``; the step limit 
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Annotated, Any, TypedDict
 
 import orjson
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 SYSTEM_PROMPT = (
@@ -50,43 +52,52 @@ def _tool_content(result: Any) -> str:
     return f"error: {status}{payload}"
 
 
-def build_graph(env: Any, max_turns: int) -> Any:
-    """The compiled StateGraph for one trial (nodes close over ``env``)."""
+def _env(config: RunnableConfig) -> Any:
+    return config["configurable"]["env"]
 
-    async def model(state: _State) -> dict[str, Any]:
-        turn = await env.llm.complete(state["messages"], env.usage, tools=env.tools)
-        return {"messages": [turn.message], "turns": state["turns"] + 1}
 
-    async def tools(state: _State) -> dict[str, Any]:
-        last = state["messages"][-1]
-        replies: list[dict[str, Any]] = []
-        done = False
-        for call in last.get("tool_calls") or []:
-            name = call["function"]["name"]
-            args = orjson.loads(call["function"]["arguments"])
-            if name == "finish":
-                env.finish(args.get("answer"))
-                content = "finished"
-                done = True
-            else:
-                content = _tool_content(await env.call(name, args))
-            replies.append({"role": "tool", "tool_call_id": call["id"], "content": content})
-        if not replies:
-            replies.append({"role": "user", "content": REMINDER})
-        return {"messages": replies, "done": done}
+async def _model(state: _State, config: RunnableConfig) -> dict[str, Any]:
+    env = _env(config)
+    turn = await env.llm.complete(state["messages"], env.usage, tools=env.tools)
+    return {"messages": [turn.message], "turns": state["turns"] + 1}
 
-    def route(state: _State) -> str:
-        return END if state["done"] or state["turns"] >= max_turns else "tools"
 
-    def after_tools(state: _State) -> str:
-        return END if state["done"] else "model"
+async def _tools(state: _State, config: RunnableConfig) -> dict[str, Any]:
+    env = _env(config)
+    replies: list[dict[str, Any]] = []
+    done = False
+    for call in state["messages"][-1].get("tool_calls") or []:
+        name = call["function"]["name"]
+        args = orjson.loads(call["function"]["arguments"])
+        if name == "finish":
+            env.finish(args.get("answer"))
+            content = "finished"
+            done = True
+        else:
+            content = _tool_content(await env.call(name, args))
+        replies.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+    if not replies:  # a text answer without a tool call
+        replies.append({"role": "user", "content": REMINDER})
+    return {"messages": replies, "done": done}
 
+
+def _after_model(state: _State, config: RunnableConfig) -> str:
+    return END if state["done"] or state["turns"] >= config["configurable"]["max_turns"] else "tools"
+
+
+def _after_tools(state: _State) -> str:
+    return END if state["done"] else "model"
+
+
+@functools.cache
+def build_graph() -> Any:
+    """The compiled StateGraph (built once; each run passes its env in the config)."""
     graph = StateGraph(_State)
-    graph.add_node("model", model)
-    graph.add_node("tools", tools)
+    graph.add_node("model", _model)
+    graph.add_node("tools", _tools)
     graph.add_edge(START, "model")
-    graph.add_conditional_edges("model", route, ["tools", END])
-    graph.add_conditional_edges("tools", after_tools, ["model", END])
+    graph.add_conditional_edges("model", _after_model, ["tools", END])
+    graph.add_conditional_edges("tools", _after_tools, ["model", END])
     return graph.compile()
 
 
@@ -103,9 +114,11 @@ class ReactAgent:
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": task_prompt(task)},
         ]
-        graph = build_graph(env, max_turns)
         state: _State = {"messages": list(env.messages), "turns": 0, "done": False}
-        config = {"recursion_limit": 2 * max_turns + 4}
-        async for update in graph.astream(state, config, stream_mode="updates"):
+        config: RunnableConfig = {
+            "recursion_limit": 2 * max_turns + 4,
+            "configurable": {"env": env, "max_turns": max_turns},
+        }
+        async for update in build_graph().astream(state, config, stream_mode="updates"):
             for node in update.values():
                 env.messages.extend((node or {}).get("messages", []))
