@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bundles import dumps
 from .errors import FhirError, FhirServerError, StoreError
-from .service import CONTENT_TYPE, FhirResponse, FhirService, outcome_response
+from .service import FhirResponse, FhirService, outcome_response
 from .settings import ServerSettings
 from .store import Store
 
@@ -224,4 +224,4 @@ def serve_in_thread(settings: ServerSettings | Store | None = None,
             store.close()
 
 
-__all__ = ["CONTENT_TYPE", "RunningServer", "create_app", "serve_in_thread"]
+__all__ = ["FhirRoutes", "RunningServer", "create_app", "serve_in_thread"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import formatdate
 from urllib.parse import parse_qsl
 
@@ -226,8 +227,6 @@ class FhirService:
 
 
 def _iso(lu_ms: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(lu_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 

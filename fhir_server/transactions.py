@@ -84,7 +84,7 @@ def _run(service: FhirService, ctx: Ctx, e: _Entry) -> FhirResponse:
     return service.route(ctx, "GET", e.path, e.params, None)
 
 
-def _response_entry(ctx: Ctx, resp: FhirResponse) -> bytes:
+def _response_entry(resp: FhirResponse) -> bytes:
     status = f"{resp.status} {_REASONS.get(resp.status, '')}".strip()
     response: dict = {"status": status}
     for header, key in (("location", "location"), ("etag", "etag")):
@@ -115,7 +115,7 @@ def process_bundle(service: FhirService, ctx: Ctx, data: dict) -> FhirResponse:
                 resp = _run(service, ctx, _Entry(i, raw))
             except FhirError as exc:
                 resp = outcome_response(exc)
-            out.append(_response_entry(ctx, resp))
+            out.append(_response_entry(resp))
         return FhirResponse(200, {"content-type": CONTENT_TYPE}, bundle("batch-response", out))
     entries = [_Entry(i, raw) for i, raw in enumerate(raw_entries)]
     responses: dict[int, FhirResponse] = {}
@@ -135,7 +135,7 @@ def process_bundle(service: FhirService, ctx: Ctx, data: dict) -> FhirResponse:
                 raise FhirError(resp.status, f"Transaction failed at Bundle.entry[{e.index}] "
                                 f"({e.method} {e.url}); nothing was stored", code="processing")
             responses[e.index] = resp
-    out = [_response_entry(ctx, responses[e.index]) for e in entries]
+    out = [_response_entry(responses[e.index]) for e in entries]
     return FhirResponse(200, {"content-type": CONTENT_TYPE}, bundle("transaction-response", out))
 
 
