@@ -29,7 +29,8 @@ _MASS_G = {"g": 1.0, "gm": 1.0, "gram": 1.0, "grams": 1.0, "mg": 1e-3, "milligra
 _TIME_H = {"h": 1.0, "hr": 1.0, "hrs": 1.0, "hour": 1.0, "hours": 1.0, "min": 1 / 60,
            "minute": 1 / 60, "minutes": 1 / 60, "s": 1 / 3600, "sec": 1 / 3600, "d": 24.0,
            "day": 24.0, "days": 24.0}
-_MEQ = {"meq": 1.0, "mmol": 1.0, "eq": 1e3, "mol": 1e3}
+_MEQ = {"meq": 1.0, "milliequivalent": 1.0, "milliequivalents": 1.0, "mmol": 1.0,
+        "eq": 1e3, "mol": 1e3}
 _PRESSURE = {"mm[hg]": 1.0, "mmhg": 1.0, "mm hg": 1.0}
 TABLES = {"mass_g": _MASS_G, "time_h": _TIME_H, "meq": _MEQ, "mmhg": _PRESSURE}
 
@@ -64,6 +65,10 @@ def rate_g_per_h(dose_rate: dict) -> float | None:
     return None
 
 
+def _digits(code: str) -> str:
+    return re.sub(r"\D", "", code)
+
+
 def _words(text: Any) -> str:
     return " " + re.sub(r"[^a-z0-9]+", " ", str(text).lower()).strip() + " "
 
@@ -81,6 +86,8 @@ def concept_matches(concept: Any, codes: set[tuple[str, str]], names: tuple[str,
         if not isinstance(coding, dict):
             continue
         code, system = coding.get("code"), coding.get("system")
+        if system == NDC and isinstance(code, str):  # NDCs are written with or without dashes
+            code = next((c for s, c in codes if s == NDC and _digits(c) == _digits(code)), code)
         if any(code == c and (system is None or system == s) for s, c in codes):
             return True
         if names and names_any(coding.get("display"), names):

@@ -64,8 +64,13 @@ def medication_request(mrn: str, ndc: str, display: str, route: tuple[str, str],
 
 
 def dosage(resource: dict) -> tuple[dict, dict]:
-    """The first dosageInstruction and its first doseAndRate ({} when absent)."""
+    """The first dosageInstruction and its doseAndRate entries merged into one dict (the
+    first dose and the first rate given, also when they sit in separate entries)."""
     instructions = resource.get("dosageInstruction") or [{}]
     first = instructions[0] if isinstance(instructions[0], dict) else {}
-    rates = first.get("doseAndRate") or [{}]
-    return first, rates[0] if isinstance(rates[0], dict) else {}
+    merged: dict = {}
+    for entry in first.get("doseAndRate") or []:
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                merged.setdefault(key, value)
+    return first, merged

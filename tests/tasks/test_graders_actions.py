@@ -54,6 +54,11 @@ def test_magnesium_alternatives_pass(small_suite, run_trial):
         "drug by text": lambda r: edit(r, MED, {"text": "Magnesium Sulfate 50% injection"}),
         "authored in -05:00": lambda r: edit(r, "authoredOn", "2023-11-13T05:15:00-05:00"),
         "authored Z": lambda r: edit(r, "authoredOn", "2023-11-13T10:15:00Z"),
+        "dose and rate in two entries": lambda r: edit(r, "dosageInstruction.0.doseAndRate", [
+            {"doseQuantity": {"value": g, "unit": "g"}},
+            {"rateQuantity": {"value": g / h, "unit": "g/h"}}]),
+        "NDC without dashes": lambda r: edit(r, MED, {"coding": [
+            {"system": "http://hl7.org/fhir/sid/ndc", "code": "0338171540"}]}),
     }
     _expect(_grade_variants(run_trial, task, variants), True)
 
@@ -85,6 +90,7 @@ def test_potassium_alternatives_pass(small_suite, run_trial):
         "route PO": lambda r: edit(r, ROUTE, {"text": "PO"}),
         "route coded": lambda r: edit(r, ROUTE, {"coding": [{"system": "http://snomed.info/sct", "code": "26643006"}]}),
         "drug by text": lambda r: edit(r, MED, {"text": "potassium chloride ER tablet"}),
+        "milliequivalents": lambda r: edit(r, DOSE, {"value": dose, "unit": "milliequivalents"}),
     }
     recheck = {
         "local code": lambda r: edit(r, "code", {"coding": [{"system": "urn:medagent:lab", "code": "K"}]}),
