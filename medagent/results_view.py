@@ -136,6 +136,11 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
     for message in trial.get("messages") or []:
         role = message.get("role", "?")
         body = message.get("content") or ""
+        if role == "tool" and body[:1] in "{[":
+            try:
+                body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode()
+            except orjson.JSONDecodeError:
+                pass
         for call in message.get("tool_calls") or []:
             fn = call.get("function") or {}
             body += f"\n→ {fn.get('name')}({fn.get('arguments')})"
