@@ -62,17 +62,13 @@ def subset(body: bytes, elements: list[str] | None, summary: str) -> bytes:
     return dumps(resource)
 
 
-def _url(base: str, rtype: str, params: list[tuple[str, str]]) -> str:
-    return f"{base}/{rtype}?{urlencode(params)}" if params else f"{base}/{rtype}"
-
-
 def searchset(base: str, search: Search, result: SearchResult) -> bytes:
     """The searchset Bundle of one page, with self/first/previous/next links."""
+    query = urlencode([*search.link_params, ("_count", str(search.count))])
+    url = f"{base}/{search.rtype}?{query}"
+
     def page(offset: int) -> str:
-        params = [*search.link_params, ("_count", str(search.count))]
-        if offset:
-            params.append(("_offset", str(offset)))
-        return _url(base, search.rtype, params)
+        return f"{url}&_offset={offset}" if offset else url
 
     links = [("self", page(search.offset))]
     if search.summary != "count":

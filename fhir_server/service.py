@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import writes
-from .bundles import bundle, dumps, entry, searchset
+from .bundles import bundle, dumps, entry, searchset, subset
 from .capability import capability_bytes
 from .errors import FhirError, StoreError
 from .results import run_search
@@ -170,7 +170,7 @@ class FhirService:
         check_id(rid)
         if n == 2:
             if method == "GET":
-                return self.read(ctx, rtype, rid)
+                return self.read(ctx, rtype, rid, params)
             if method == "PUT":
                 data = parse_json(body, self.settings.max_body_bytes)
                 return writes.update(self, ctx, rtype, rid, data, ctx.headers.get("if-match"),
@@ -185,14 +185,20 @@ class FhirService:
         raise FhirError(404, f"Unsupported path: {method} {path}", code="not-supported")
 
     # -- reads ----------------------------------------------------------------------------
-    def read(self, ctx: Ctx, rtype: str, rid: str) -> FhirResponse:
+    def read(self, ctx: Ctx, rtype: str, rid: str,
+             params: list[tuple[str, str]] | None = None) -> FhirResponse:
         cur = self.store.current(rtype, rid, ctx.session)
         if cur is None:
             raise FhirError(404, f"Resource {rtype}/{rid} is not known", code="not-found")
         if cur.deleted:
             raise FhirError(410, f"Resource {rtype}/{rid} was deleted (version {cur.version})",
                             code="deleted")
-        return resource_response(200, cur.body, cur.version, cur.lu)
+        body = cur.body
+        elements = [v for k, v in params or () if k == "_elements"]
+        if elements:
+            body = subset(body, [e.strip() for v in elements for e in v.split(",") if e.strip()],
+                          "false")
+        return resource_response(200, body, cur.version, cur.lu)
 
     def vread(self, ctx: Ctx, rtype: str, rid: str, vid: str) -> FhirResponse:
         for cur in self.store.versions(rtype, rid, ctx.session):

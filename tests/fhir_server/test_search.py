@@ -151,6 +151,9 @@ def test_elements_and_lastupdated(lab):
     res = got["entry"][0]["resource"]
     assert set(res) == {"resourceType", "id", "meta", "birthDate"}
     assert any(t["code"] == "SUBSETTED" for t in res["meta"]["tag"])
+    read = orjson.loads(lab.dispatch("GET", "Patient/S0000002", [("_elements", "gender,name")],
+                                     None, {}).body)
+    assert set(read) == {"resourceType", "id", "meta", "gender", "name"}
     assert len(ids(search(lab, "Patient", [("_lastUpdated", "gt2000-01-01")]))) == 3
     assert ids(search(lab, "Patient", [("_lastUpdated", "lt2000-01-01")])) == []
 
