@@ -161,7 +161,7 @@ def _order(ch: _Chart, enc: str, med: str, minute: int, category: str, days: int
     now = ch.job.now
     status = "active" if minute + days * DAY > now else ("completed" if ch.rng.random() < 0.9 else "stopped")
     ch.out["MedicationRequest"].append(R.medication_request(
-        ch.next_id("m"), ch.mrn, enc, MEDS[med], minute, status, category, ch.staff(), days))
+        ch.next_id("m"), ch.mrn, enc, MEDS[med], minute, status, category, ch.staff(), days, now))
 
 
 def _stay(ch, labs, vit, phys, conds, meds, start: int, end: int | None, warfarin: bool) -> None:
@@ -236,7 +236,8 @@ def _visit(ch, labs, vit, conds, meds, t: int, diabetic: bool, warfarin: bool, l
     _diagnoses(ch, eid, t, None, items, lambda dx, s: onset)
     if rng.random() < 0.5:
         acute = ACUTE_OUTPATIENT[rng.choice(sorted(ACUTE_OUTPATIENT))]
-        _diagnoses(ch, eid, t, t + 14 * DAY, [acute], lambda dx, s: s - rng.randint(DAY, 10 * DAY))
+        healed = t + 14 * DAY if t + 14 * DAY < ch.job.now else None  # nothing is dated after NOW
+        _diagnoses(ch, eid, t, healed, [acute], lambda dx, s: s - rng.randint(DAY, 10 * DAY))
     for med in meds:
         if rng.random() < 0.45:
             _order(ch, eid, med, t + 30, "outpatient", 90)

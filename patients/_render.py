@@ -189,8 +189,9 @@ _MR_CATEGORY = {
 
 def medication_request(
     rid: str, mrn: str, enc: str, med: Med, minute: int, status: str, category: str,
-    requester: str, days: int,
+    requester: str, days: int, now: int,
 ) -> dict:
+    """An order valid for ``days``; the validity end is left open while it lies after ``now``."""
     concept, dosage = _med_parts(med)
     when = iso(minute)
     return {
@@ -200,7 +201,8 @@ def medication_request(
         "encounter": {"reference": f"Encounter/{enc}"}, "authoredOn": when,
         "requester": {"reference": f"Practitioner/{requester}"}, "dosageInstruction": [dosage],
         "dispenseRequest": {
-            "validityPeriod": {"start": when, "end": iso(minute + days * 1440)},
+            "validityPeriod": {"start": when, "end": iso(minute + days * 1440)} if minute + days * 1440 <= now
+            else {"start": when},
             "expectedSupplyDuration": {"value": days, "unit": "days", "system": UCUM, "code": "d"},
         },
     }

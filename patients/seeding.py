@@ -58,9 +58,16 @@ def seed_store(store: Store, seed: int = DEFAULT_SEED, n_patients: int = DEFAULT
             f"the database {store.path} already holds another cohort (seed {recorded.seed}, "
             f"{recorded.n_patients} patients, checksum {recorded.checksum[:12]}); use another --db"
         )
-    if store.count() > 0:
+    checksum = store.get_meta("cohort_checksum")
+    if checksum is None and store.count() > 0:
         raise CohortError(f"the database {store.path} already holds resources that are not a medagent cohort; use another --db")
     directory = ensure_cohort(seed, n_patients)
     manifest = Manifest.load(directory)
+    if checksum == manifest.checksum:  # seeded without a recorded manifest: record it, load nothing
+        store.set_meta("cohort_manifest", manifest.model_dump_json())
+        return manifest
+    if checksum is not None:
+        raise CohortError(
+            f"the database {store.path} already holds another cohort (checksum {checksum[:12]}); use another --db")
     load_into(store, directory, manifest)
     return manifest

@@ -99,3 +99,22 @@ def test_ensure_cohort_reuses_and_repairs_the_cache(tmp_path, monkeypatch):
     patients.Manifest.load(directory).verify(directory)
     assert patients.Manifest.load(directory) == manifest
     assert not [p for p in tmp_path.joinpath("cohorts").iterdir() if p.name.startswith(".")]
+
+
+def test_a_checksum_alone_is_recognised(seeded_db_copy, small_cohort):
+    """A database seeded with only the ``cohort_checksum`` meta (no recorded manifest)."""
+    _, manifest = small_cohort
+    store = Store(seeded_db_copy)
+    try:
+        with store.write() as conn:
+            conn.execute("DELETE FROM meta WHERE key = 'cohort_manifest'")
+        before = store.count()
+        assert patients.seed_store(store, SMALL_SEED, SMALL_N) == manifest
+        assert store.count() == before and store.get_meta("cohort_manifest")
+        store.set_meta("cohort_checksum", "0" * 64)
+        with store.write() as conn:
+            conn.execute("DELETE FROM meta WHERE key = 'cohort_manifest'")
+        with pytest.raises(patients.CohortError, match="another cohort"):
+            patients.seed_store(store, SMALL_SEED, SMALL_N)
+    finally:
+        store.close()
