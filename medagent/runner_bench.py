@@ -156,8 +156,12 @@ def run_bench(
     resume: bool = False,
     console: Any = None,
     progress: bool = True,
+    stats: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark into ``out_dir``; returns the summary (also in summary.json)."""
+    """Run the benchmark into ``out_dir``; returns the summary (also in summary.json).
+
+    ``stats``, when given, receives ``write_s``: the time spent appending trial records
+    (serialise + write + fsync), for benchmarks."""
     from medagent.runner_session import BenchSession
 
     import tasks
@@ -167,4 +171,8 @@ def run_bench(
     session = BenchSession(config, suite, out_dir, console=console, progress=progress)
     session.prepare(resume=resume)
     with _fhir_base(config.fhir_url, suite) as fhir_url:
-        return asyncio.run(session.run(fhir_url))
+        try:
+            return asyncio.run(session.run(fhir_url))
+        finally:
+            if stats is not None:
+                stats["write_s"] = session.log.write_s
