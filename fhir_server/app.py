@@ -9,6 +9,7 @@ With ``settings.token`` set, every request needs ``Authorization: Bearer <token>
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import threading
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,6 +66,16 @@ class FhirRoutes:
         self.service = service
         self.limit = settings.max_body_bytes
         self.token = f"Bearer {settings.token}".encode() if settings.token else None
+        self.threads = settings.threads
+        self._limiters: dict[int, CapacityLimiter] = {}
+
+    def _limiter(self) -> CapacityLimiter:
+        """The worker-thread limit of the running event loop (a limiter binds to one loop)."""
+        key = id(asyncio.get_running_loop())
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = CapacityLimiter(self.threads)
+        return limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _fhir_target(scope["path"]) if scope["type"] == "http" else None
@@ -86,7 +97,8 @@ class FhirRoutes:
         if resp is None:
             params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
             resp = await to_thread.run_sync(
-                self.service.dispatch, method, path, params, body, headers, session)
+                self.service.dispatch, method, path, params, body, headers, session,
+                limiter=self._limiter())
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers.items()]
         raw_headers.append((b"content-length", str(len(resp.body)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers})
