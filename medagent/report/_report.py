@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,45 +173,33 @@ def _content(value: Any, limit: int = SHOW_CHARS) -> str:
     return f"<pre>{esc(text)}</pre>{more}"
 
 
-def _messages(messages: list[dict]) -> str:
+def _blocks(items: list, describe: Callable[[dict], tuple[str, list[Any]]], empty: str) -> str:
+    """One ``.msg`` block per recorded item: a heading line and its (cut) contents."""
     parts = []
-    for message in messages or []:
-        role = message.get("role", "?") if isinstance(message, dict) else "?"
-        body = _content(message.get("content") if isinstance(message, dict) else message)
-        calls = message.get("tool_calls") if isinstance(message, dict) else None
-        if calls:
-            body += "<div>tool calls:</div>" + _content(calls)
-        parts.append(f'<div class="msg"><div class="role">{esc(role)}</div>{body}</div>')
-    return "".join(parts) or "<p>(no messages recorded)</p>"
+    for item in items or []:
+        head, values = describe(item) if isinstance(item, dict) else ("?", [item])
+        body = "".join(_content(v) for v in values)
+        parts.append(f'<div class="msg"><div class="role">{esc(head)}</div>{body}</div>')
+    return "".join(parts) or f"<p>{esc(empty)}</p>"
 
 
-def _tool_calls(calls: list[dict]) -> str:
-    """One block per tool call: step, name, arguments, status and what the agent got back."""
-    parts = []
-    for call in calls or []:
-        if not isinstance(call, dict):
-            parts.append(_content(call))
-            continue
-        ok = call.get("ok")
-        state = "" if ok is None else ("ok" if ok else "failed")
-        head = " · ".join(str(x) for x in (f"step {call['step']}" if call.get("step") is not None else None,
-                                            call.get("name"), call.get("status"), state) if x not in (None, ""))
-        parts.append(f'<div class="msg"><div class="role">{esc(head)}</div>'
-                     f"{_content(call.get('arguments', call.get('args')))}{_content(call.get('content'))}</div>")
-    return "".join(parts) or "<p>(no tool calls recorded)</p>"
+def _message(message: dict) -> tuple[str, list[Any]]:
+    return str(message.get("role", "?")), [message.get("content"), message.get("tool_calls")]
 
 
-def _requests(requests: list[dict]) -> str:
-    parts = []
-    for req in requests or []:
-        if not isinstance(req, dict):
-            parts.append(_content(req))
-            continue
-        params = "&".join(f"{p[0]}={p[1]}" for p in req.get("params") or [] if isinstance(p, list | tuple) and len(p) == 2)
-        line = f"{req.get('method', '?')} {req.get('path') or req.get('url') or ''}{'?' + params if params else ''}"
-        parts.append(f"<div class='msg'><div class='role'>{esc(line)} → {esc(req.get('status'))}</div>"
-                     f"{_content(req.get('body'))}{_content(req.get('response'))}</div>")
-    return "".join(parts)
+def _tool_call(call: dict) -> tuple[str, list[Any]]:
+    """Step, name, status and outcome; the arguments and what the agent got back."""
+    ok = call.get("ok")
+    step = f"step {call['step']}" if call.get("step") is not None else None
+    state = None if ok is None else ("ok" if ok else "failed")
+    head = " · ".join(str(x) for x in (step, call.get("name"), call.get("status"), state) if x not in (None, ""))
+    return head, [call.get("arguments", call.get("args")), call.get("content")]
+
+
+def _request(req: dict) -> tuple[str, list[Any]]:
+    params = "&".join(f"{p[0]}={p[1]}" for p in req.get("params") or [] if isinstance(p, list | tuple) and len(p) == 2)
+    line = f"{req.get('method', '?')} {req.get('path') or req.get('url') or ''}{'?' + params if params else ''}"
+    return f"{line} → {req.get('status')}", [req.get("body"), req.get("response")]
 
 
 def _checks(grade: dict | None) -> str:
@@ -246,12 +235,12 @@ def _trial(trial: dict) -> str:
         f"{error}<h4>Answer</h4>{_content(trial.get('answer')) or '<p>(none)</p>'}"
         f"<h4>Grade</h4>{_checks(trial.get('grade'))}"
         f"<h4>Writes ({len(trial.get('writes') or [])})</h4>{_content(trial.get('writes')) or '<p>(none)</p>'}"
-        f"<h4>Trajectory</h4>{_messages(trial.get('messages') or [])}"
+        f"<h4>Trajectory</h4>{_blocks(trial.get('messages'), _message, '(no messages recorded)')}"
         # an agent without a model (oracle) has no messages: its tool calls are the trajectory
         f"<details{'' if trial.get('messages') else ' open'}><summary>Tool calls ({len(calls)})</summary>"
-        f"<div class='inner'>{_tool_calls(calls)}</div></details>"
+        f"<div class='inner'>{_blocks(calls, _tool_call, '(no tool calls recorded)')}</div></details>"
         f"<details><summary>FHIR requests ({len(requests)})</summary><div class='inner'>"
-        f"{_requests(requests)}</div></details></div></details>"
+        f"{_blocks(requests, _request, '(no FHIR requests recorded)')}</div></details></div></details>"
     )
 
 
