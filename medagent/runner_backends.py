@@ -36,11 +36,11 @@ class LocalBackend:
         self.service.delete_session(session)
         return list(writes)
 
+    async def check(self, suite: Any) -> None:
+        return None  # open_service() verified the cohort checksum
+
     async def aclose(self) -> None:
         return None
-
-    def describe(self) -> str:
-        return "embedded"
 
 
 def session_root(fhir_url: str) -> str:
@@ -68,12 +68,12 @@ class HttpBackend:
         self.http = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._client_type = HttpFhirClient
 
-    async def _call(self, method: str, url: str) -> httpx.Response:
+    async def _call(self, method: str, url: str, *, missing_ok: bool = False) -> httpx.Response:
         try:
             response = await self.http.request(method, url)
         except httpx.HTTPError as exc:
             raise ConfigError(f"FHIR server {self.root}: {method} {url} failed ({exc})") from None
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not (missing_ok and response.status_code == 404):
             raise ConfigError(
                 f"FHIR server {self.root}: {method} {url} answered HTTP {response.status_code} "
                 "(is it a medagent server with the session API?)"
@@ -92,8 +92,19 @@ class HttpBackend:
             doc = doc.get("entries", doc.get("log", []))
         return list(doc)
 
+    async def check(self, suite: Any) -> None:
+        """Fail early, in one line, when the server is unreachable or lacks the suite's patients
+        (the server does not publish its cohort checksum, so a sample Patient is read)."""
+        mrn = next((t.patient for t in suite.tasks if t.patient), None)
+        if mrn is None:
+            return
+        url = f"{self.fhir_url.rstrip('/')}/Patient/{mrn}"
+        response = await self._call("GET", url, missing_ok=True)
+        if response.status_code == 404:
+            raise ConfigError(
+                f"FHIR server {self.fhir_url} has no Patient/{mrn}: it does not hold the cohort of suite "
+                f"{suite.id} (seed {suite.cohort_seed}, {suite.cohort_n_patients} patients)"
+            )
+
     async def aclose(self) -> None:
         await self.http.aclose()
-
-    def describe(self) -> str:
-        return self.root

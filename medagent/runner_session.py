@@ -89,6 +89,11 @@ class BenchSession:
         from medagent.llm import ChatClient
 
         backend = self._backend(fhir_url)
+        try:
+            await backend.check(self.suite)
+        except BaseException:
+            await backend.aclose()
+            raise
         llm = None
         if self.uses_model:
             llm = ChatClient(self.config.model, self.config.base_url, self.api_key, self.settings)

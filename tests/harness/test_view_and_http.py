@@ -33,3 +33,16 @@ def test_view_summary_and_one_trajectory(bench_suite, bench_suite_path, tmp_path
     assert "grade: passed" in text and "answer:" in text
     assert main(["view", str(out), "task_nope"]) == 2
     assert "no trial 'task_nope'" in capsys.readouterr().err
+
+
+def test_a_server_without_the_cohort_or_unreachable_is_one_line(bench_suite_path, tmp_path, capsys):
+    from fhir_server import Store, serve_in_thread
+
+    with serve_in_thread(Store(tmp_path / "empty.db")) as server:
+        assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "a"), "--agent", "oracle",
+                     "--fhir-url", server.base_url, "--quiet"]) == 2
+        assert "does not hold the cohort" in capsys.readouterr().err
+    assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "b"), "--agent", "oracle",
+                 "--fhir-url", server.base_url, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "failed" in err and "\n" not in err.strip()
