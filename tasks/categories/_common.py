@@ -58,6 +58,14 @@ async def fetch_series(env: Any, mrn: str, code: str,
     return points(resources(result), code)
 
 
+def answer_solver(code: str, decide: Callable[[list[LabPoint]], dict],
+                  since: datetime | None = None) -> Callable:
+    """``solve`` of a lab query: fetch the series through the tools, answer as decided."""
+    async def solve(task: Task, env: Any) -> list:
+        return decide(await fetch_series(env, mrn(task), code, since=since))["answer"]
+    return solve
+
+
 async def write(env: Any, tool: str, resource: dict) -> None:
     await call_ok(env, tool, {"resource": resource})
 

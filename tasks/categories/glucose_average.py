@@ -12,7 +12,7 @@ from .._clock import WINDOW_START
 from .._labs import last_24h, mean
 from ..models import Grade, Task
 from ._answers import numeric_answer
-from ._common import fetch_series, graded, mrn, templated
+from ._common import answer_solver, graded, templated
 from ._select import by_chart_state
 
 NUMBER, NAME, KIND = 6, "glucose_average", "query"
@@ -28,15 +28,12 @@ def decide(series: list) -> dict:
     return {"answer": [-1 if value is None else round(value, 4)]}
 
 
+solve = answer_solver("GLU", decide, since=WINDOW_START)
 select = by_chart_state("glucose", "GLU", STATES, BRANCHES, decide)
 render = templated(KIND, (
     "What is the average of patient {patient}'s blood glucose results over the last 24 "
     "hours? Answer with a list holding the mean in mg/dL as a number, e.g. [131.5], or [-1] "
     "if there is no glucose result in the last 24 hours."))
-
-
-async def solve(task: Task, env: Any) -> list:
-    return decide(await fetch_series(env, mrn(task), "GLU", since=WINDOW_START))["answer"]
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:

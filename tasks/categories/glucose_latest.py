@@ -11,7 +11,7 @@ from typing import Any
 from .._labs import latest, reported
 from ..models import Grade, Task
 from ._answers import numeric_answer
-from ._common import fetch_series, graded, mrn, templated
+from ._common import answer_solver, graded, templated
 from ._select import by_chart_state
 
 NUMBER, NAME, KIND = 7, "glucose_latest", "query"
@@ -24,15 +24,12 @@ def decide(series: list) -> dict:
     return {"answer": reported(latest(series))}
 
 
+solve = answer_solver("GLU", decide)
 select = by_chart_state("glucose", "GLU", STATES, BRANCHES, decide)
 render = templated(KIND, (
     "What is patient {patient}'s most recent blood glucose value, whenever it was measured? "
     "Answer with a list holding the value in mg/dL as a number, e.g. [104], or [-1] if the "
     "patient has no glucose result at all."))
-
-
-async def solve(task: Task, env: Any) -> list:
-    return decide(await fetch_series(env, mrn(task), "GLU"))["answer"]
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:

@@ -12,7 +12,7 @@ from .._clock import WINDOW_START
 from .._labs import last_24h, latest, reported
 from ..models import Grade, Task
 from ._answers import numeric_answer
-from ._common import fetch_series, graded, mrn, templated
+from ._common import answer_solver, graded, templated
 from ._select import by_chart_state
 
 NUMBER, NAME, KIND = 4, "magnesium_latest", "query"
@@ -25,15 +25,12 @@ def decide(series: list) -> dict:
     return {"answer": reported(latest(last_24h(series)))}
 
 
+solve = answer_solver("MG", decide, since=WINDOW_START)
 select = by_chart_state("magnesium", "MG", STATES, BRANCHES, decide)
 render = templated(KIND, (
     "What is patient {patient}'s most recent magnesium level from the last 24 hours? Answer "
     "with a list holding the value in mg/dL as a number, e.g. [1.8], or [-1] if no magnesium "
     "was measured in the last 24 hours."))
-
-
-async def solve(task: Task, env: Any) -> list:
-    return decide(await fetch_series(env, mrn(task), "MG", since=WINDOW_START))["answer"]
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
