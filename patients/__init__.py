@@ -3,7 +3,7 @@
 ``generate(out_dir, seed, n_patients, now)`` writes one ``<Type>.ndjson`` per resource
 type plus ``manifest.json`` (``Manifest``); ``ensure_cohort`` caches cohorts under
 ``$MEDAGENT_HOME/cohorts``; ``seed_store`` bulk-loads one into a ``fhir_server.Store``;
-``load_over_http`` loads one into any FHIR R4 server with transaction Bundles.
+``patients.http_load.load_over_http`` loads one into any FHIR R4 server with transaction Bundles.
 Scenario axes (chart situations the tasks rely on) are documented in ``patients.scenarios``.
 """
 
