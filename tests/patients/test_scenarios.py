@@ -146,3 +146,17 @@ def test_requested_counts_are_honoured(tmp_path):
 def test_bad_scenario_requests_are_refused(tmp_path, request_):
     with pytest.raises(patients.ScenarioError):
         patients.generate(tmp_path, seed=5, n_patients=6, scenarios=request_)
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 10, 13, 29, 100])
+def test_dealing_gives_every_state_its_share(n):
+    first = scenarios.assign(n, 42)
+    assert first == scenarios.assign(n, 42)
+    for axis, states in scenarios.AXES.items():
+        counts = Counter(p[axis] for p in first)
+        assert set(counts) == set(states) and min(counts.values()) >= n // len(states)
+    pairs = scenarios.lookalike_pairs(n, 42)
+    members = [i for state in pairs.values() for pair in state for i in pair]
+    assert len(members) == len(set(members)) == 4 * max(1, n // 30)
+    other = scenarios.assign(n, 43)
+    assert other != first or n < 6  # another seed deals differently
