@@ -64,13 +64,21 @@ def run_list(args: argparse.Namespace) -> int:
 
     suite = tasks.load_suite(args.suite)
     rows = suite.category(args.category) if args.category else suite.tasks
+    console = Console()
     table = Table(title=f"{suite.id}: {len(rows)} tasks (checksum {suite.checksum[:12]})")
-    for column in ("id", "cat", "kind", "branch", "patient", "instruction"):
-        table.add_column(column, overflow="fold" if column == "instruction" else "ellipsis")
-    for t in rows:
-        table.add_row(t.id, str(t.category), t.kind, t.branch, t.patient or "-",
-                      _short(t.instruction, 90))
-    Console().print(table)
+    columns = {"id": [t.id for t in rows], "cat": [str(t.category) for t in rows],
+               "kind": [t.kind for t in rows], "branch": [t.branch for t in rows],
+               "patient": [t.patient or "-" for t in rows]}
+    used = 0
+    for name, values in columns.items():
+        width = max([len(name), *map(len, values)])
+        used += width + 3
+        table.add_column(name, no_wrap=True, min_width=width)
+    room = max(20, console.width - used - 4)
+    table.add_column("instruction", no_wrap=True)
+    for i, t in enumerate(rows):
+        table.add_row(*(values[i] for values in columns.values()), _short(t.instruction, room))
+    console.print(table)
     return 0
 
 
