@@ -118,9 +118,14 @@ def subject_check(resource: dict, mrn: str) -> Check:
                  f"written for {ref or ident or 'no subject'}, expected Patient/{mrn}")
 
 
-def instant_check(name: str, value: Any, expected_iso: str) -> Check:
+def instant_check(name: str, value: Any, expected_iso: str, date_ok: bool = False) -> Check:
+    """The same instant as ``expected_iso`` (any offset); with ``date_ok`` a plain date equal
+    to the expected calendar date also passes (an order authored "today")."""
     got = parse_instant(value)
-    return check(name, got is not None and got == parse_instant(expected_iso), expected_iso, value)
+    ok = got is not None and got == parse_instant(expected_iso)
+    if date_ok and isinstance(value, str) and len(value) == 10:
+        ok = value == expected_iso[:10]
+    return check(name, ok, expected_iso, value)
 
 
 def field_check(resource: dict, field: str, allowed: tuple[str, ...]) -> Check:

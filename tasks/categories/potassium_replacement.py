@@ -11,8 +11,9 @@ The two orders (any other write fails):
   text naming "potassium chloride" or "KCl"; route oral (SNOMED 26643006, or text
   oral/PO/by mouth); doseQuantity in mEq (mmol accepted: 1 mmol KCl = 1 mEq) within
   0.5 mEq of the formula; common order checks.
-- ServiceRequest: LOINC 2823-3 or the local code K in any coding; occurrenceDateTime the
-  same instant as 2023-11-14T08:00:00+00:00; common order checks.
+- ServiceRequest: LOINC 2823-3 or the local code K in any coding; occurrenceDateTime (or
+  occurrencePeriod.start) the same instant as 2023-11-14T08:00:00+00:00; common order
+  checks.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def order_specs(task: Task) -> list[WriteSpec]:
     def recheck(r: dict) -> list[Check]:
         return order_checks(r, mrn(task)) + [
             concept_check("code", r.get("code"), {(LOINC, "2823-3"), (LAB_SYSTEM, "K")}),
-            instant_check("occurrenceDateTime", r.get("occurrenceDateTime"), order["recheck_at"]),
+            instant_check("occurrence", r.get("occurrenceDateTime")
+                          or (r.get("occurrencePeriod") or {}).get("start"), order["recheck_at"]),
         ]
     return [WriteSpec("potassium order", "MedicationRequest", drug),
             WriteSpec("repeat potassium", "ServiceRequest", recheck)]

@@ -96,6 +96,9 @@ def test_potassium_alternatives_pass(small_suite, run_trial):
         "local code": lambda r: edit(r, "code", {"coding": [{"system": "urn:medagent:lab", "code": "K"}]}),
         "offset": lambda r: edit(r, "occurrenceDateTime", "2023-11-14T03:00:00-05:00"),
         "Z": lambda r: edit(r, "occurrenceDateTime", "2023-11-14T08:00:00Z"),
+        "period start": lambda r: edit(edit(r, "occurrenceDateTime", None), "occurrencePeriod",
+                                       {"start": "2023-11-14T08:00:00+00:00"}),
+        "authored today (date)": lambda r: edit(r, "authoredOn", "2023-11-13"),
     }
     _expect(_grade_variants(run_trial, task, drug, index=0), True)
     _expect(_grade_variants(run_trial, task, recheck, index=1), True)
@@ -111,6 +114,8 @@ def test_potassium_wrong_orders_fail(small_suite, run_trial):
     }
     recheck = {
         "09:00": lambda r: edit(r, "occurrenceDateTime", "2023-11-14T09:00:00+00:00"),
+        "a date only": lambda r: edit(r, "occurrenceDateTime", "2023-11-14"),
+        "authored yesterday (date)": lambda r: edit(r, "authoredOn", "2023-11-12"),
         "no time": lambda r: edit(r, "occurrenceDateTime", None),
         "magnesium": lambda r: edit(r, "code", {"coding": [{"system": "http://loinc.org", "code": "19123-9"}]}),
     }
