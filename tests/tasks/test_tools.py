@@ -112,3 +112,14 @@ def test_unreachable_server_is_a_tool_result_not_an_exception():
                 "search_patients", {"family": "Lopez"})
     result = asyncio.run(go())
     assert result.ok is False and "unreachable" in result.content["error"]
+
+
+def test_lab_search_by_loinc_equals_search_by_local_code(small_suite, task_service):
+    task = task_of(small_suite, 9, "order")
+    by_local, _ = _call(task_service, "search_lab_observations",
+                        {"patient": task.patient, "code": "K", "count": 1000})
+    by_loinc, _ = _call(task_service, "search_lab_observations",
+                        {"patient": f"Patient/{task.patient}", "code": "http://loinc.org|2823-3",
+                         "count": 1000, "date": "le2023-11-13T10:15:00+00:00"})
+    assert by_local.ok and by_loinc.ok and by_local.content["total"] > 0
+    assert by_local.content == by_loinc.content
