@@ -219,3 +219,48 @@ def test_search_reads_stored_bytes(lab, service):  # noqa: ARG001 - lab seeds th
     read = service.dispatch("GET", "Observation/o1", [], None, {})
     assert read.body in got.body
     assert orjson.loads(read.body)["valueQuantity"]["value"] == 1.5
+
+
+def test_parameters_of_other_clinical_types(service):
+    subject = {"reference": "Patient/S0000001"}
+    cc = {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]}
+    resources = [
+        {"resourceType": "Condition", "id": "c1", "subject": subject, "code": cc,
+         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                        "condition-clinical", "code": "active"}]},
+         "category": [{"coding": [{"code": "problem-list-item"}]}],
+         "onsetDateTime": "2019-04-01"},
+        {"resourceType": "MedicationRequest", "id": "m1", "subject": subject, "status": "active",
+         "intent": "order", "authoredOn": "2023-11-13T10:15:00+00:00",
+         "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc",
+                                                   "code": "0338-1715-40"}]}},
+        {"resourceType": "ServiceRequest", "id": "r1", "subject": subject, "status": "active",
+         "intent": "order", "code": cc, "authoredOn": "2023-11-13T10:15:00+00:00"},
+        {"resourceType": "Procedure", "id": "p1", "subject": subject, "status": "completed",
+         "code": cc, "performedPeriod": {"start": "2020-01-01T08:00:00Z",
+                                         "end": "2020-01-03T08:00:00Z"}},
+        {"resourceType": "Encounter", "id": "e1", "subject": subject, "status": "finished",
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+         "period": {"start": "2023-06-01T09:00:00Z", "end": "2023-06-01T10:00:00Z"}},
+    ]
+    for res in resources:
+        assert put(service, res).status == 201
+    cases = [
+        ("Condition", [("patient", "S0000001"), ("clinical-status", "active"),
+                       ("onset-date", "2019-04"), ("code", "http://snomed.info/sct|44054006"),
+                       ("category", "problem-list-item")], ["c1"]),
+        ("Condition", [("onset-date", "gt2019-04-01")], []),
+        ("MedicationRequest", [("patient", "S0000001"), ("intent", "order"), ("status", "active"),
+                               ("authoredon", "2023-11-13"), ("code", "0338-1715-40")], ["m1"]),
+        ("ServiceRequest", [("authored", "ge2023-11-13T10:00:00Z"), ("intent", "order"),
+                            ("status", "active"), ("code", "44054006")], ["r1"]),
+        ("Procedure", [("date", "2020-01"), ("code", "44054006")], ["p1"]),
+        # eq: the search range must contain the whole period (two days here)
+        ("Procedure", [("date", "2020-01-02")], []),
+        ("Procedure", [("date", "ge2020-01-02"), ("date", "le2020-01-02")], ["p1"]),
+        ("Procedure", [("date", "ap2020-01-02")], ["p1"]),
+        ("Encounter", [("patient", "S0000001"), ("class", "AMB"), ("date", "2023-06-01")], ["e1"]),
+        ("Encounter", [("date", "lt2023-01-01")], []),
+    ]
+    for rtype, params, expected in cases:
+        assert ids(search(service, rtype, params)) == expected, (rtype, params)
