@@ -285,7 +285,7 @@ FINISH_TOOL: dict = {"type": "function", "function": {
                    "format the task asks for (e.g. [\"S1234567\"], [52], [1.8], [-1], "
                    "[6.1, \"2023-05-02T08:30:00+00:00\"], or [] when no answer is asked).",
     "parameters": {"type": "object", "properties": {"answer": {
-        "type": "array", "items": {"type": ["string", "number"]},
+        "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "number"}]},
         "description": "The answer list."}},
         "required": ["answer"], "additionalProperties": False}}}
 
