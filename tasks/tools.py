@@ -114,6 +114,11 @@ def _coerce(tool: str, key: str, spec: dict, value: Any) -> Any:
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ToolError(f"{tool}: '{key}' must be a list of strings")
         return values
+    if isinstance(value, str):  # an object sent as a JSON string (double-encoded)
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
     if not isinstance(value, dict):  # object
         raise ToolError(f"{tool}: '{key}' must be a JSON object")
     return value

@@ -49,6 +49,21 @@ def test_bad_arguments_come_back_as_results(task_service, name, args, message):
     assert client.requests == []  # nothing reached the server
 
 
+def test_a_resource_sent_as_a_json_string_is_accepted(small_suite, task_service):
+    import orjson
+
+    task = task_of(small_suite, 10, "order_")
+    sid = task_service.create_session()
+    resource = {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
+                "subject": {"reference": f"Patient/{task.patient}"}}
+    result, _ = _call(task_service, "create_service_request",
+                      {"resource": orjson.dumps(resource).decode()}, session=sid)
+    assert result.ok and result.status == 201 and result.content["id"]
+    assert len(task_service.session_log(sid)) == 1
+    task_service.delete_session(sid)
+
+
 def test_reads_return_trimmed_bundles_sorted_newest_first(small_suite, task_service):
     task = task_of(small_suite, 7, "measured")
     result, client = _call(task_service, "search_lab_observations",
