@@ -13,6 +13,17 @@ DOSE = "dosageInstruction.0.doseAndRate.0.doseQuantity"
 RATE = "dosageInstruction.0.doseAndRate.0.rateQuantity"
 ROUTE = "dosageInstruction.0.route"
 MED = "medicationCodeableConcept"
+SCT, LOINC, NDC = "http://snomed.info/sct", "http://loinc.org", "http://hl7.org/fhir/sid/ndc"
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+
+def qty(value, unit, ucum=None):
+    out = {"value": value, "unit": unit}
+    return out | {"system": UCUM, "code": ucum} if ucum else out
+
+
+def coded(system, code):
+    return {"coding": [{"system": system, "code": code}]}
 
 
 def _grade_variants(run_trial, task, variants, index=0):
@@ -42,21 +53,21 @@ def test_magnesium_alternatives_pass(small_suite, run_trial):
     g = _mg(task)["dose_g"]
     h = _mg(task)["hours"]
     variants = {
-        "dose in mg": lambda r: edit(r, DOSE, {"value": g * 1000, "unit": "mg", "system": UCUM, "code": "mg"}),
-        "rate mg/h": lambda r: edit(r, RATE, {"value": g * 1000 / h, "unit": "mg/h", "system": UCUM, "code": "mg/h"}),
-        "rateRatio": lambda r: edit(edit(r, RATE, None), "dosageInstruction.0.doseAndRate.0.rateRatio", {
-            "numerator": {"value": g, "unit": "g", "system": UCUM, "code": "g"},
-            "denominator": {"value": h * 60, "unit": "min", "system": UCUM, "code": "min"}}),
+        "dose in mg": lambda r: edit(r, DOSE, qty(g * 1000, "mg", "mg")),
+        "rate mg/h": lambda r: edit(r, RATE, qty(g * 1000 / h, "mg/h", "mg/h")),
+        "rateRatio": lambda r: edit(edit(r, RATE, None), RATE.replace("Quantity", "Ratio"), {
+            "numerator": qty(g, "g", "g"),
+            "denominator": qty(h * 60, "min", "min")}),
         "duration": lambda r: edit(edit(r, RATE, None), "dosageInstruction.0.timing",
                                    {"repeat": {"duration": h, "durationUnit": "h"}}),
         "route text": lambda r: edit(r, ROUTE, {"text": "IV"}),
-        "route coded": lambda r: edit(r, ROUTE, {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]}),
+        "route coded": lambda r: edit(r, ROUTE, coded(SCT, "47625008")),
         "drug by text": lambda r: edit(r, MED, {"text": "Magnesium Sulfate 50% injection"}),
         "authored in -05:00": lambda r: edit(r, "authoredOn", "2023-11-13T05:15:00-05:00"),
         "authored Z": lambda r: edit(r, "authoredOn", "2023-11-13T10:15:00Z"),
         "dose and rate in two entries": lambda r: edit(r, "dosageInstruction.0.doseAndRate", [
-            {"doseQuantity": {"value": g, "unit": "g"}},
-            {"rateQuantity": {"value": g / h, "unit": "g/h"}}]),
+            {"doseQuantity": qty(g, "g")},
+            {"rateQuantity": qty(g / h, "g/h")}]),
         "NDC without dashes": lambda r: edit(r, MED, {"coding": [
             {"system": "http://hl7.org/fhir/sid/ndc", "code": "0338171540"}]}),
     }
@@ -67,12 +78,12 @@ def test_magnesium_wrong_orders_fail(small_suite, run_trial):
     task = task_of(small_suite, 5, "order_")
     g, h = _mg(task)["dose_g"], _mg(task)["hours"]
     variants = {
-        "wrong dose": lambda r: edit(r, DOSE, {"value": g + 1, "unit": "g", "system": UCUM, "code": "g"}),
-        "g as mg": lambda r: edit(r, DOSE, {"value": g, "unit": "mg", "system": UCUM, "code": "mg"}),
-        "wrong rate": lambda r: edit(r, RATE, {"value": 2 * g / h, "unit": "g/h", "system": UCUM, "code": "g/h"}),
+        "wrong dose": lambda r: edit(r, DOSE, qty(g + 1, "g", "g")),
+        "g as mg": lambda r: edit(r, DOSE, qty(g, "mg", "mg")),
+        "wrong rate": lambda r: edit(r, RATE, qty(2 * g / h, "g/h", "g/h")),
         "no rate": lambda r: edit(r, RATE, None),
         "oral": lambda r: edit(r, ROUTE, {"text": "oral"}),
-        "other drug": lambda r: edit(r, MED, {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "40032-917-01"}]}),
+        "other drug": lambda r: edit(r, MED, coded(NDC, "40032-917-01")),
         "draft": lambda r: edit(r, "status", "draft"),
         "plan": lambda r: edit(r, "intent", "plan"),
     }
@@ -85,15 +96,15 @@ def test_potassium_alternatives_pass(small_suite, run_trial):
     task = task_of(small_suite, 9, "order")
     dose = task.expected["order"]["dose_meq"]
     drug = {
-        "mmol": lambda r: edit(r, DOSE, {"value": dose, "unit": "mmol", "system": UCUM, "code": "mmol"}),
-        "rounded": lambda r: edit(r, DOSE, {"value": round(dose), "unit": "mEq"}),
+        "mmol": lambda r: edit(r, DOSE, qty(dose, "mmol", "mmol")),
+        "rounded": lambda r: edit(r, DOSE, qty(round(dose), "mEq")),
         "route PO": lambda r: edit(r, ROUTE, {"text": "PO"}),
-        "route coded": lambda r: edit(r, ROUTE, {"coding": [{"system": "http://snomed.info/sct", "code": "26643006"}]}),
+        "route coded": lambda r: edit(r, ROUTE, coded(SCT, "26643006")),
         "drug by text": lambda r: edit(r, MED, {"text": "potassium chloride ER tablet"}),
-        "milliequivalents": lambda r: edit(r, DOSE, {"value": dose, "unit": "milliequivalents"}),
+        "milliequivalents": lambda r: edit(r, DOSE, qty(dose, "milliequivalents")),
     }
     recheck = {
-        "local code": lambda r: edit(r, "code", {"coding": [{"system": "urn:medagent:lab", "code": "K"}]}),
+        "local code": lambda r: edit(r, "code", coded("urn:medagent:lab", "K")),
         "offset": lambda r: edit(r, "occurrenceDateTime", "2023-11-14T03:00:00-05:00"),
         "Z": lambda r: edit(r, "occurrenceDateTime", "2023-11-14T08:00:00Z"),
         "period start": lambda r: edit(edit(r, "occurrenceDateTime", None), "occurrencePeriod",
@@ -108,21 +119,22 @@ def test_potassium_wrong_orders_fail(small_suite, run_trial):
     task = task_of(small_suite, 9, "order")
     dose = task.expected["order"]["dose_meq"]
     drug = {
-        "wrong dose": lambda r: edit(r, DOSE, {"value": dose + 10, "unit": "mEq"}),
+        "wrong dose": lambda r: edit(r, DOSE, qty(dose + 10, "mEq")),
         "IV": lambda r: edit(r, ROUTE, {"text": "intravenous"}),
-        "grams": lambda r: edit(r, DOSE, {"value": dose, "unit": "g"}),
+        "grams": lambda r: edit(r, DOSE, qty(dose, "g")),
     }
     recheck = {
         "09:00": lambda r: edit(r, "occurrenceDateTime", "2023-11-14T09:00:00+00:00"),
         "a date only": lambda r: edit(r, "occurrenceDateTime", "2023-11-14"),
         "authored yesterday (date)": lambda r: edit(r, "authoredOn", "2023-11-12"),
         "no time": lambda r: edit(r, "occurrenceDateTime", None),
-        "magnesium": lambda r: edit(r, "code", {"coding": [{"system": "http://loinc.org", "code": "19123-9"}]}),
+        "magnesium": lambda r: edit(r, "code", coded(LOINC, "19123-9")),
     }
     _expect(_grade_variants(run_trial, task, drug, index=0), False)
     _expect(_grade_variants(run_trial, task, recheck, index=1), False)
     oracle = run_trial(task)
-    only_drug = run_trial(task, solver=None, answer=oracle.answer, resources=stored(oracle.writes)[:1])
+    only_drug = run_trial(task, solver=None, answer=oracle.answer,
+                          resources=stored(oracle.writes)[:1])
     assert not only_drug.grade.passed
 
 
@@ -130,9 +142,9 @@ def test_potassium_wrong_orders_fail(small_suite, run_trial):
 
 def test_a1c_order_alternatives_and_wrong_code(small_suite, run_trial):
     task = task_of(small_suite, 10, "order_")
-    ok = {"local code": lambda r: edit(r, "code", {"coding": [{"system": "urn:medagent:lab", "code": "A1C"}]}),
-          "loinc no display": lambda r: edit(r, "code", {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]})}
-    bad = {"glucose": lambda r: edit(r, "code", {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}),
+    ok = {"local code": lambda r: edit(r, "code", coded("urn:medagent:lab", "A1C")),
+          "loinc no display": lambda r: edit(r, "code", coded(LOINC, "4548-4"))}
+    bad = {"glucose": lambda r: edit(r, "code", coded(LOINC, "2345-7")),
            "text only": lambda r: edit(r, "code", {"text": "A1C"})}
     _expect(_grade_variants(run_trial, task, ok), True)
     _expect(_grade_variants(run_trial, task, bad), False)
@@ -147,18 +159,20 @@ def test_blood_pressure_alternatives_pass_and_wrong_values_fail(small_suite, run
         "valueString": lambda r: edit(edit(r, "component", None), "valueString", f"{s}/{d} mmHg"),
         "old category system": lambda r: edit(r, "category", [{"coding": [
             {"system": "http://hl7.org/fhir/observation-category", "code": "vital-signs"}]}]),
-        "55284-4": lambda r: edit(r, "code", {"coding": [{"system": "http://loinc.org", "code": "55284-4"}]}),
+        "55284-4": lambda r: edit(r, "code", coded(LOINC, "55284-4")),
         "text code": lambda r: edit(r, "code", {"text": "Blood pressure"}),
-        "mmHg unit only": lambda r: edit(r, "component.0.valueQuantity", {"value": s, "unit": "mmHg"}),
+        "mmHg unit only": lambda r: edit(r, "component.0.valueQuantity", qty(s, "mmHg")),
         "offset": lambda r: edit(r, "effectiveDateTime", "2023-11-13T11:15:00+01:00"),
     }
     bad = {
-        "swapped": lambda r: edit(edit(r, "component.0.valueQuantity.value", d), "component.1.valueQuantity.value", s),
-        "wrong string": lambda r: edit(edit(r, "component", None), "valueString", f"{s + 1}/{d} mmHg"),
+        "swapped": lambda r: edit(edit(r, "component.0.valueQuantity.value", d),
+                                  "component.1.valueQuantity.value", s),
+        "wrong string": lambda r: edit(edit(r, "component", None), "valueString",
+                                       f"{s + 1}/{d} mmHg"),
         "preliminary": lambda r: edit(r, "status", "preliminary"),
         "laboratory": lambda r: edit(r, "category", [{"coding": [
-            {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}]),
-        "heart rate code": lambda r: edit(r, "code", {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}),
+            {"system": CATEGORY, "code": "laboratory"}]}]),
+        "heart rate code": lambda r: edit(r, "code", coded(LOINC, "8867-4")),
     }
     _expect(_grade_variants(run_trial, task, ok), True)
     _expect(_grade_variants(run_trial, task, bad), False)
@@ -170,15 +184,16 @@ def test_referral_alternatives_pass_and_wrong_referrals_fail(small_suite, run_tr
     task = task_of(small_suite, 8)
     sbar = task.params["sbar"]
     ok = {
-        "international code": lambda r: edit(r, "code", {"coding": [{"system": "http://snomed.info/sct", "code": "183545006"}]}),
-        "note reformatted": lambda r: edit(r, "note", [{"text": "  " + sbar.upper().replace(". ", ".\n")}]),
+        "international code": lambda r: edit(r, "code", coded(SCT, "183545006")),
+        "note reformatted": lambda r: edit(r, "note", [
+            {"text": "  " + sbar.upper().replace(". ", ".\n")}]),
         "note in two parts": lambda r: edit(r, "note", [{"text": "Urgent."}, {"text": sbar}]),
     }
     bad = {
         "routine": lambda r: edit(r, "priority", "routine"),
         "no note": lambda r: edit(r, "note", None),
         "half the note": lambda r: edit(r, "note", [{"text": sbar[: len(sbar) // 2]}]),
-        "cardiology": lambda r: edit(r, "code", {"coding": [{"system": "http://snomed.info/sct", "code": "183519002"}]}),
+        "cardiology": lambda r: edit(r, "code", coded(SCT, "183519002")),
     }
     _expect(_grade_variants(run_trial, task, ok), True)
     _expect(_grade_variants(run_trial, task, bad), False)
