@@ -156,7 +156,7 @@ def _regrade(sub: SubmissionModel, tasks_by_id: dict[str, Any], grade: Grader) -
                 f"passed={passed}{why}"
             )
         if trial.status == "completed":
-            _compare_checks(trial.trial_id, trial.grade or {}, result.checks)
+            _compare_checks(trial.trial_id, trial.grade or {}, result.checks, sub.metadata.medagent_version)
         record = trial.model_dump()
         record["grade"] = {**(trial.grade or {}), "passed": passed}
         regraded.append(record)
@@ -170,23 +170,26 @@ def _plain(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
-def _compare_checks(trial_id: str, recorded: dict, checks: list[Any]) -> None:
+def _compare_checks(trial_id: str, recorded: dict, checks: list[Any], graded_by: str) -> None:
     """Each recorded check must agree, in order, with the re-graded one (so an edited answer
     or write shows up even when it does not flip the verdict). A grade recorded without
-    checks is compared on ``passed`` only."""
+    checks is compared on ``passed`` only. Checks of another shape mean either an edit or a
+    grader that changed since the run; the reason says both."""
     recorded_checks = recorded.get("checks")
     if not recorded_checks:
         return
+    other_grader = f" (edited, or graded by another grader version than this one; the run used medagent {graded_by})"
     if not isinstance(recorded_checks, list) or len(recorded_checks) != len(checks):
         raise SubmissionError(
             f"trial {trial_id}: recorded grade has {len(recorded_checks) if isinstance(recorded_checks, list) else '?'} "
-            f"check(s) but re-grading gives {len(checks)}"
+            f"check(s) but re-grading gives {len(checks)}{other_grader}"
         )
     for mine, check in zip(recorded_checks, checks, strict=True):
         mine = mine if isinstance(mine, dict) else {}
         if mine.get("name") != check.name:
             raise SubmissionError(
-                f"trial {trial_id}: recorded check {mine.get('name')!r} but re-grading gives check {check.name!r}"
+                f"trial {trial_id}: recorded check {mine.get('name')!r} but re-grading gives check "
+                f"{check.name!r}{other_grader}"
             )
         if bool(mine.get("passed")) != bool(check.passed) or _plain(mine.get("got")) != _plain(check.got):
             raise SubmissionError(
