@@ -101,3 +101,19 @@ def test_committed_suite_rebuilds_byte_identical(tmp_path):
     assert jsonl.read_bytes() == (SUITES_DIR / "mab-v1.jsonl").read_bytes()
     assert header.read_bytes() == (SUITES_DIR / "mab-v1.json").read_bytes()
     shutil.rmtree(tmp_path)
+
+
+def test_every_category_module_has_the_same_shape():
+    import inspect
+
+    assert sorted(tasks.CATEGORIES) == list(range(1, 11))
+    kinds = {n: m.KIND for n, m in tasks.CATEGORIES.items()}
+    assert [n for n, k in kinds.items() if k == "query"] == [1, 2, 4, 6, 7]
+    for number, module in tasks.CATEGORIES.items():
+        assert module.NUMBER == number and module.NAME == module.__name__.rsplit(".", 1)[-1]
+        assert module.TITLE and module.BRANCHES and all(w > 0 for w in module.BRANCHES.values())
+        assert callable(module.select) and callable(module.render) and callable(module.grade)
+        assert inspect.iscoroutinefunction(module.solve)
+        assert tasks.get_category(str(number)) is module
+    with pytest.raises(tasks.UnknownTaskError):
+        tasks.get_category(11)
