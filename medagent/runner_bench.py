@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from medagent.errors import ConfigError
 
-__all__ = ["BenchConfig", "run_bench", "select_tasks", "default_out_dir"]
+__all__ = ["BenchConfig", "check_resume", "default_out_dir", "run_bench", "run_document", "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
 _RESUMABLE = {"concurrency", "fhir_url"}
@@ -97,7 +97,7 @@ def default_out_dir(config: BenchConfig) -> Path:
     return Path("runs") / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _run_doc(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None) -> dict[str, Any]:
+def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None) -> dict[str, Any]:
     from medagent import __version__
 
     doc = asdict(config)
@@ -124,7 +124,7 @@ def _run_doc(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str 
     }
 
 
-def _check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:
+def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:
     old = BenchConfig.from_run(previous)
     for f in fields(BenchConfig):
         if f.name in _RESUMABLE or f.name == "base_url":

@@ -11,7 +11,7 @@ from medagent.errors import ConfigError
 from medagent.pricing import PriceTable
 from medagent.results import TrialLog, write_json
 from medagent.runner import SummaryWriter, Trial, TrialRunner, run_trials
-from medagent.runner_bench import BenchConfig, _check_resume, _run_doc, select_tasks
+from medagent.runner_bench import BenchConfig, check_resume, run_document, select_tasks
 from medagent.results_view import Progress, print_summary
 from medagent.settings import load_settings, resolve_api_key
 
@@ -53,7 +53,7 @@ class BenchSession:
             if not run_path.exists():
                 raise ConfigError(f"--resume {self.out_dir}: not a run folder (no run.json)")
             self.run_doc = orjson.loads(run_path.read_bytes())
-            _check_resume(config, self.run_doc, self.suite)
+            check_resume(config, self.run_doc, self.suite)
             summary_path = self.out_dir / "summary.json"
             if summary_path.exists():
                 previous_summary = orjson.loads(summary_path.read_bytes())
@@ -62,7 +62,7 @@ class BenchSession:
                 raise ConfigError(f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}")
             self.out_dir.mkdir(parents=True, exist_ok=True)
             note = self.prices.note(config.model) if self.uses_model else None
-            self.run_doc = _run_doc(config, self.suite, self.uses_model, note)
+            self.run_doc = run_document(config, self.suite, self.uses_model, note)
             write_json(run_path, self.run_doc)
         self.previous = self.log.open()
         done = {r.get("trial_id") for r in self.previous}
