@@ -81,3 +81,13 @@ def test_oracle_run_report_and_board(bench_run, small_suite, tmp_path: Path, cap
     first = page.by_id("trials").find("details", class_="trial")
     tool_calls = first.find_all("details")[1]  # [0] is the trial itself
     assert tool_calls.find("summary").text().startswith("Tool calls (") and tool_calls.has("open")
+
+
+@pytest.mark.slow
+def test_oracle_on_the_built_in_suite_verifies_without_suite_flag(tmp_path: Path, capsys):
+    """The published path: mab-v1 with the default cohort (seeded on first use: minutes)."""
+    run, sub = tmp_path / "run", tmp_path / "oracle.json.gz"
+    assert main(["bench", "--agent", "oracle", "--out", str(run), "--quiet"]) == 0
+    assert main(["submit", str(run), "-o", str(sub)]) == 0
+    assert main(["leaderboard", "verify", str(sub)]) == 0
+    assert "on mab-v1: 300 trials re-graded, overall 1.0000" in capsys.readouterr().out
