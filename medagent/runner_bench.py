@@ -140,13 +140,22 @@ def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> N
 
 @contextlib.contextmanager
 def _fhir_base(fhir_url: str | None, suite: Any):  # noqa: ANN202
-    if fhir_url != "docker":
-        yield fhir_url
-        return
-    from medagent import docker_fhir
+    """The FHIR base URL to use: as given; ``docker`` starts a container; ``embedded-http``
+    serves the embedded store over a real local socket (every tool call goes through HTTP)."""
+    if fhir_url == "docker":
+        from medagent import docker_fhir
 
-    with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients) as url:
-        yield url
+        with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients) as url:
+            yield url
+    elif fhir_url == "embedded-http":
+        from fhir_server import serve_in_thread
+
+        from medagent.embedded import open_service
+
+        with serve_in_thread(open_service(suite).store) as server:
+            yield server.base_url
+    else:
+        yield fhir_url
 
 
 def run_bench(

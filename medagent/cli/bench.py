@@ -26,7 +26,9 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p.add_argument("--epochs", type=int, help="runs of every task (default 1; pass^k is reported when > 1)")
     p.add_argument("--max-steps", type=int, help="tool calls per trial (default 8, the original's round limit)")
     p.add_argument("--protocol", choices=["tools", "text"], help="native tool calls (default) or the original text protocol")
-    p.add_argument("--fhir-url", metavar="URL|docker", help="a medagent FHIR server's base URL, or docker to start one")
+    p.add_argument("--fhir-url", metavar="URL|docker|embedded-http",
+                   help="a medagent FHIR server's base URL; docker starts one in a container; "
+                        "embedded-http serves the embedded store on a local socket (default: in-process, no HTTP)")
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<time>-<agent>-<model>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue a killed run: skips its finished trials")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no results table")

@@ -19,6 +19,15 @@ def test_bench_over_http_session_api(bench_suite, bench_suite_path, bench_servic
     assert any(t["writes"] for t in folder.trials)
 
 
+def test_embedded_http_mode(bench_suite, bench_suite_path, tmp_path):
+    assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "run"), "--agent", "oracle",
+                 "--fhir-url", "embedded-http", "--tasks", "1", "9", "--quiet"]) == 0
+    folder = read_run(tmp_path / "run", need_summary=True)
+    assert folder.summary["overall"] == 1.0
+    assert folder.run["fhir"] == "embedded-http"
+    assert any(t["writes"] for t in folder.trials)  # category 9 orders went through the session API
+
+
 def test_view_summary_and_one_trajectory(bench_suite, bench_suite_path, tmp_path, capsys):
     out = tmp_path / "run"
     task = next(t for t in bench_suite.tasks if t.kind == "action")
