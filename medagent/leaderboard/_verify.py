@@ -3,11 +3,14 @@
 Checks, in order (the first failure is the one-line reason):
 1. shape (format, version, required keys and types);
 2. digest (the file was not edited after packing);
-3. metadata agrees with the recorded scores (suite, checksums, model, agent);
+3. metadata agrees with the recorded scores and with run.json (suite, checksums, model,
+   agent, epochs, protocol, max steps), and run.json holds nothing secret-looking;
 4. the suite is known and its checksum and cohort checksum equal the submission's;
-5. completeness: every task of the suite × the same ``epochs`` epochs, once each, nothing else;
+5. completeness: every task of the suite × the same ``epochs`` epochs, once each, nothing
+   else, each ``trial_id`` being ``<task_id>#<epoch>``;
 6. every trial re-graded from its recorded answer and writes with ``tasks.grade`` agrees
-   with its recorded grade (an errored trial is a failure);
+   with its recorded grade — the verdict, and each recorded check's name, verdict and
+   ``got`` in order (an errored trial is a failure);
 7. the scores recomputed from the re-graded trials equal the recorded ones.
 """
 
