@@ -131,26 +131,26 @@ def _quantity_condition(value: str) -> tuple[str, list]:
         dec = Decimal(number)
     except InvalidOperation:
         raise _bad(f"Invalid quantity value: {value!r}") from None
+    if not dec.is_finite():
+        raise _bad(f"Invalid quantity value: {value!r}")
     exponent = dec.as_tuple().exponent
-    half = Decimal(5) * Decimal(10) ** (exponent - 1) if isinstance(exponent, int) else Decimal(0)
-    lo, hi = float(dec - half), float(dec + half)
-    if prefix in ("gt", "lt", "ge", "le", "sa", "eb"):
-        lo = hi = float(dec)
-    sql, args = _range_sql(prefix, lo, hi, "value", "value", abs(float(dec)) / 10)
-    if prefix in ("eq", "ne"):  # a point value: [lo, hi) must contain it
-        sql, args = ("(value>=? AND value<?)", [lo, hi]) if prefix == "eq" else \
-            ("NOT (value>=? AND value<?)", [lo, hi])
-    elif prefix == "ge":
-        sql, args = "value>=?", [lo]
-    elif prefix == "le":
-        sql, args = "value<=?", [lo]
+    half = Decimal(5) * Decimal(10) ** (exponent - 1)
+    n, lo, hi = float(dec), float(dec - half), float(dec + half)  # eq: within the precision
+    sql, args = {
+        "eq": ("(value>=? AND value<?)", [lo, hi]),
+        "ne": ("NOT (value>=? AND value<?)", [lo, hi]),
+        "gt": ("value>?", [n]), "sa": ("value>?", [n]),
+        "lt": ("value<?", [n]), "eb": ("value<?", [n]),
+        "ge": ("value>=?", [n]), "le": ("value<=?", [n]),
+        "ap": ("(value>=? AND value<=?)", [n - abs(n) / 10, n + abs(n) / 10]),
+    }[prefix]
     if len(parts) == 3:
         system, code = parts[1], parts[2]
         if system:
             sql, args = f"{sql} AND system=?", [*args, system]
         if code:
             sql, args = f"{sql} AND code=?", [*args, code]
-    return sql, args
+    return f"({sql})", args
 
 
 def _token_condition(value: str) -> tuple[str, list]:
