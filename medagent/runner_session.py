@@ -6,6 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.markup import escape
+
 from medagent.agents import load_agent, needs_model
 from medagent.errors import ConfigError
 from medagent.pricing import PriceTable
@@ -109,6 +112,7 @@ class BenchSession:
         summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
         total = len(self.previous) + len(self.todo)
         self.started = time.perf_counter()
+        done = False
         try:
             with Progress(self.console, total, summary_writer.trials, enabled=self.show_progress) as bar:
 
@@ -124,9 +128,14 @@ class BenchSession:
                     on_record=on_record,
                     secrets=[self.api_key] if self.api_key and self.api_key != "EMPTY" else [],
                 )
+            done = True
         finally:
             self.log.close()
             summary = summary_writer.write()
+            if not done:
+                (self.console or Console(stderr=True)).print(
+                    escape(f"stopped: {len(summary_writer.trials)} finished trials are saved in {self.out_dir}; "
+                           f"continue with: medagent bench --resume {self.out_dir}"))
             await backend.aclose()
             if llm is not None:
                 await llm.close()
