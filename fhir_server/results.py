@@ -5,6 +5,7 @@ Everything returned is stored JSON bytes; nothing is parsed here.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 
 from .search import Include, Search, visible
@@ -31,11 +32,7 @@ def run_search(store: Store, search: Search, session: str) -> SearchResult:
     if search.summary == "count":
         total = conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
         return SearchResult([], total, False)
-    order = ", ".join([*search.order, "r.rid"])
-    rows = conn.execute(
-        f"SELECT r.rid, r.id, r.body FROM resources r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        [*args, *search.order_args, search.count + 1, search.offset],
-    ).fetchall()
+    rows = _page(conn, search, where, args)
     has_next = len(rows) > search.count
     rows = rows[: search.count]
     if search.total == "none":
@@ -54,6 +51,28 @@ def run_search(store: Store, search: Search, session: str) -> SearchResult:
         for inc in search.revincludes:
             _revinclude(store, inc, search.rtype, ids, session, seen, result.included)
     return result
+
+
+def _page(conn: sqlite3.Connection, search: Search, where: str, args: list) -> list[tuple]:
+    """``(rid, id, body)`` of the page plus one row (to know whether a next page exists).
+
+    With ``_sort`` keys the page is chosen on row ids first and the bodies are read after:
+    sorting whole rows would copy every matching body into SQLite's sorter.
+    """
+    order = ", ".join([*search.order, "r.rid"])
+    limits = [search.count + 1, search.offset]
+    if not search.order:
+        return conn.execute(
+            f"SELECT r.rid, r.id, r.body FROM resources r WHERE {where} ORDER BY {order} "
+            "LIMIT ? OFFSET ?", [*args, *limits]).fetchall()
+    rids = [r[0] for r in conn.execute(
+        f"SELECT r.rid FROM resources r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*args, *search.order_args, *limits])]
+    if not rids:
+        return []
+    found = {r[0]: r for r in conn.execute(
+        f"SELECT rid, id, body FROM resources WHERE rid IN ({_marks(len(rids))})", rids)}
+    return [found[rid] for rid in rids if rid in found]  # (a row deleted in between)
 
 
 def _marks(n: int) -> str:
