@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS history(
     type TEXT NOT NULL, id TEXT NOT NULL, session TEXT NOT NULL, version INTEGER NOT NULL,
     lu INTEGER NOT NULL, deleted INTEGER NOT NULL, body BLOB,
     PRIMARY KEY(type, id, session, version)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_session ON history(session) WHERE session != '';
 CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS write_log(
     session TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
@@ -259,7 +260,7 @@ class Store:
             for table in _INDEX_TABLES:
                 conn.execute(f"DELETE FROM idx_{table} WHERE rid IN ({own})", (session,))
             conn.execute("DELETE FROM resources WHERE session=? AND session != ''", (session,))
-            conn.execute("DELETE FROM history WHERE session=?", (session,))
+            conn.execute("DELETE FROM history WHERE session=? AND session != ''", (session,))
             conn.execute("DELETE FROM write_log WHERE session=?", (session,))
             conn.execute("DELETE FROM sessions WHERE id=?", (session,))
 
