@@ -109,7 +109,9 @@ def _check_complete(sub: SubmissionModel, tasks_by_id: dict[str, Any]) -> None:
     seen: set[str] = set()
     for trial in sub.trials:
         if trial.task_id not in tasks_by_id:
-            raise SubmissionError(f"trial {trial.trial_id}: task {trial.task_id!r} is not in suite {sub.metadata.suite!r}")
+            raise SubmissionError(
+                f"trial {trial.trial_id}: task {trial.task_id!r} is not in suite {sub.metadata.suite!r}"
+            )
         if trial.trial_id != f"{trial.task_id}#{trial.epoch}":
             raise SubmissionError(
                 f"trial {trial.trial_id}: trial_id does not match task {trial.task_id!r} epoch {trial.epoch}"
@@ -183,9 +185,9 @@ def _compare_checks(trial_id: str, recorded: dict, checks: list[Any], graded_by:
         return
     other_grader = f" (edited, or graded by another grader version than this one; the run used medagent {graded_by})"
     if not isinstance(recorded_checks, list) or len(recorded_checks) != len(checks):
+        count = len(recorded_checks) if isinstance(recorded_checks, list) else "?"
         raise SubmissionError(
-            f"trial {trial_id}: recorded grade has {len(recorded_checks) if isinstance(recorded_checks, list) else '?'} "
-            f"check(s) but re-grading gives {len(checks)}{other_grader}"
+            f"trial {trial_id}: recorded grade has {count} check(s) but re-grading gives {len(checks)}{other_grader}"
         )
     for mine, check in zip(recorded_checks, checks, strict=True):
         mine = mine if isinstance(mine, dict) else {}
@@ -236,7 +238,9 @@ def _compare_scores(recorded: dict, computed: dict, pass_k: dict[str, float]) ->
         isinstance(ci, list) and len(ci) == 2 and all(_is_number(v) for v in ci)
         and ci[0] - _ABS_TOL <= computed["overall"] <= ci[1] + _ABS_TOL
     ):
-        raise SubmissionError(f"score 'overall_ci95' {ci!r} does not contain the re-graded overall {computed['overall']!r}")
+        raise SubmissionError(
+            f"score 'overall_ci95' {ci!r} does not contain the re-graded overall {computed['overall']!r}"
+        )
 
 
 def _compare_pass_k(recorded: Any, computed: dict[str, float]) -> None:
