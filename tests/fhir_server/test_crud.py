@@ -172,3 +172,24 @@ def test_dispatch_and_http_give_identical_bytes(asgi_client, service):
     in_process = service.dispatch("GET", "Patient/S2222222", [], None, {})
     assert via_http.content == in_process.body
     assert via_http.headers["etag"] == in_process.headers["etag"]
+
+
+def test_server_replies_are_valid_r4b_resources(asgi_client):
+    """CapabilityStatement, searchset/history/transaction Bundles, OperationOutcome."""
+    from fhir_server.validation import validate_resource
+
+    c = asgi_client
+    c.put("/fhir/Patient/S0000001", content=orjson.dumps(patient("S0000001")), headers=FHIR_JSON)
+    c.put("/fhir/Patient/S0000001", content=orjson.dumps(patient("S0000001", "Doe")),
+          headers=FHIR_JSON)
+    txn = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "POST", "url": "Patient"}, "resource": patient("S2")}]}
+    replies = [
+        c.get("/fhir/metadata"),
+        c.get("/fhir/Patient", params={"_count": "1", "_revinclude": "Observation:patient"}),
+        c.get("/fhir/Patient/S0000001/_history"),
+        c.post("/fhir", content=orjson.dumps(txn), headers=FHIR_JSON),
+        c.get("/fhir/Patient/unknown"),
+    ]
+    for resp in replies:
+        validate_resource(resp.json())  # raises FhirError if R4B rejects it
