@@ -91,12 +91,16 @@ def workload(store: Store, n: int = 400) -> dict[str, list[tuple[str, str, list,
     codes = [r[0] for r in conn.execute(
         "SELECT DISTINCT t.code FROM idx_token t JOIN resources r ON r.rid=t.rid "
         "WHERE r.type='Observation' AND t.system='urn:medagent:lab' LIMIT 20")] or ["MG"]
-    out: dict[str, list] = {"read": [], "search_obs": [], "search_patient": [], "create": []}
+    out: dict[str, list] = {"read": [], "search_obs": [], "search_obs_sorted": [],
+                            "search_patient": [], "create": []}
     for _ in range(n):
         p = rng.choice(pats)
         out["read"].append(("GET", f"Observation/{rng.choice(obs)}", [], None))
-        out["search_obs"].append(("GET", "Observation",
-                                  [("patient", p["id"]), ("code", rng.choice(codes))], None))
+        code = rng.choice(codes)
+        out["search_obs"].append(("GET", "Observation", [("patient", p["id"]), ("code", code)],
+                                  None))
+        out["search_obs_sorted"].append(("GET", "Observation", [  # as the agent's lab tool asks
+            ("patient", p["id"]), ("code", code), ("_sort", "-date"), ("_count", "50")], None))
         out["search_patient"].append(("GET", "Patient", [
             ("family", p["name"][0]["family"]), ("birthdate", p["birthDate"])], None))
         out["create"].append(("POST", "Observation", [], orjson.dumps({
@@ -256,6 +260,7 @@ def main() -> None:
     service = FhirService(store, ServerSettings(db=db))
     reqs = workload(store)
     names = {"read": "read Observation by id", "search_obs": "search Observation patient+code",
+             "search_obs_sorted": "  same, _sort=-date (agent tool)",
              "search_patient": "search Patient family+birthdate", "create": "create Observation"}
 
     print(f"\nin-process (FhirService.dispatch, 1 thread, {args.seconds:.0f} s each)")
