@@ -72,12 +72,11 @@ def seed(db: Path, n_patients: int) -> tuple[Store, str]:
         return store, "existing database"
     try:
         import patients
-
-        manifest = patients.seed_store(store, n_patients=n_patients)
-        return store, f"patients.seed_store ({manifest.total} resources)"
     except ImportError:
         n = store.bulk_load(_stand_in(n_patients))
         return store, f"stand-in loader ({n} resources)"
+    manifest = patients.seed_store(store, n_patients=n_patients)
+    return store, f"patients.seed_store ({manifest.total} resources)"
 
 
 def workload(store: Store, n: int = 400) -> dict[str, list[tuple[str, str, list, bytes | None]]]:
