@@ -96,9 +96,15 @@ class FhirRoutes:
                 resp, body = body, None
         if resp is None:
             params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-            resp = await to_thread.run_sync(
-                self.service.dispatch, method, path, params, body, headers, session,
-                limiter=self._limiter())
+            try:
+                resp = await to_thread.run_sync(
+                    self.service.dispatch, method, path, params, body, headers, session,
+                    limiter=self._limiter())
+            except Exception:  # a bug: logged with its traceback, answered the FHIR way
+                log.exception("unhandled error in %s %s", method, scope["path"])
+                resp = outcome_response(FhirError(
+                    500, "Internal server error (details are in the server log).",
+                    code="exception"))
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers.items()]
         raw_headers.append((b"content-length", str(len(resp.body)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers})
