@@ -4,6 +4,7 @@ except when ``_elements`` or ``_summary=data`` asks for a subset)."""
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from urllib.parse import urlencode
 
 import orjson
@@ -11,6 +12,7 @@ import orjson
 from .dates import now_iso
 from .results import SearchResult
 from .search import Search
+from .validation import model_class
 
 _SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
               "code": "SUBSETTED", "display": "Resource encoded in summary mode"}
@@ -49,10 +51,12 @@ def entry(full_url: str | None, body: bytes | None, **extra: object) -> bytes:
 
 
 def subset(body: bytes, elements: list[str] | None, summary: str) -> bytes:
-    """Apply ``_elements`` / ``_summary=data`` to one stored resource."""
-    if elements is None and summary != "data":
+    """Apply ``_elements`` / ``_summary=true|data`` to one stored resource."""
+    if elements is None and summary not in ("data", "true"):
         return body
     resource = orjson.loads(body)
+    if summary == "true":
+        elements = summary_elements(resource.get("resourceType", ""))
     if elements is not None:
         resource = {k: v for k, v in resource.items() if k in _ALWAYS or k in elements}
     else:
@@ -60,6 +64,18 @@ def subset(body: bytes, elements: list[str] | None, summary: str) -> bytes:
     meta = resource.setdefault("meta", {})
     meta["tag"] = [*meta.get("tag", []), _SUBSETTED]
     return dumps(resource)
+
+
+@cache
+def summary_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements R4 marks as part of the summary (``_summary=true``)."""
+    cls = model_class(resource_type)
+    if cls is None:
+        return frozenset()
+    return frozenset(
+        field.alias or name for name, field in cls.model_fields.items()
+        if isinstance(field.json_schema_extra, dict)
+        and field.json_schema_extra.get("summary_element_property"))
 
 
 def searchset(base: str, search: Search, result: SearchResult) -> bytes:

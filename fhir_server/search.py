@@ -29,7 +29,7 @@ RESULT_PARAMS = frozenset({
     "_count", "_offset", "_sort", "_total", "_totalMethod", "_summary", "_elements", "_include", "_revinclude",
     "_format", "_pretty",
 })
-SUPPORTED_SUMMARY = ("count", "false", "data")
+SUPPORTED_SUMMARY = ("count", "true", "data", "false")
 _TABLE = {"token": "idx_token", "string": "idx_string", "date": "idx_date",
           "reference": "idx_ref", "quantity": "idx_qty"}
 _SORT_EXPR = {"token": "min(code)", "string": "min(norm)", "date": "min(lo)",

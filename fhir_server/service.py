@@ -195,9 +195,10 @@ class FhirService:
                             code="deleted")
         body = cur.body
         elements = [v for k, v in params or () if k == "_elements"]
-        if elements:
-            body = subset(body, [e.strip() for v in elements for e in v.split(",") if e.strip()],
-                          "false")
+        summary = next((v for k, v in params or () if k == "_summary"), "false")
+        if elements or summary in ("true", "data"):
+            wanted = [e.strip() for v in elements for e in v.split(",") if e.strip()]
+            body = subset(body, wanted or None, summary)
         return resource_response(200, body, cur.version, cur.lu)
 
     def vread(self, ctx: Ctx, rtype: str, rid: str, vid: str) -> FhirResponse:

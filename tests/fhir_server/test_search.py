@@ -154,6 +154,11 @@ def test_elements_and_lastupdated(lab):
     read = orjson.loads(lab.dispatch("GET", "Patient/S0000002", [("_elements", "gender,name")],
                                      None, {}).body)
     assert set(read) == {"resourceType", "id", "meta", "gender", "name"}
+    summary = search(lab, "Patient", [("_id", "S0000001"), ("_summary", "true")])
+    res = summary["entry"][0]["resource"]  # address, telecom, identifier... are summary; not text
+    assert {"name", "birthDate", "identifier", "gender"} <= set(res)
+    data = orjson.loads(lab.dispatch("GET", "Observation/o1", [("_summary", "true")], None, {}).body)
+    assert "valueQuantity" in data and "meta" in data and "category" not in data  # R4 isSummary
     assert len(ids(search(lab, "Patient", [("_lastUpdated", "gt2000-01-01")]))) == 3
     assert ids(search(lab, "Patient", [("_lastUpdated", "lt2000-01-01")])) == []
 
