@@ -10,6 +10,8 @@ the process (the gym API makes many environments on one cohort).
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,12 @@ def open_service(suite: Any) -> Any:
     path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(path)
     if not expected or store.get_meta("cohort_checksum") != expected:  # else: seeded already
+        started = time.perf_counter()
+        print(f"medagent: preparing cohort seed {suite.cohort_seed}, {suite.cohort_n_patients} patients "
+              f"in {path} (first use only; ~1 minute for the default cohort)…", file=sys.stderr, flush=True)
         manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients)
+        print(f"medagent: cohort ready: {manifest.total:,} resources in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr, flush=True)
         if expected and manifest.checksum != expected:
             store.close()
             raise ConfigError(

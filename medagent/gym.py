@@ -4,7 +4,7 @@
     env = gym.make("mab-v1", "task4_3", max_steps=8)
     obs = env.reset()                    # {"task_id", "instruction", "context", "tools"}
     obs, reward, terminated, truncated, info = env.step(
-        {"name": "search_observations", "arguments": {"patient": "S1234567", "code": "MG"}})
+        {"name": "search_lab_observations", "arguments": {"patient": "S1234567", "code": "MG"}})
     obs, reward, terminated, truncated, info = env.step({"name": "finish", "arguments": {"answer": [1.8]}})
     env.close()
 
