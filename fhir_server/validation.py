@@ -87,7 +87,7 @@ def validate_resource(data: dict, expected_type: str | None = None) -> str:
         raise FhirError(400, f"Unknown resource type: {rtype!r}", code="not-supported",
                         expression=["resourceType"])
     try:
-        cls.model_validate(data)
+        instance = cls.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         paths = [_expression(rtype, tuple(e.get("loc", ()))) for e in errors[:20]]
@@ -97,4 +97,61 @@ def validate_resource(data: dict, expected_type: str | None = None) -> str:
         raise FhirError(400, f"Invalid {rtype}: {detail}", code="invalid", expression=paths) from None
     except (ValueError, TypeError) as exc:  # raised by some model root validators
         raise FhirError(400, f"Invalid {rtype}: {exc}", code="invalid") from None
+    bad = list(_unbound_codes(instance, rtype))
+    if bad:
+        detail = "; ".join(f"{path}: {value!r} is not one of {', '.join(allowed)}" for path, value, allowed in bad[:20])
+        raise FhirError(400, f"Invalid {rtype}: {detail}", code="code-invalid",
+                        expression=[path for path, _, _ in bad[:20]])
     return rtype
+
+
+# Required bindings whose code list the R4B models leave open ("+"): the full R4 value sets.
+_OPEN_BINDINGS = {
+    "observation-status": ("registered", "preliminary", "final", "amended", "corrected",
+                           "cancelled", "entered-in-error", "unknown"),
+    "encounter-status": ("planned", "arrived", "triaged", "in-progress", "onleave", "finished",
+                         "cancelled", "entered-in-error", "unknown"),
+    "diagnostic-report-status": ("registered", "partial", "preliminary", "final", "amended",
+                                 "corrected", "appended", "cancelled", "entered-in-error", "unknown"),
+}
+_OPEN_FIELDS = {
+    ("Observation", "status"): "observation-status",
+    ("Encounter", "status"): "encounter-status",
+    ("DiagnosticReport", "status"): "diagnostic-report-status",
+}
+
+
+@cache
+def _coded_fields(cls) -> tuple:  # noqa: ANN001 - a fhir.resources model class
+    """``(attribute, JSON name, allowed codes or None)`` of every element of ``cls``."""
+    out = []
+    for name, field in cls.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if not extra.get("element_property"):
+            continue
+        allowed = extra.get("enum_values")
+        if allowed and "+" in allowed:
+            key = _OPEN_FIELDS.get((getattr(cls, "__resource_type__", cls.__name__), field.alias or name))
+            allowed = _OPEN_BINDINGS[key] if key else None  # an open list we do not know: not checked
+        out.append((name, field.alias or name, tuple(allowed) if allowed else None))
+    return tuple(out)
+
+
+def _unbound_codes(model, path: str):  # noqa: ANN001, ANN202 - a validated fhir.resources model
+    """``(path, value, allowed)`` for each code outside its required value set."""
+    from pydantic import BaseModel
+
+    for attr, json_name, allowed in _coded_fields(type(model)):
+        value = getattr(model, attr, None)
+        if value is None:
+            continue
+        here = f"{path}.{json_name}"
+        if allowed is not None and isinstance(value, str):
+            if value not in allowed:
+                yield here, value, allowed
+        elif isinstance(value, BaseModel):
+            yield from _unbound_codes(value, here)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _unbound_codes(item, f"{here}[{i}]")

@@ -193,3 +193,27 @@ def test_server_replies_are_valid_r4b_resources(asgi_client):
     ]
     for resp in replies:
         validate_resource(resp.json())  # raises FhirError if R4B rejects it
+
+
+@pytest.mark.parametrize(("resource", "path"), [
+    ({**observation("S1", "MG", "19123-9", 1.5, "2023-11-13T10:15:00+00:00"), "status": "done"},
+     "Observation.status"),
+    ({"resourceType": "Patient", "gender": "femal"}, "Patient.gender"),
+    ({"resourceType": "MedicationRequest", "status": "active", "intent": "orderr",
+      "subject": {"reference": "Patient/S1"}, "medicationCodeableConcept": {"text": "KCl"}},
+     "MedicationRequest.intent"),
+])
+def test_codes_outside_a_required_value_set_are_refused(asgi_client, empty_store, resource, path):
+    before = count_rows(empty_store)
+    reply = _post(asgi_client, resource)
+    assert reply.status_code == 400
+    issue = reply.json()["issue"][0]
+    assert issue["code"] == "code-invalid" and issue["expression"] == [path]
+    assert count_rows(empty_store) == before
+
+
+def test_codes_the_models_leave_open_are_checked_against_the_full_value_set(asgi_client):
+    # R4B's model lists only registered|preliminary|final|amended "+"; R4 also allows these.
+    for status in ("corrected", "cancelled", "entered-in-error", "unknown"):
+        obs = {**observation("S1", "MG", "19123-9", 1.5, "2023-11-13T10:15:00+00:00"), "status": status}
+        assert _post(asgi_client, obs).status_code == 201, status
