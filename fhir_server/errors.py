@@ -4,6 +4,7 @@ FhirServerError                base of the package's errors
 ├── FhirError                  an HTTP-level FHIR failure; becomes an OperationOutcome
 │   (status, code = OperationOutcome.issue.code, diagnostics, expression)
 └── StoreError                 the storage layer failed (bad database path, corrupt file)
+    └── StoreFormatError       the database was written by another medagent version
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ class FhirServerError(Exception):
 
 class StoreError(FhirServerError):
     pass
+
+
+class StoreFormatError(StoreError):
+    """The database's on-disk format is not this version's (re-seed it)."""
 
 
 class FhirError(FhirServerError):

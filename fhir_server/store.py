@@ -25,7 +25,7 @@ from typing import NamedTuple
 import orjson
 
 from .dates import date_range, now_iso
-from .errors import StoreError
+from .errors import StoreError, StoreFormatError
 from .indexing import IndexRows, extract
 
 _SCHEMA = """
@@ -99,6 +99,12 @@ def _index_params(rid: int, rows: IndexRows, out: dict[str, list]) -> None:
             out[kind].append((rid, *row, p))
 
 
+# The on-disk format: bump it whenever the schema or what the index rows hold changes, so a
+# database written by another version is refused instead of answering searches wrongly.
+# Format 1 (never recorded) stored NULL systems, which dropped token rows without a system.
+STORE_FORMAT = "2"
+
+
 class Store:
     """The SQLite database behind the FHIR server."""
 
@@ -117,8 +123,27 @@ class Store:
             conn.executescript(_SCHEMA)
             for name, target in _INDEXES.items():
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+            found = self._format(conn)
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+        if found != STORE_FORMAT:
+            self.close()
+            raise StoreFormatError(
+                f"the database {self.path} was written by another medagent version (store format "
+                f"{found}, this version reads {STORE_FORMAT}); delete it and seed again"
+            )
+
+    @staticmethod
+    def _format(conn: sqlite3.Connection) -> str:
+        """The database's store format; a new, empty database is stamped with the current one."""
+        row = conn.execute("SELECT value FROM meta WHERE key='store_format'").fetchone()
+        if row is not None:
+            return row[0]
+        if conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is not None:
+            return "1"  # written before formats were recorded
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('store_format', ?)", (STORE_FORMAT,))
+        return STORE_FORMAT
 
     # -- connections and transactions -------------------------------------------------
     def conn(self) -> sqlite3.Connection:

@@ -28,9 +28,23 @@ def cohort_db_path(seed: int, n_patients: int) -> Path:
     return Path(ServerSettings().home) / "db" / f"cohort-{seed}-{n_patients}.db"
 
 
+def _open_cached_store(path: Path) -> Any:
+    """Open a cohort database of medagent's own cache; one of another store format is rebuilt."""
+    from fhir_server import Store
+    from fhir_server.errors import StoreFormatError
+
+    try:
+        return Store(path)
+    except StoreFormatError as exc:
+        print(f"medagent: {exc}: rebuilding this cached database", file=sys.stderr, flush=True)
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        return Store(path)
+
+
 def open_service(suite: Any) -> Any:
     """A ``FhirService`` over a store holding ``suite``'s cohort (seeded on first use)."""
-    from fhir_server import FhirService, ServerSettings, Store
+    from fhir_server import FhirService, ServerSettings
 
     import patients
 
@@ -40,7 +54,7 @@ def open_service(suite: Any) -> Any:
     if service is not None:
         return service
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(path)
+    store = _open_cached_store(path)
     if not expected or store.get_meta("cohort_checksum") != expected:  # else: seeded already
         started = time.perf_counter()
         print(f"medagent: preparing cohort seed {suite.cohort_seed}, {suite.cohort_n_patients} patients "
