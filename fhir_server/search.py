@@ -186,16 +186,61 @@ def _reference_value(param: SearchParam, value: str, modifier: str) -> tuple[str
     return rtype, value
 
 
+# Token parameters whose values are shared by many resources (a poor place to start a search).
+_BROAD_TOKENS = frozenset({"category", "status", "clinical-status", "verification-status", "intent",
+                           "priority", "gender", "class", "active"})
+
+
+def _selectivity_rank(param: SearchParam) -> int:
+    """Lower is narrower: which index condition should drive a search."""
+    if param.kind == "token":
+        return 4 if param.name in _BROAD_TOKENS else 0
+    return {"reference": 0, "string": 1, "quantity": 2, "date": 3}[param.kind]
+
+
+@dataclass(slots=True)
+class _Indexed:
+    """A condition answered from an index table: ``WHERE param=? AND (…)`` over ``table``."""
+
+    rank: int
+    table: str
+    sql: str
+    args: list
+    negate: bool
+
+
 class _Compiler:
     def __init__(self, rtype: str) -> None:
         self.rtype = rtype
         self.params = params_for(rtype)
         self.search = Search(rtype)
-        self.patient: str | None = None  # a single known patient: narrows every subquery
-        self.conds: list[tuple[str, list, bool]] = []
+        self.patient: str | None = None  # a single known patient: narrows the driving subquery
+        self.conds: list[tuple[str, list]] = []
+        self.indexed: list[_Indexed] = []
 
-    def add(self, sql: str, args: list, narrowable: bool = False) -> None:
-        self.conds.append((sql, args, narrowable))
+    def add(self, sql: str, args: list) -> None:
+        self.conds.append((sql, args))
+
+    def emit(self, search: Search) -> None:
+        """WHERE clauses: the narrowest index condition drives (an IN list of row ids, narrowed
+        to the patient when one is known); every other one is checked per candidate row with
+        EXISTS on its table's primary key, so broad conditions (a category, a date range) are
+        never materialised."""
+        for sql, args in self.conds:
+            search.where.append(sql)
+            search.args.extend(args)
+        positive = [c for c in self.indexed if not c.negate]
+        driver = min(positive, key=lambda c: c.rank) if positive else None
+        for cond in self.indexed:
+            if cond is driver:
+                narrow = self.patient is not None
+                search.where.append(f"r.rid IN (SELECT rid FROM {cond.table} WHERE {cond.sql}"
+                                    f"{' AND patient=?' if narrow else ''})")
+                search.args.extend([*cond.args, self.patient] if narrow else cond.args)
+            else:
+                search.where.append(f"{'NOT ' if cond.negate else ''}EXISTS (SELECT 1 FROM "
+                                    f"{cond.table} WHERE rid=r.rid AND {cond.sql})")
+                search.args.extend(cond.args)
 
     def param(self, name: str) -> SearchParam:
         param = self.params.get(name)
@@ -249,8 +294,8 @@ class _Compiler:
                 sql, a = ("(rid_=? AND rtype=?)", [rid, rtype]) if rtype else ("rid_=?", [rid])
             alts.append(sql)
             args.extend(a)
-        sub = f"SELECT rid FROM {_TABLE[kind]} WHERE param=? AND ({' OR '.join(alts)})"
-        self.add(f"r.rid {'NOT IN' if negate else 'IN'} ({sub}{{patient}})", args, narrowable=True)
+        self.indexed.append(_Indexed(_selectivity_rank(param), _TABLE[kind],
+                                     f"param=? AND ({' OR '.join(alts)})", args, negate))
 
     def _patient(self, param: SearchParam, values: list[str], modifier: str) -> None:
         if modifier and modifier != "Patient":
@@ -327,10 +372,7 @@ def parse_search(rtype: str, params: list[tuple[str, str]], default_count: int, 
                 continue
             raise
         search.link_params.append((name, value))
-    narrow = " AND patient=?" if comp.patient is not None else ""
-    for sql, args, narrowable in comp.conds:
-        search.where.append(sql.replace("{patient}", narrow if narrowable else ""))
-        search.args.extend([*args, comp.patient] if narrowable and narrow else args)
+    comp.emit(search)
     return search
 
 
