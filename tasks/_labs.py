@@ -15,6 +15,7 @@ from ._clock import NOW, WINDOW_START, parse_instant
 LAB_SYSTEM = "urn:medagent:lab"
 LOINC = "http://loinc.org"
 LAB_LOINC = {"MG": "19123-9", "GLU": "2345-7", "K": "2823-3", "A1C": "4548-4"}
+_LOCAL_BY_LOINC = {v: k for k, v in LAB_LOINC.items()}
 _NOT_RESULTS = {"entered-in-error", "cancelled", "registered"}
 
 
@@ -31,13 +32,12 @@ class LabPoint:
 
 def lab_code(resource: dict) -> str | None:
     """The local lab code of an Observation (from the local coding or its LOINC coding)."""
-    reverse = {v: k for k, v in LAB_LOINC.items()}
     for coding in (resource.get("code") or {}).get("coding") or []:
         system, code = coding.get("system"), coding.get("code")
         if system == LAB_SYSTEM:
             return code
-        if system == LOINC and code in reverse:
-            return reverse[code]
+        if system == LOINC and code in _LOCAL_BY_LOINC:
+            return _LOCAL_BY_LOINC[code]
     return None
 
 

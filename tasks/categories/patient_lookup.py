@@ -46,7 +46,8 @@ def _has_lookalike(chart: Chart, p: Person) -> bool:
 
 def pools(chart: Chart) -> dict[str, list[str]]:
     lookalike = [m for m, p in chart.patients.items() if _has_lookalike(chart, p)]
-    plain = [m for m in chart.patients if m not in set(lookalike)]
+    has_lookalike = set(lookalike)
+    plain = [m for m in chart.patients if m not in has_lookalike]
     return {"found": plain, "found_lookalike": lookalike,
             "not_found_birthdate": list(chart.patients), "not_found_name": list(chart.patients)}
 
