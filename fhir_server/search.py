@@ -117,8 +117,10 @@ def _date_condition(value: str, lo_col: str, hi_col: str) -> tuple[str, list]:
     # reads it back as '+'
     prefix, text = _prefixed(value.replace(" ", "+"))
     lo, hi = parse_search_date(text)
-    now = date_range(now_iso())[0]
-    width = max(abs(now - lo) // 10, hi - lo, _DAY_MS) if prefix == "ap" else 0
+    width = 0
+    if prefix == "ap":  # the clock is only read for ap
+        now = date_range(now_iso())[0]
+        width = max(abs(now - lo) // 10, hi - lo, _DAY_MS)
     return _range_sql(prefix, lo, hi, lo_col, hi_col, width)
 
 
