@@ -11,7 +11,7 @@ import re
 from functools import cache
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import FhirError
 
@@ -139,8 +139,6 @@ def _coded_fields(cls) -> tuple:  # noqa: ANN001 - a fhir.resources model class
 
 def _unbound_codes(model, path: str):  # noqa: ANN001, ANN202 - a validated fhir.resources model
     """``(path, value, allowed)`` for each code outside its required value set."""
-    from pydantic import BaseModel
-
     for attr, json_name, allowed in _coded_fields(type(model)):
         value = getattr(model, attr, None)
         if value is None:
