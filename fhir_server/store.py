@@ -337,8 +337,8 @@ class Store:
                 lu_val = lu_ms(lu)
             else:
                 meta["lastUpdated"], lu_val = now, now_ms
-            body = dumps(resource, option=sort)
             if fast:
+                body = dumps(resource, option=sort)
                 rows = extract(resource)
                 res_rows.append(("", rtype, rid, 1, lu_val, 0, rows.patient, body, next_rid))
                 _index_params(next_rid, rows, idx)
