@@ -62,12 +62,12 @@ def make(suite: Any = "mab-v1", task_id: str | None = None, *, max_steps: int = 
 
 class MedEnv:
     def __init__(self, task: Any, service: Any, *, max_steps: int = 8) -> None:
-        from tasks.clients import LocalFhirClient
+        from medagent.runner_backends import LocalBackend
 
         self.task = task
         self.service = service
         self.max_steps = max_steps
-        self._client_type = LocalFhirClient
+        self._backend = LocalBackend(service)  # the runner's own session open/close
         self._loop = asyncio.new_event_loop()
         self._env: TrialEnv | None = None
         self._session: str | None = None
@@ -76,16 +76,14 @@ class MedEnv:
     def _end_session(self) -> list[dict[str, Any]]:
         writes: list[dict[str, Any]] = []
         if self._session is not None:
-            writes = list(self.service.session_log(self._session))
-            self.service.delete_session(self._session)
+            writes = self._loop.run_until_complete(self._backend.close(self._session))
             self._session = None
         return writes
 
     def reset(self) -> dict[str, Any]:
         """Start a new episode in a fresh server session; returns the first observation."""
         self._end_session()
-        self._session = self.service.create_session()
-        client = self._client_type(self.service, session=self._session)
+        self._session, client = self._loop.run_until_complete(self._backend.open())
         self._env = TrialEnv(self.task, client, max_steps=self.max_steps)
         self._done = False
         return {
