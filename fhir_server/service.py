@@ -193,12 +193,10 @@ class FhirService:
         if cur.deleted:
             raise FhirError(410, f"Resource {rtype}/{rid} was deleted (version {cur.version})",
                             code="deleted")
-        body = cur.body
-        elements = [v for k, v in params or () if k == "_elements"]
+        elements = [e.strip() for k, v in params or () if k == "_elements"
+                    for e in v.split(",") if e.strip()]
         summary = next((v for k, v in params or () if k == "_summary"), "false")
-        if elements or summary in ("true", "data"):
-            wanted = [e.strip() for v in elements for e in v.split(",") if e.strip()]
-            body = subset(body, wanted or None, summary)
+        body = subset(cur.body, elements or None, summary)  # the stored bytes when neither applies
         return resource_response(200, body, cur.version, cur.lu)
 
     def vread(self, ctx: Ctx, rtype: str, rid: str, vid: str) -> FhirResponse:
