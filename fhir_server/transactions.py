@@ -87,9 +87,9 @@ def _run(service: FhirService, ctx: Ctx, e: _Entry) -> FhirResponse:
 def _response_entry(resp: FhirResponse) -> bytes:
     status = f"{resp.status} {_REASONS.get(resp.status, '')}".strip()
     response: dict = {"status": status}
-    for header, key in (("location", "location"), ("etag", "etag")):
-        if header in resp.headers:
-            response[key] = resp.headers[header]
+    for key in ("location", "etag"):
+        if key in resp.headers:
+            response[key] = resp.headers[key]
     if resp.status >= 400:
         response["outcome"] = orjson.loads(resp.body)
         return entry(None, None, response=response)
