@@ -41,11 +41,16 @@ def task_prompt(task: Any) -> str:
     return text
 
 
-def _tool_content(result: Any) -> str:
+def result_text(result: Any) -> str:
+    """A tool result's content as text (JSON for parsed bodies)."""
     body = result.content
     if isinstance(body, bytes | bytearray):
-        body = body.decode("utf-8", "replace")
-    payload = body if isinstance(body, str) else orjson.dumps(body).decode()
+        return body.decode("utf-8", "replace")
+    return body if isinstance(body, str) else orjson.dumps(body).decode()
+
+
+def _tool_content(result: Any) -> str:
+    payload = result_text(result)
     if result.ok:
         return payload
     status = f"HTTP {result.status}: " if result.status else ""

@@ -21,9 +21,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
-
-from medagent.agents._react import task_prompt
+from medagent.agents._react import result_text, task_prompt
 
 BASE_URL = "http://localhost:8080/fhir/"
 
@@ -100,13 +98,6 @@ def fhir_path(url: str) -> tuple[str, list[tuple[str, str]]]:
     return path.strip("/"), params
 
 
-def _body_text(result: Any) -> str:
-    body = result.content
-    if isinstance(body, bytes | bytearray):
-        return body.decode("utf-8", "replace")
-    return body if isinstance(body, str) else orjson.dumps(body).decode()
-
-
 async def _act(reply: str, env: Any) -> str | None:
     """Carry out one reply; the next user message, or None when the trial ends."""
     text = _strip_fences(reply)
@@ -120,7 +111,7 @@ async def _act(reply: str, env: Any) -> str | None:
     if text.startswith("GET "):
         path, params = fhir_path(text[4:].splitlines()[0])
         result = await env.request("GET", path, params=params)
-        return f"Response of the GET request (HTTP {result.status}):\n{_body_text(result)}"
+        return f"Response of the GET request (HTTP {result.status}):\n{result_text(result)}"
     if text.startswith("POST "):
         first, _, payload = text[5:].partition("\n")
         path, _ = fhir_path(first)
@@ -129,7 +120,7 @@ async def _act(reply: str, env: Any) -> str | None:
         except json.JSONDecodeError as exc:
             return f"The POST payload is not valid JSON ({exc}); nothing was sent."
         result = await env.request("POST", path, json=body)
-        return f"Response of the POST request (HTTP {result.status}):\n{_body_text(result)}"
+        return f"Response of the POST request (HTTP {result.status}):\n{result_text(result)}"
     return None  # not one of the three forms: the original ends the task here
 
 
