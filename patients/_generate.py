@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
 from . import scenarios
-from ._patient import Job, generate_patient
+from ._patient import Job, generate_patient, ndjson
 from ._plan import CohortPlan, ages, make_plan
 from ._time import NOW, to_minutes
 from .errors import CohortError, ScenarioError
@@ -27,9 +25,10 @@ TYPES = ("Organization", "Practitioner", "Patient", "Encounter", "Condition", "O
 
 def _jobs(plan: CohortPlan, now: datetime) -> Iterator[Job]:
     now_m = to_minutes(now)
+    practitioners, organizations = tuple(plan.practitioner_ids), tuple(plan.organization_ids)
     for p, age in zip(plan.patients, ages(plan, now), strict=True):
         yield Job(plan.seed, p.index, now_m, p.mrn, p.gender, age, p.states, p.gp, p.org,
-                  tuple(plan.practitioner_ids), tuple(plan.organization_ids))
+                  practitioners, organizations)
 
 
 def _results(plan: CohortPlan, now: datetime, workers: int) -> Iterator[dict[str, bytes]]:
@@ -91,10 +90,9 @@ def generate(
             counts[rtype] += blob.count(b"\n")
 
     try:
-        opt = orjson.OPT_SORT_KEYS
         for rtype, items in (("Organization", plan.organizations), ("Practitioner", plan.practitioners),
                              ("Patient", [p.resource for p in plan.patients])):
-            put(rtype, b"".join(orjson.dumps(r, option=opt) + b"\n" for r in items))
+            put(rtype, ndjson(items))
         for result in _results(plan, now, workers or _default_workers(n_patients)):
             for rtype, blob in result.items():
                 put(rtype, blob)

@@ -286,7 +286,7 @@ def generate_patient(job: Job) -> dict[str, bytes]:
     _problem_list(ch, conds, ch.out["Encounter"][0]["id"], events[0][0])
     scenarios.apply_labs(labs, job.states, now, rng)
     _render_labs(ch, labs)
-    return {rtype: _ndjson(items) for rtype, items in ch.out.items()}
+    return {rtype: ndjson(items) for rtype, items in ch.out.items()}
 
 
 def _problem_list(ch: _Chart, conds: set[str], encounter: str, recorded: int) -> None:
@@ -305,7 +305,8 @@ def _render_labs(ch: _Chart, labs: LabChart) -> None:
         obs.append(R.lab(f"{mrn}-l{n}", mrn, enc, code, minute, issued, value))
 
 
-def _ndjson(items: list[dict]) -> bytes:
+def ndjson(items: list[dict]) -> bytes:
+    """Resources as NDJSON lines (sorted keys); empty bytes for no resources."""
     if not items:
         return b""
     dumps, opt = orjson.dumps, orjson.OPT_SORT_KEYS

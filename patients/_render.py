@@ -7,7 +7,7 @@ from ._codes import (
     BP_DIA, BP_PANEL, BP_SYS, ICD10, INTERPRETATION, LABS, LOCAL_LAB, LOINC, OBS_CATEGORY,
     ROUTES, RXNORM, SNOMED, UCUM, VITALS, Dx, Med,
 )
-from ._time import iso
+from ._time import DAY, iso
 
 _CT = "http://terminology.hl7.org/CodeSystem/"
 
@@ -193,7 +193,7 @@ def medication_request(
 ) -> dict:
     """An order valid for ``days``; the validity end is left open while it lies after ``now``."""
     concept, dosage = _med_parts(med)
-    when = iso(minute)
+    when, end = iso(minute), minute + days * DAY
     return {
         "resourceType": "MedicationRequest", "id": rid, "meta": {"lastUpdated": when},
         "status": status, "intent": "order", "category": _MR_CATEGORY[category],
@@ -201,8 +201,7 @@ def medication_request(
         "encounter": {"reference": f"Encounter/{enc}"}, "authoredOn": when,
         "requester": {"reference": f"Practitioner/{requester}"}, "dosageInstruction": [dosage],
         "dispenseRequest": {
-            "validityPeriod": {"start": when, "end": iso(minute + days * 1440)} if minute + days * 1440 <= now
-            else {"start": when},
+            "validityPeriod": {"start": when, "end": iso(end)} if end <= now else {"start": when},
             "expectedSupplyDuration": {"value": days, "unit": "days", "system": UCUM, "code": "d"},
         },
     }

@@ -147,7 +147,7 @@ def _older_minute(rng: random.Random, now: int, lo_days: float, hi_days: float) 
 
 def _ensure_older(chart: LabChart, code: str, now: int, rng: random.Random) -> None:
     if not chart.of(code, hi=now - WINDOW):
-        chart.add(code, _older_minute(chart.phys.rng, now, 3, 60))
+        chart.add(code, _older_minute(rng, now, 3, 60))
 
 
 def _band(rng: random.Random, lo: float, hi: float) -> float:
