@@ -15,6 +15,7 @@ from .._clock import NOW
 from .._labs import LabPoint, last_24h, latest
 
 A1C_MAX_AGE = timedelta(days=365)
+K_LOW = 3.5  # mmol/L: below it potassium is "low" (and replaced)
 
 
 def magnesium(series: list[LabPoint]) -> str:
@@ -34,7 +35,7 @@ def glucose(series: list[LabPoint]) -> str:
 
 def potassium(series: list[LabPoint]) -> str:
     point = latest(series)
-    return "never" if point is None else "low" if point.value < 3.5 else "normal"
+    return "never" if point is None else "low" if point.value < K_LOW else "normal"
 
 
 def a1c(series: list[LabPoint]) -> str:

@@ -27,13 +27,14 @@ from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
 from ._orders import ROUTE_ORAL, dosage, medication_request, order_checks, service_request
 from ._select import by_chart_state
+from ._states import K_LOW, potassium
 from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 9, "potassium_replacement", "action"
 TITLE = "Potassium replacement"
 DRUG_NDC = "40032-917-01"
 RECHECK_AT = "2023-11-14T08:00:00+00:00"
-THRESHOLD = 3.5
+THRESHOLD = K_LOW
 DOSE_TOLERANCE = 0.5
 BRANCHES = {"order": 15, "no_order_normal": 10, "no_order_never": 5}
 STATES = {"order": ("low",), "no_order_normal": ("normal",), "no_order_never": ("never",)}
@@ -41,7 +42,7 @@ STATES = {"order": ("low",), "no_order_normal": ("normal",), "no_order_never": (
 
 def decide(series: list) -> dict:
     point = latest(series)
-    if point is None or point.value >= THRESHOLD:
+    if potassium(series) != "low":
         return {"answer": reported(point), "order": None}
     dose = round((THRESHOLD - point.value) / 0.1 * 10, 1)
     return {"answer": [point.value], "order": {"dose_meq": dose, "recheck_at": RECHECK_AT}}
