@@ -11,7 +11,7 @@ from typing import Any
 
 from .._clock import NOW_ISO
 from ..models import Check
-from ._fhir import SNOMED, field_check, instant_check, subject_check
+from ._fhir import NDC, SNOMED, field_check, instant_check, subject_check
 
 _V3_ROUTE = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
 ROUTE_IV = ({(SNOMED, "47625008"), (_V3_ROUTE, "IVINJ")},
@@ -54,7 +54,7 @@ def medication_request(mrn: str, ndc: str, display: str, route: tuple[str, str],
     return _order(
         "MedicationRequest", mrn,
         medicationCodeableConcept={
-            "coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": ndc, "display": display}],
+            "coding": [{"system": NDC, "code": ndc, "display": display}],
             "text": display},
         dosageInstruction=[{
             "route": {"coding": [{"system": SNOMED, "code": route_code, "display": route_text}],
