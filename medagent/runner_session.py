@@ -69,12 +69,8 @@ class BenchSession:
             write_json(run_path, self.run_doc)
         self.previous = self.log.open()
         done = {r.get("trial_id") for r in self.previous}
-        self.todo = [
-            Trial(task, epoch)
-            for epoch in range(1, config.epochs + 1)
-            for task in self.tasks
-            if f"{task.id}#{epoch}" not in done
-        ]
+        trials = (Trial(task, epoch) for epoch in range(1, config.epochs + 1) for task in self.tasks)
+        self.todo = [trial for trial in trials if trial.trial_id not in done]
         self.wall_before = float(previous_summary.get("wall_time_s") or 0.0)
 
     def _backend(self, fhir_url: str | None) -> Any:
