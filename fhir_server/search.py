@@ -22,6 +22,7 @@ from .dates import date_range, now_iso, parse_search_date
 from .errors import FhirError
 from .indexing import normalise, split_reference
 from .search_params import SearchParam, params_for
+from .store import INDEX_TABLE
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 # Parameters about the result set, not about matching.
@@ -30,8 +31,6 @@ RESULT_PARAMS = frozenset({
     "_format", "_pretty",
 })
 SUPPORTED_SUMMARY = ("count", "true", "data", "false")
-_TABLE = {"token": "idx_token", "string": "idx_string", "date": "idx_date",
-          "reference": "idx_ref", "quantity": "idx_qty"}
 _SORT_EXPR = {"token": "min(code)", "string": "min(norm)", "date": "min(lo)",
               "reference": "min(rid_)", "quantity": "min(value)"}
 _SPLIT = re.compile(r"(?<!\\),")
@@ -296,7 +295,7 @@ class _Compiler:
                 sql, a = ("(rid_=? AND rtype=?)", [rid, rtype]) if rtype else ("rid_=?", [rid])
             alts.append(sql)
             args.extend(a)
-        self.indexed.append(_Indexed(_selectivity_rank(param), _TABLE[kind],
+        self.indexed.append(_Indexed(_selectivity_rank(param), INDEX_TABLE[kind],
                                      f"param=? AND ({' OR '.join(alts)})", args, negate))
 
     def _patient(self, param: SearchParam, values: list[str], modifier: str) -> None:
@@ -315,7 +314,7 @@ class _Compiler:
             self.add(f"r.patient IS {'' if missing else 'NOT '}NULL", [])
             return
         op = "NOT IN" if missing else "IN"
-        self.add(f"r.rid {op} (SELECT rid FROM {_TABLE[param.kind]} WHERE param=?)", [param.pid])
+        self.add(f"r.rid {op} (SELECT rid FROM {INDEX_TABLE[param.kind]} WHERE param=?)", [param.pid])
 
     def sort(self, value: str) -> None:
         for key in (k.strip() for k in value.split(",")):
@@ -333,7 +332,7 @@ class _Compiler:
                     agg = _SORT_EXPR[param.kind]
                     if desc and param.kind == "date":
                         agg = "max(lo)"
-                    expr = f"(SELECT {agg} FROM {_TABLE[param.kind]} WHERE rid=r.rid AND param=?)"
+                    expr = f"(SELECT {agg} FROM {INDEX_TABLE[param.kind]} WHERE rid=r.rid AND param=?)"
                     args = [param.pid]
             self.search.order.append(f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST")
             self.search.order_args.extend(args)

@@ -27,6 +27,7 @@ import orjson
 from .dates import date_range, now_iso
 from .errors import StoreError, StoreFormatError
 from .indexing import IndexRows, extract
+from .search_params import KINDS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,7 +69,9 @@ _INDEXES = {
     "idx_ref_s": "idx_ref(param, rid_, patient)",
     "idx_qty_s": "idx_qty(param, patient, value)",
 }
-_INDEX_TABLES = ("token", "string", "date", "ref", "qty")
+# The index table of each search parameter kind (also read by the search compiler).
+INDEX_TABLE = {"token": "idx_token", "string": "idx_string", "date": "idx_date",
+               "reference": "idx_ref", "quantity": "idx_qty"}
 _INSERT = {
     "token": "INSERT OR IGNORE INTO idx_token VALUES (?,?,?,?,?)",
     "string": "INSERT OR IGNORE INTO idx_string VALUES (?,?,?,?,?)",
@@ -94,7 +97,7 @@ def lu_ms(instant: str) -> int:
 
 def _index_params(rid: int, rows: IndexRows, out: dict[str, list]) -> None:
     p = rows.patient
-    for kind in ("token", "string", "date", "reference", "quantity"):
+    for kind in KINDS:
         for row in getattr(rows, kind):
             out[kind].append((rid, *row, p))
 
@@ -252,8 +255,8 @@ class Store:
                 "UPDATE resources SET version=?, lu=?, deleted=?, patient=?, body=? WHERE rid=?",
                 (version, lu, deleted, rows.patient, body, row_id),
             )
-            for table in _INDEX_TABLES:
-                conn.execute(f"DELETE FROM idx_{table} WHERE rid=?", (row_id,))
+            for table in INDEX_TABLE.values():
+                conn.execute(f"DELETE FROM {table} WHERE rid=?", (row_id,))
         else:
             cur = conn.execute(
                 "INSERT INTO resources(session, type, id, version, lu, deleted, patient, body) "
@@ -282,8 +285,8 @@ class Store:
             raise StoreError("the baseline is not a session")
         with self.write() as conn:
             own = "SELECT rid FROM resources WHERE session=? AND session != ''"
-            for table in _INDEX_TABLES:
-                conn.execute(f"DELETE FROM idx_{table} WHERE rid IN ({own})", (session,))
+            for table in INDEX_TABLE.values():
+                conn.execute(f"DELETE FROM {table} WHERE rid IN ({own})", (session,))
             conn.execute("DELETE FROM resources WHERE session=? AND session != ''", (session,))
             conn.execute("DELETE FROM history WHERE session=? AND session != ''", (session,))
             conn.execute("DELETE FROM write_log WHERE session=?", (session,))
