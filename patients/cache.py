@@ -37,11 +37,12 @@ def _usable(directory: Path, seed: int, n_patients: int) -> Manifest | None:
         return None
     try:
         manifest = Manifest.load(directory)
-        manifest.verify(directory)
+        if (manifest.seed, manifest.n_patients, manifest.generator_version) != (seed, n_patients, GENERATOR_VERSION):
+            return None
+        manifest.verify(directory)  # hashes every file: only for the right cohort
     except CohortError:
         return None
-    same = (manifest.seed, manifest.n_patients, manifest.generator_version) == (seed, n_patients, GENERATOR_VERSION)
-    return manifest if same else None
+    return manifest
 
 
 def ensure_cohort(seed: int = DEFAULT_SEED, n_patients: int = DEFAULT_PATIENTS) -> Path:

@@ -68,16 +68,9 @@ class Manifest(BaseModel):
         for rtype, entry in self.files.items():
             path = Path(directory) / entry.path
             try:
-                digest = _sha256_file(path)
+                with path.open("rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
             except FileNotFoundError:
                 raise CohortError(f"cohort file missing: {path}") from None
             if digest != entry.sha256:
                 raise CohortError(f"cohort file {path} is corrupt (sha256 mismatch for {rtype})")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
