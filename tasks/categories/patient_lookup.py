@@ -74,21 +74,22 @@ def _other_family(p: Person, taken: set, rng: random.Random) -> str:
             return family
 
 
-def instance(chart: Chart, branch: str, mrn: str, rng: random.Random) -> Instance:
+def instance(chart: Chart, taken: set, branch: str, mrn: str, rng: random.Random) -> Instance:
     p = chart.patients[mrn]
     params = {"given": p.given, "family": p.family, "birthDate": p.birth_date}
     if branch == "not_found_birthdate":
-        params["birthDate"] = _other_birthdate(p, _taken(chart), rng)
+        params["birthDate"] = _other_birthdate(p, taken, rng)
     elif branch == "not_found_name":
-        params["family"] = _other_family(p, _taken(chart), rng)
+        params["family"] = _other_family(p, taken, rng)
     found = branch.startswith("found")
     return Instance(mrn if found else None, branch, params,
                     {"answer": [mrn if found else NOT_FOUND]})
 
 
 def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
+    taken = _taken(chart)
     return select_instances(pools(chart), BRANCHES, n, rng,
-                            lambda b, m, r: instance(chart, b, m, r))
+                            lambda b, m, r: instance(chart, taken, b, m, r))
 
 
 render = templated(KIND, (
