@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 NOW = datetime(2023, 11, 13, 10, 15, tzinfo=UTC)
-NOW_ISO = "2023-11-13T10:15:00+00:00"
+NOW_ISO = NOW.isoformat()  # "2023-11-13T10:15:00+00:00"
 DAY = timedelta(hours=24)
 WINDOW_START = NOW - DAY  # "the last 24 hours" is [NOW - 24 h, NOW]
 
