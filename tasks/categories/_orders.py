@@ -35,6 +35,12 @@ def order_checks(resource: dict, mrn: str) -> list[Check]:
     ]
 
 
+def ucum(value: float, code: str, unit: str | None = None) -> dict:
+    """A UCUM Quantity (``unit`` is the human-readable form, the code when not given)."""
+    return {"value": value, "unit": unit or code, "system": "http://unitsofmeasure.org",
+            "code": code}
+
+
 def _order(resource_type: str, mrn: str, **fields: Any) -> dict:
     return {"resourceType": resource_type, "status": "active", "intent": "order",
             "subject": {"reference": f"Patient/{mrn}"}, "authoredOn": NOW_ISO, **fields}

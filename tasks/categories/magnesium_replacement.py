@@ -25,7 +25,7 @@ from ..models import Check, Grade, Task
 from ._answers import numeric_answer
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
-from ._orders import ROUTE_IV, dosage, medication_request, order_checks
+from ._orders import ROUTE_IV, dosage, medication_request, order_checks, ucum
 from ._select import by_chart_state
 from ._states import magnesium
 from ._writes import WriteSpec
@@ -95,10 +95,7 @@ async def solve(task: Task, env: Any) -> list:
         await write(env, "create_medication_request", medication_request(
             mrn(task), DRUG_NDC, "Magnesium sulfate in water for injection",
             ("47625008", "Intravenous route"),
-            dose={"value": order["dose_g"], "unit": "g", "system": "http://unitsofmeasure.org",
-                  "code": "g"},
-            rate={"value": order["dose_g"] / order["hours"], "unit": "g/h",
-                  "system": "http://unitsofmeasure.org", "code": "g/h"}))
+            dose=ucum(order["dose_g"], "g"), rate=ucum(order["dose_g"] / order["hours"], "g/h")))
     return decision["answer"]
 
 

@@ -25,7 +25,8 @@ from ..models import Check, Grade, Task
 from ._answers import numeric_answer
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
-from ._orders import ROUTE_ORAL, dosage, medication_request, order_checks, service_request
+from ._orders import (ROUTE_ORAL, dosage, medication_request, order_checks, service_request,
+                      ucum)
 from ._select import by_chart_state
 from ._states import K_LOW, potassium
 from ._writes import WriteSpec
@@ -88,8 +89,7 @@ async def solve(task: Task, env: Any) -> list:
     if (order := decision["order"]) is not None:
         await write(env, "create_medication_request", medication_request(
             mrn(task), DRUG_NDC, "Potassium chloride oral", ("26643006", "Oral route"),
-            dose={"value": order["dose_meq"], "unit": "mEq",
-                  "system": "http://unitsofmeasure.org", "code": "meq"}))
+            dose=ucum(order["dose_meq"], "meq", "mEq")))
         await write(env, "create_service_request", service_request(
             mrn(task), LOINC, "2823-3", "Potassium [Moles/volume] in Serum or Plasma",
             occurrenceDateTime=order["recheck_at"]))

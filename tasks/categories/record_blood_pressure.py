@@ -27,6 +27,7 @@ from ._common import graded, mrn, templated, write
 from ._fhir import check, concept_check, concept_matches, convert, field_check, instant_check, \
     subject_check
 from .._labs import LOINC
+from ._orders import ucum
 from ._select import Instance, select_instances
 from ._writes import WriteSpec
 
@@ -97,8 +98,7 @@ def observation_checks(task: Task) -> WriteSpec:
 async def solve(task: Task, env: Any) -> list:
     def component(code: tuple[str, str], display: str, value: int) -> dict:
         return {"code": {"coding": [{"system": code[0], "code": code[1], "display": display}]},
-                "valueQuantity": {"value": value, "unit": "mmHg",
-                                  "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}
+                "valueQuantity": ucum(value, "mm[Hg]", "mmHg")}
     await write(env, "create_vital_sign", {
         "resourceType": "Observation", "status": "final",
         "category": [{"coding": [{"system": CATEGORY_SYSTEMS[0], "code": "vital-signs",
