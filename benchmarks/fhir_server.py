@@ -22,9 +22,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fhir_server import FhirService, ServerSettings, Store  # noqa: E402
+from fhir_server.process import start_serve  # noqa: E402
 
 LABS = [("MG", "19123-9"), ("GLU", "2345-7"), ("K", "2823-3"), ("A1C", "4548-4"),
         ("CR", "2160-0"), ("NA", "2951-2")]
@@ -210,29 +209,6 @@ def over_http(base: str, reqs: list, concurrency: int, seconds: float, workers: 
     return stats(lat, time.perf_counter() - start)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(db: Path) -> tuple[subprocess.Popen, str, float]:
-    import httpx
-
-    port = _free_port()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "medagent", "serve", "--no-seed", "--db", str(db),
-                             "--port", str(port)], stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/fhir/metadata", timeout=1)
-            return proc, f"http://127.0.0.1:{port}/fhir/", time.perf_counter() - t0
-        except httpx.TransportError:
-            if proc.poll() is not None or time.perf_counter() - t0 > 30:
-                raise SystemExit("the server did not start") from None
-            time.sleep(0.02)
-
-
 def row(name: str, s: dict, base: dict | None, key: str) -> str:
     ratio = ""
     if base is not None:
@@ -272,9 +248,10 @@ def main() -> None:
     for op, reqlist in reqs.items():
         print(row(names[op], in_process(service, reqlist, args.seconds, session), base, "p50"))
 
-    proc, url, startup = start_server(db)
+    server = start_serve(db, "--no-seed")
+    url = server.base_url + "/"
     try:
-        print(f"\nover HTTP (medagent serve started in {startup:.2f} s; {args.workers} client "
+        print(f"\nover HTTP (medagent serve started in {server.started_s:.2f} s; {args.workers} client "
               f"process(es), {args.concurrency} in flight, {args.seconds:.0f} s each)")
         meta = over_http(url, [("GET", "metadata", [], None)], args.concurrency, args.seconds,
                          args.workers)
@@ -285,8 +262,7 @@ def main() -> None:
                           args.seconds, args.workers)
             print(row(names[op], s, meta, "rps"))
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
         service.delete_session(session)
     store.close()
 

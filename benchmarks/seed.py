@@ -14,21 +14,18 @@ import argparse
 import os
 import resource
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import patients  # noqa: E402
 from fhir_server import Store  # noqa: E402
+from fhir_server.process import start_serve  # noqa: E402
 from patients._time import age_at  # noqa: E402
 from patients.seeding import load_into  # noqa: E402
 from tests.patients._cohort_data import resources  # noqa: E402
@@ -44,35 +41,11 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cold_start(db: Path, home: Path) -> float:
-    port = _free_port()
-    env = dict(os.environ, MEDAGENT_HOME=str(home))
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medagent", "serve", "--db", str(db), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"medagent serve exited: {proc.stderr.read().decode()[-400:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/fhir/metadata", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - started > 120:
-                raise SystemExit("medagent serve did not answer within 120 s")
-            time.sleep(0.02)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    """Seconds from launching `medagent serve` on the seeded database until /fhir/metadata answers."""
+    server = start_serve(db, home=home, timeout=120)
+    server.stop()
+    return server.started_s
 
 
 def main() -> None:
