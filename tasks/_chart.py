@@ -13,10 +13,10 @@ from pathlib import Path
 
 import orjson
 
-from ._labs import LabPoint, lab_code, lab_point
+from ._labs import LAB_LOINC, LabPoint, lab_code, lab_point
 from .errors import SuiteError
 
-CODES = ("MG", "GLU", "K", "A1C")
+CODES = tuple(LAB_LOINC)  # the lab codes tasks rely on: MG, GLU, K, A1C
 _CODE_MARKS = tuple(f'"code":"{c}"'.encode() for c in CODES)
 
 
