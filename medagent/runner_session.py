@@ -51,15 +51,15 @@ class BenchSession:
         run_path = self.out_dir / "run.json"
         previous_summary: dict[str, Any] = {}
         if resume:
-            import orjson
+            from medagent.leaderboard._rundir import read_json
 
             if not run_path.exists():
                 raise ConfigError(f"--resume {self.out_dir}: not a run folder (no run.json)")
-            self.run_doc = orjson.loads(run_path.read_bytes())
+            self.run_doc = read_json(run_path)
             check_resume(config, self.run_doc, self.suite)
             summary_path = self.out_dir / "summary.json"
             if summary_path.exists():
-                previous_summary = orjson.loads(summary_path.read_bytes())
+                previous_summary = read_json(summary_path)
         else:
             if (self.out_dir / "trials.jsonl").exists():
                 raise ConfigError(f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}")

@@ -40,9 +40,8 @@ _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concur
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201
-    import orjson
-
     from medagent.errors import ConfigError
+    from medagent.leaderboard._rundir import read_json
     from medagent.runner_bench import BenchConfig
 
     given = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
@@ -53,7 +52,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     run_path = args.resume / "run.json"
     if not run_path.exists():
         raise ConfigError(f"--resume {args.resume}: not a run folder (no run.json)")
-    stored = BenchConfig.from_run(orjson.loads(run_path.read_bytes()))
+    stored = BenchConfig.from_run(read_json(run_path))
     for name, value in given.items():
         setattr(stored, name, value)
     stored.__post_init__()

@@ -22,7 +22,7 @@ class RunFolder:
     summary: dict | None
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         doc = orjson.loads(path.read_bytes())
     except FileNotFoundError:
@@ -60,11 +60,11 @@ def read_run(path: Path, *, need_summary: bool = False) -> RunFolder:
     path = Path(path)
     if not path.is_dir():
         raise ResultsError(f"{path}: not a run folder (no such directory)")
-    run = _read_json(path / "run.json")
+    run = read_json(path / "run.json")
     trials = read_trials(path / "trials.jsonl")
     summary_path = path / "summary.json"
     if summary_path.exists() or need_summary:
-        summary = _read_json(summary_path)
+        summary = read_json(summary_path)
     else:
         summary = None
     return RunFolder(path=path, run=run, trials=trials, summary=summary)

@@ -74,3 +74,14 @@ def test_resume_refuses_other_settings(bench_suite_path, tmp_path, capsys):
     assert len(read_run(out).trials) == n
     assert main(["bench", "--suite", str(bench_suite_path), "--out", str(out), "--agent", "oracle", "--quiet"]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_of_a_corrupt_run_folder_is_one_line(bench_suite_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["bench", "--suite", str(bench_suite_path), "--out", str(out), "--quiet",
+                 "--agent", "null", "--tasks", "1"]) == 0
+    (out / "run.json").write_bytes(b'{"model": ')  # a run.json cut short
+    capsys.readouterr()
+    assert main(["bench", "--resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run.json: not valid JSON" in err[0]
