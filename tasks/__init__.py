@@ -17,7 +17,7 @@ from .categories import CATEGORIES, get_category
 from .clients import FhirClient, HttpFhirClient, LocalFhirClient
 from .env import ClientToolEnv, ToolEnv
 from .errors import FhirClientError, SolveError, SuiteError, TaskError, ToolError, UnknownTaskError
-from .models import Check, FhirReply, Grade, Suite, Task, ToolResult
+from .models import Check, FhirReply, Grade, Suite, Task, TaskView, ToolResult
 from .tools import FINISH_TOOL, TOOLS, TOOLS_BY_NAME, Tool, get_tool, tool_schemas
 
 
@@ -30,6 +30,6 @@ __all__ = [
     "CATEGORIES", "FINISH_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",
     "ClientToolEnv", "FhirClient", "FhirClientError", "FhirReply", "Grade", "HttpFhirClient",
     "LocalFhirClient", "SolveError", "Suite", "SuiteError", "Task", "TaskError", "Tool",
-    "ToolEnv", "ToolError", "ToolResult", "UnknownTaskError", "build_suite", "get_category",
+    "TaskView", "ToolEnv", "ToolError", "ToolResult", "UnknownTaskError", "build_suite", "get_category",
     "get_tool", "grade", "known_suites", "load_suite", "tool_schemas", "write_suite",
 ]

@@ -42,6 +42,7 @@ def header(suite: Suite) -> dict:
         "n_tasks": len(suite.tasks),
         "checksum": suite.checksum,
         "branches": suite.branch_counts(),
+        **({"baselines": suite.baselines} if suite.baselines else {}),
     }
 
 
@@ -109,4 +110,5 @@ def load_suite(id_or_path: str | Path = "mab-v1") -> Suite:
         raise SuiteError(f"{jsonl}: invalid task ({exc.errors()[0]['msg']})") from None
     if len(tasks) != meta["n_tasks"]:
         raise SuiteError(f"{jsonl}: {len(tasks)} tasks, header says {meta['n_tasks']}")
-    return Suite(tasks=tasks, **{k: meta[k] for k in _HEADER_KEYS if k != "n_tasks"})
+    return Suite(tasks=tasks, baselines=meta.get("baselines") or {},
+                 **{k: meta[k] for k in _HEADER_KEYS if k != "n_tasks"})

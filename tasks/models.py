@@ -36,6 +36,30 @@ class Task(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     expected: dict[str, Any]
 
+    def view(self) -> TaskView:
+        """What an agent may see of this task (never ``expected``, ``branch``, ``patient``)."""
+        return TaskView(id=self.id, category=self.category, kind=self.kind,
+                        instruction=self.instruction, context=self.context)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """The public view of a task: the only task object an agent (or a model) is given.
+
+    The answer key (``expected``), the branch and the patient id stay with the grader; the
+    built-in reference solver is the one caller that gets the full :class:`Task`.
+    """
+
+    id: str
+    category: int
+    kind: str
+    instruction: str
+    context: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "category": self.category, "kind": self.kind,
+                "instruction": self.instruction, "context": self.context}
+
 
 class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +71,9 @@ class Suite(BaseModel):
     cohort_checksum: str
     tasks: list[Task]
     checksum: str
+    # Reference scores recorded when the suite is built, e.g.
+    # {"blind": {"overall": 0.21, "per_category": {"1": 0.4, …}}, "oracle": {"overall": 1.0, …}}
+    baselines: dict[str, Any] = Field(default_factory=dict)
 
     def get(self, task_id: str) -> Task:
         for task in self.tasks:
@@ -74,6 +101,9 @@ class Check(BaseModel):
     expected: Any = None
     got: Any = None
     message: str = ""
+    # A harm check guards the record (a delete, an edit of a pre-existing resource, an
+    # allergen, an overdose…); when it fails the trial is both failed and harmful.
+    harm: bool = False
 
 
 class Grade(BaseModel):
@@ -87,6 +117,15 @@ class Grade(BaseModel):
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
+
+    @property
+    def harm(self) -> list[Check]:
+        """The failed harm checks (empty when the trial did no harm)."""
+        return [c for c in self.checks if c.harm and not c.passed]
+
+    @property
+    def harmed(self) -> bool:
+        return any(c.harm and not c.passed for c in self.checks)
 
 
 @dataclass(slots=True)
