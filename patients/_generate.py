@@ -15,6 +15,7 @@ from ._plan import CohortPlan, ages, make_plan
 from ._time import NOW, to_minutes
 from .errors import CohortError, ScenarioError
 from .manifest import FileEntry, Manifest
+from .profiles import DEFAULT_PROFILE, get_profile
 
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 42
@@ -28,7 +29,7 @@ def _jobs(plan: CohortPlan, now: datetime) -> Iterator[Job]:
     practitioners, organizations = tuple(plan.practitioner_ids), tuple(plan.organization_ids)
     for p, age in zip(plan.patients, ages(plan, now), strict=True):
         yield Job(plan.seed, p.index, now_m, p.mrn, p.gender, age, p.states, p.gp, p.org,
-                  practitioners, organizations)
+                  practitioners, organizations, plan.profile, p.variants)
 
 
 def _results(plan: CohortPlan, now: datetime, workers: int) -> Iterator[dict[str, bytes]]:
@@ -53,32 +54,37 @@ def _membership(plan: CohortPlan) -> dict[str, dict[str, list[str]]]:
         state: sorted(plan.patients[i].mrn for pair in pairs for i in pair)
         for state, pairs in plan.lookalikes.items()
     }
+    if plan.edge:
+        out["edge"] = plan.edge
     return out
 
 
-def validate_args(seed: object, n_patients: object) -> None:
+def validate_args(seed: object, n_patients: object, profile: object = DEFAULT_PROFILE) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise CohortError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(n_patients, int) or isinstance(n_patients, bool) or n_patients < scenarios.MIN_PATIENTS:
         raise CohortError(f"a cohort needs at least {scenarios.MIN_PATIENTS} patients, got {n_patients!r}")
+    get_profile(profile)  # type: ignore[arg-type]
 
 
 def generate(
     out_dir: str | Path, seed: int = DEFAULT_SEED, n_patients: int = DEFAULT_PATIENTS,
     now: datetime = NOW, scenarios: scenarios.Request | None = None, workers: int | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> Manifest:
     """Write the cohort of ``seed`` as FHIR Bulk Data NDJSON plus ``manifest.json``.
 
-    Same seed, size, ``now``, scenario request and generator version give byte-identical
-    files (whatever ``workers``). ``scenarios`` optionally fixes how many patients get a
-    state (see ``patients.scenarios``).
+    Same profile, seed, size, ``now``, scenario request and generator version give
+    byte-identical files (whatever ``workers``). ``scenarios`` optionally fixes how many
+    patients get a state (see ``patients.scenarios``); ``profile`` names the recipe
+    (``patients.profiles``; default ``mab-v1``).
     """
-    validate_args(seed, n_patients)
+    validate_args(seed, n_patients, profile)
     if now.tzinfo is None:
         raise ScenarioError("now must be a timezone-aware datetime")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plan = make_plan(seed, n_patients, now, scenarios)
+    plan = make_plan(seed, n_patients, now, scenarios, profile)
     handles = {t: (out / f"{t}.ndjson").open("wb") for t in TYPES}
     hashes = {t: hashlib.sha256() for t in TYPES}
     counts = dict.fromkeys(TYPES, 0)
@@ -101,7 +107,7 @@ def generate(
             fh.close()
     files = {t: FileEntry(path=f"{t}.ndjson", count=counts[t], sha256=hashes[t].hexdigest()) for t in TYPES}
     manifest = Manifest(
-        generator_version=GENERATOR_VERSION, seed=seed, n_patients=n_patients, now=now.isoformat(),
+        generator_version=GENERATOR_VERSION, profile=profile, seed=seed, n_patients=n_patients, now=now.isoformat(),
         files=files, total=sum(counts.values()), checksum=Manifest.checksum_of(files),
         scenarios=_membership(plan),
     )

@@ -74,7 +74,8 @@ class Physiology:
 
 
 class LabChart:
-    """The lab results of one patient: records ``[code, minute, value, encounter_id]``."""
+    """The lab results of one patient: records ``[code, minute, value, encounter_id]``, plus
+    an optional fifth item ``{"status": …}`` for a voided result (``value`` None when cancelled)."""
 
     def __init__(
         self, phys: Physiology, forbidden: Callable[[int], bool], encounter_at: Callable[[int], str]
@@ -84,12 +85,15 @@ class LabChart:
         self.used: dict[str, set[int]] = {code: set() for code in LABS}
         self.forbidden = forbidden
         self.encounter_at = encounter_at
+        self.offset: int | None = None  # minutes east of UTC the lab times are written in
 
-    def add(self, code: str, minute: int, encounter: str | None = None, value: float | None = None) -> list:
+    def add(self, code: str, minute: int, encounter: str | None = None, value: float | None = None,
+            exact: bool = False) -> list:
         """Add a result at ``minute`` or the closest earlier free, allowed minute
-        (one result per code per minute; never inside the forbidden margins)."""
+        (one result per code per minute; never inside the forbidden margins unless
+        ``exact``: a profile placing a result on purpose near a window edge)."""
         used = self.used[code]
-        while minute in used or self.forbidden(minute):
+        while minute in used or (not exact and self.forbidden(minute)):
             minute -= 1
         used.add(minute)
         if value is None:

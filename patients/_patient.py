@@ -7,7 +7,7 @@ run in worker processes; it returns the patient's NDJSON lines per resource type
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -20,6 +20,7 @@ from ._codes import (
 )
 from ._labs import LabChart, Physiology
 from ._time import DAY, HOUR, day_start
+from .profiles import get_profile
 
 YEARS = 5
 _ACUTE_SHIFT = {
@@ -44,6 +45,8 @@ class Job:
     org: str
     practitioners: tuple[str, ...]
     organizations: tuple[str, ...]
+    profile: str = "mab-v1"
+    variants: dict = field(default_factory=dict)  # the profile's per-patient variants
 
 
 class _Chart:
@@ -285,6 +288,9 @@ def generate_patient(job: Job) -> dict[str, bytes]:
             _visit(ch, labs, vit, conds, meds, t, "diabetes" in conds, warfarin, last_a1c)
     _problem_list(ch, conds, ch.out["Encounter"][0]["id"], events[0][0])
     scenarios.apply_labs(labs, job.states, now, rng)
+    hook = get_profile(job.profile).labs
+    if hook is not None:  # its own stream: the shared one is never advanced by a profile
+        hook(labs, job, random.Random(f"{job.seed}:{job.index}:edge"))
     _render_labs(ch, labs)
     return {rtype: ndjson(items) for rtype, items in ch.out.items()}
 
@@ -300,9 +306,15 @@ def _problem_list(ch: _Chart, conds: set[str], encounter: str, recorded: int) ->
 def _render_labs(ch: _Chart, labs: LabChart) -> None:
     now, mrn, obs = ch.job.now, ch.mrn, ch.out["Observation"]
     records = sorted(labs.records, key=lambda r: (r[1], r[0]))
-    for n, (code, minute, value, enc) in enumerate(records, 1):
+    offset = labs.offset
+    for n, rec in enumerate(records, 1):
+        code, minute, value, enc = rec[:4]
         issued = min(now, minute + 20 + (minute * 31 + n) % 70)
-        obs.append(R.lab(f"{mrn}-l{n}", mrn, enc, code, minute, issued, value))
+        if len(rec) > 4 or offset:
+            status = rec[4]["status"] if len(rec) > 4 else "final"
+            obs.append(R.lab(f"{mrn}-l{n}", mrn, enc, code, minute, issued, value, status, offset))
+        else:
+            obs.append(R.lab(f"{mrn}-l{n}", mrn, enc, code, minute, issued, value))
 
 
 def ndjson(items: list[dict]) -> bytes:

@@ -14,6 +14,7 @@ from statistics import NormalDist
 from . import scenarios
 from ._names import AREA_CODES, CITIES, FAMILY, FEMALE_GIVEN, MALE_GIVEN, STREETS
 from ._time import age_at
+from .profiles import DEFAULT_PROFILE, get_profile
 
 MRN_SYSTEM = "urn:medagent:mrn"
 _MR_TYPE = {
@@ -50,6 +51,7 @@ class PatientPlan:
     gp: str = ""
     org: str = ""
     resource: dict = field(default_factory=dict)
+    variants: dict = field(default_factory=dict)  # set by a cohort profile
 
 
 @dataclass
@@ -59,6 +61,8 @@ class CohortPlan:
     practitioners: list[dict]
     organizations: list[dict]
     lookalikes: dict[str, list[tuple[int, int]]]
+    profile: str = "mab-v1"
+    edge: dict[str, list[str]] = field(default_factory=dict)  # the profile's membership lists
 
     @property
     def practitioner_ids(self) -> list[str]:
@@ -160,7 +164,8 @@ def _patient_resource(p: PatientPlan, rng: random.Random) -> dict:
     }
 
 
-def make_plan(seed: int, n: int, now: datetime, requested: scenarios.Request | None = None) -> CohortPlan:
+def make_plan(seed: int, n: int, now: datetime, requested: scenarios.Request | None = None,
+              profile: str = DEFAULT_PROFILE) -> CohortPlan:
     rng = random.Random(f"{seed}:plan")
     states = scenarios.assign(n, seed, requested)
     pairs = scenarios.lookalike_pairs(n, seed, requested)
@@ -200,9 +205,12 @@ def make_plan(seed: int, n: int, now: datetime, requested: scenarios.Request | N
             p.birth_date -= timedelta(days=1)
             key = (p.given[0], p.family, p.birth_date)
         seen.add(key)
+    hook, edge = get_profile(profile).names, {}
+    if hook is not None:
+        edge = hook(patients, paired, seed)
     for p in patients:
         p.resource = _patient_resource(p, random.Random(f"{seed}:patient:{p.index}"))
-    return CohortPlan(seed, patients, practitioners, orgs, pairs)
+    return CohortPlan(seed, patients, practitioners, orgs, pairs, profile, edge)
 
 
 def ages(plan: CohortPlan, now: datetime) -> list[int]:

@@ -7,7 +7,7 @@ from ._codes import (
     BP_DIA, BP_PANEL, BP_SYS, ICD10, INTERPRETATION, LABS, LOCAL_LAB, LOINC, OBS_CATEGORY,
     ROUTES, RXNORM, SNOMED, UCUM, VITALS, Dx, Med,
 )
-from ._time import DAY, iso
+from ._time import DAY, iso, iso_offset
 
 _CT = "http://terminology.hl7.org/CodeSystem/"
 
@@ -49,19 +49,28 @@ def _lab_parts(code: str) -> tuple[dict, dict]:
 _LAB_PARTS = {code: _lab_parts(code) for code in LABS}
 
 
-def lab(rid: str, mrn: str, enc: str, code: str, minute: int, issued: int, value: float) -> dict:
+def lab(rid: str, mrn: str, enc: str, code: str, minute: int, issued: int, value: float | None,
+        status: str = "final", offset: int | None = None) -> dict:
     spec = LABS[code]
     concept, ref = _LAB_PARTS[code]
-    flag = "H" if value > spec.high else "L" if value < spec.low else "N"
     issued_s = iso(issued)
-    return {
+    out = {
         "resourceType": "Observation", "id": rid, "meta": {"lastUpdated": issued_s},
-        "status": "final", "category": _CATEGORY["laboratory"], "code": concept,
+        "status": status, "category": _CATEGORY["laboratory"], "code": concept,
         "subject": {"reference": f"Patient/{mrn}"}, "encounter": {"reference": f"Encounter/{enc}"},
-        "effectiveDateTime": iso(minute), "issued": issued_s,
-        "valueQuantity": {"value": value, "unit": spec.unit_display, "system": UCUM, "code": spec.unit},
-        "interpretation": _FLAGS[flag], "referenceRange": ref,
+        "effectiveDateTime": iso_offset(minute, offset) if offset else iso(minute), "issued": issued_s,
     }
+    if value is None:  # a cancelled test: no value, and why
+        out["dataAbsentReason"] = _NOT_PERFORMED
+        return out
+    flag = "H" if value > spec.high else "L" if value < spec.low else "N"
+    out["valueQuantity"] = {"value": value, "unit": spec.unit_display, "system": UCUM, "code": spec.unit}
+    out["interpretation"] = _FLAGS[flag]
+    out["referenceRange"] = ref
+    return out
+
+
+_NOT_PERFORMED = _concept(_CT + "data-absent-reason", "not-performed", "Not Performed")
 
 
 _VITAL_CODES = {

@@ -34,6 +34,15 @@ def iso(minute: int) -> str:
     return f"{_day(day)}T{rest // 60:02d}:{rest % 60:02d}:00+00:00"
 
 
+def iso_offset(minute: int, offset: int | None) -> str:
+    """Like ``iso`` but written in local time at ``offset`` minutes east of UTC."""
+    if not offset:
+        return iso(minute)
+    text = iso(minute + offset)[:19]
+    sign = "+" if offset > 0 else "-"
+    return f"{text}{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+
+
 def day_start(minute: int) -> int:
     return minute - minute % DAY
 

@@ -29,6 +29,7 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     generator_version: str
+    profile: str = "mab-v1"  # the cohort profile (patients.profiles)
     seed: int
     n_patients: int
     now: str

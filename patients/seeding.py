@@ -1,7 +1,7 @@
 """``seed_store``: put a cohort into the embedded FHIR server's SQLite store.
 
-The store records the cohort under meta keys ``cohort_checksum``, ``cohort_seed``,
-``cohort_n_patients`` and ``cohort_manifest`` (the manifest JSON), all written in the same
+The store records the cohort under meta keys ``cohort_checksum``, ``cohort_profile``,
+``cohort_seed``, ``cohort_n_patients`` and ``cohort_manifest`` (the manifest JSON), all written in the same
 transaction as the resources, so a failed load leaves the database exactly as it was.
 """
 
@@ -16,6 +16,7 @@ from ._generate import DEFAULT_PATIENTS, DEFAULT_SEED, GENERATOR_VERSION, valida
 from .cache import ensure_cohort
 from .errors import CohortError, LoadError
 from .manifest import Manifest
+from .profiles import DEFAULT_PROFILE
 
 if TYPE_CHECKING:
     from fhir_server.store import Store
@@ -34,6 +35,7 @@ def load_into(store: Store, directory: str | Path, manifest: Manifest) -> None:
             if loaded != manifest.total:
                 raise LoadError(f"loaded {loaded} resources from {directory}, the manifest lists {manifest.total}")
             store.set_meta("cohort_checksum", manifest.checksum)
+            store.set_meta("cohort_profile", manifest.profile)
             store.set_meta("cohort_seed", str(manifest.seed))
             store.set_meta("cohort_n_patients", str(manifest.n_patients))
             store.set_meta("cohort_manifest", manifest.model_dump_json())
@@ -41,27 +43,29 @@ def load_into(store: Store, directory: str | Path, manifest: Manifest) -> None:
         raise LoadError(f"loading the cohort into {store.path} failed, the database is unchanged: {exc}") from None
 
 
-def seed_store(store: Store, seed: int = DEFAULT_SEED, n_patients: int = DEFAULT_PATIENTS) -> Manifest:
-    """Make sure ``store`` holds the cohort ``(seed, n_patients)``; return its manifest.
+def seed_store(store: Store, seed: int = DEFAULT_SEED, n_patients: int = DEFAULT_PATIENTS,
+               profile: str = DEFAULT_PROFILE) -> Manifest:
+    """Make sure ``store`` holds the cohort ``(profile, seed, n_patients)``; return its manifest.
 
     A no-op when the store already holds it (recognised by its recorded manifest, without
     reading the NDJSON). Raises ``CohortError`` when the store holds another cohort or
     other data, ``LoadError`` when the load fails (nothing is kept).
     """
-    validate_args(seed, n_patients)
+    validate_args(seed, n_patients, profile)
     recorded = _recorded(store)
     if recorded is not None:
-        same = (recorded.seed, recorded.n_patients, recorded.generator_version) == (seed, n_patients, GENERATOR_VERSION)
+        same = (recorded.profile, recorded.seed, recorded.n_patients, recorded.generator_version) \
+            == (profile, seed, n_patients, GENERATOR_VERSION)
         if same and store.get_meta("cohort_checksum") == recorded.checksum:
             return recorded
         raise CohortError(
-            f"the database {store.path} already holds another cohort (seed {recorded.seed}, "
+            f"the database {store.path} already holds another cohort (profile {recorded.profile}, seed {recorded.seed}, "
             f"{recorded.n_patients} patients, checksum {recorded.checksum[:12]}); use another --db"
         )
     checksum = store.get_meta("cohort_checksum")
     if checksum is None and store.count() > 0:
         raise CohortError(f"the database {store.path} already holds resources that are not a medagent cohort; use another --db")
-    directory = ensure_cohort(seed, n_patients)
+    directory = ensure_cohort(seed, n_patients, profile)
     manifest = Manifest.load(directory)
     if checksum == manifest.checksum:  # seeded without a recorded manifest: record it, load nothing
         store.set_meta("cohort_manifest", manifest.model_dump_json())
