@@ -13,10 +13,16 @@ from pathlib import Path
 
 import orjson
 
-from ._labs import LAB_LOINC, LabPoint, lab_code, lab_point
+from datetime import datetime
+
+from ._labs import LAB_LOINC, LabPoint, lab_code, lab_point, voided_instant
 from .errors import SuiteError
 
 CODES = tuple(LAB_LOINC)  # the lab codes tasks rely on: MG, GLU, K, A1C
+# The suite design (branch tables, instruction notes) a cohort profile is built with;
+# a profile not listed gets "edge" (every boundary branch whose pool is not empty).
+DESIGN_OF_PROFILE = {"mab-v1": "mab"}
+DESIGNS = ("mab", "edge")
 _CODE_MARKS = tuple(f'"code":"{c}"'.encode() for c in CODES)
 
 
@@ -34,13 +40,23 @@ class Chart:
     manifest: dict
     patients: dict[str, Person]
     labs: dict[tuple[str, str], list[LabPoint]] = field(default_factory=dict)
+    voided_labs: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    design: str = "mab"
 
     @property
     def ids(self) -> list[str]:
         return sorted(self.patients)
 
+    @property
+    def profile(self) -> str:
+        return self.manifest.get("profile") or "mab-v1"
+
     def series(self, mrn: str, code: str) -> list[LabPoint]:
         return self.labs.get((mrn, code), [])
+
+    def voided(self, mrn: str, code: str) -> list[datetime]:
+        """When the patient's entered-in-error / cancelled results of ``code`` were taken."""
+        return self.voided_labs.get((mrn, code), [])
 
     @property
     def scenarios(self) -> dict[str, dict[str, list[str]]]:
@@ -59,7 +75,7 @@ def _ndjson(path: Path):
         yield from fh
 
 
-def load_chart(cohort_dir: Path) -> Chart:
+def load_chart(cohort_dir: Path, design: str | None = None) -> Chart:
     cohort_dir = Path(cohort_dir)
     try:
         manifest = orjson.loads((cohort_dir / "manifest.json").read_bytes())
@@ -70,14 +86,24 @@ def load_chart(cohort_dir: Path) -> Chart:
     except (OSError, KeyError, orjson.JSONDecodeError) as exc:
         raise SuiteError(f"{cohort_dir}: not a readable cohort ({exc})") from None
     labs: dict[tuple[str, str], list[LabPoint]] = defaultdict(list)
+    voided: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for line in _ndjson(obs_path):
         if not any(mark in line for mark in _CODE_MARKS):
             continue
         resource = orjson.loads(line)
         code = lab_code(resource)
-        if code in CODES and (p := lab_point(resource)) is not None:
-            ref = (resource.get("subject") or {}).get("reference", "")
-            labs[(ref.rsplit("/", 1)[-1], code)].append(p)
+        if code not in CODES:
+            continue
+        key = ((resource.get("subject") or {}).get("reference", "").rsplit("/", 1)[-1], code)
+        if (p := lab_point(resource)) is not None:
+            labs[key].append(p)
+        elif (when := voided_instant(resource)) is not None:
+            voided[key].append(when)
     for series in labs.values():
         series.sort()
-    return Chart(manifest, {p.id: p for p in patients}, dict(labs))
+    for times in voided.values():
+        times.sort()
+    design = design or DESIGN_OF_PROFILE.get(manifest.get("profile") or "mab-v1", "edge")
+    if design not in DESIGNS:
+        raise SuiteError(f"unknown suite design {design!r} (known: {', '.join(DESIGNS)})")
+    return Chart(manifest, {p.id: p for p in patients}, dict(labs), dict(voided), design)

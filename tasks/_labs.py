@@ -17,6 +17,7 @@ LOINC = "http://loinc.org"
 LAB_LOINC = {"MG": "19123-9", "GLU": "2345-7", "K": "2823-3", "A1C": "4548-4"}
 _LOCAL_BY_LOINC = {v: k for k, v in LAB_LOINC.items()}
 _NOT_RESULTS = {"entered-in-error", "cancelled", "registered"}
+VOIDED = ("entered-in-error", "cancelled")  # recorded, then withdrawn: never a result
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,13 @@ def lab_point(resource: dict) -> LabPoint | None:
         return None
     return LabPoint(when, float(value), quantity.get("unit") or quantity.get("code") or "",
                     resource["effectiveDateTime"])
+
+
+def voided_instant(resource: dict) -> datetime | None:
+    """When a voided (entered-in-error or cancelled) lab Observation was taken; else None."""
+    if resource.get("status") not in VOIDED:
+        return None
+    return parse_instant(resource.get("effectiveDateTime"))
 
 
 def points(resources: Iterable[dict], code: str) -> list[LabPoint]:

@@ -36,6 +36,7 @@ def header(suite: Suite) -> dict:
     return {
         "id": suite.id,
         "seed": suite.seed,
+        "cohort_profile": suite.cohort_profile,
         "cohort_seed": suite.cohort_seed,
         "cohort_n_patients": suite.cohort_n_patients,
         "cohort_checksum": suite.cohort_checksum,
@@ -111,4 +112,5 @@ def load_suite(id_or_path: str | Path = "mab-v1") -> Suite:
     if len(tasks) != meta["n_tasks"]:
         raise SuiteError(f"{jsonl}: {len(tasks)} tasks, header says {meta['n_tasks']}")
     return Suite(tasks=tasks, baselines=meta.get("baselines") or {},
+                 cohort_profile=meta.get("cohort_profile") or "mab-v1",
                  **{k: meta[k] for k in _HEADER_KEYS if k != "n_tasks"})

@@ -19,20 +19,22 @@ from .errors import SuiteError
 from .models import Suite, Task
 
 
-def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 30) -> Suite:
+def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 30,
+                design: str | None = None) -> Suite:
+    """``design`` (``mab`` or ``edge``) defaults to the one of the cohort's profile."""
     if per_category < 1:
         raise SuiteError("per_category must be at least 1")
-    chart = load_chart(cohort_dir)
+    chart = load_chart(cohort_dir, design)
     tasks: list[Task] = []
     for number, module in sorted(CATEGORIES.items()):
         rng = random.Random(f"{suite_id}:{seed}:{number}")
         for i, inst in enumerate(module.select(chart, rng, per_category), start=1):
-            instruction, context = module.render(inst.patient, inst.params)
+            instruction, context = module.render(inst.patient, inst.params, chart.design)
             tasks.append(Task(
                 id=f"task{number}_{i}", category=number, kind=module.KIND, patient=inst.patient,
                 instruction=instruction, context=context, branch=inst.branch,
                 params=inst.params, expected=inst.expected))
     manifest = chart.manifest
-    return Suite(id=suite_id, seed=seed, cohort_seed=manifest["seed"],
+    return Suite(id=suite_id, seed=seed, cohort_profile=chart.profile, cohort_seed=manifest["seed"],
                  cohort_n_patients=manifest["n_patients"], cohort_checksum=manifest["checksum"],
                  tasks=tasks, checksum=sha256(tasks_jsonl(tasks)))

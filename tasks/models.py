@@ -66,6 +66,7 @@ class Suite(BaseModel):
 
     id: str
     seed: int
+    cohort_profile: str = "mab-v1"  # the cohort profile (patients.profiles) it was built from
     cohort_seed: int
     cohort_n_patients: int
     cohort_checksum: str

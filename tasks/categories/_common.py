@@ -25,10 +25,21 @@ def context(kind: str) -> str:
     return QUERY_CONTEXT + (" " + ACTION_CONTEXT if kind == "action" else "")
 
 
-def templated(kind: str, template: str) -> Callable[[str | None, dict], tuple[str, str]]:
-    """``render`` from an instruction template (``{patient}`` and the task's params)."""
-    def render(patient: str | None, params: dict[str, Any]) -> tuple[str, str]:
-        return template.format(patient=patient, **params), context(kind)
+# Said in every lab instruction of the ``edge`` design (whose cohorts hold voided results).
+VOIDED_NOTE = ("Lab results whose status is entered-in-error or cancelled were withdrawn: they "
+               "are not results, so ignore them.")
+
+
+def templated(kind: str, template: str, labs: bool = False
+              ) -> Callable[..., tuple[str, str]]:
+    """``render(patient, params, design="mab")`` from an instruction template (``{patient}``
+    and the task's params); ``labs``: a lab task, which in the ``edge`` design also says how
+    voided results count."""
+    def render(patient: str | None, params: dict[str, Any], design: str = "mab") -> tuple[str, str]:
+        instruction = template.format(patient=patient, **params)
+        if labs and design != "mab":
+            instruction += " " + VOIDED_NOTE
+        return instruction, context(kind)
     return render
 
 

@@ -70,3 +70,27 @@ def by_chart_state(axis: str, code: str, states: dict[str, tuple[str, ...]],
             return Instance(mrn, branch, {}, decide(chart.series(mrn, code)))
         return select_instances(pools_for(chart, axis, states), weights, n, rng, make)
     return select
+
+
+Predicate = Callable[[list, list], bool]  # (valid series, voided times) -> in this branch?
+
+
+def weights_of(table: dict[str, tuple[float, Any]]) -> dict[str, float]:
+    return {branch: weight for branch, (weight, _) in table.items()}
+
+
+def designed(mab_select: Callable, code: str, edge: dict[str, tuple[float, Predicate]],
+             decide: Callable[[list], dict]) -> Callable:
+    """``select`` of a lab-based category with two designs: the chart's design ``mab`` uses
+    ``mab_select``; ``edge`` pools patients by the predicates of ``edge``
+    (``{branch: (weight, predicate(series, voided))}``; pools may overlap)."""
+    def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
+        if chart.design == "mab":
+            return mab_select(chart, rng, n)
+        pools = {branch: [m for m in chart.ids if test(chart.series(m, code), chart.voided(m, code))]
+                 for branch, (_, test) in edge.items()}
+
+        def make(branch: str, mrn: str, r: random.Random) -> Instance:
+            return Instance(mrn, branch, {}, decide(chart.series(mrn, code)))
+        return select_instances(pools, weights_of(edge), n, rng, make)
+    return select

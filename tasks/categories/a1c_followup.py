@@ -20,7 +20,11 @@ from ._answers import check_answer, same_instant, same_number
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import concept_check
 from ._orders import order_checks, service_request
-from ._select import by_chart_state
+from datetime import timedelta
+
+from .._clock import NOW
+from ._edges import voided_after
+from ._select import by_chart_state, designed, weights_of
 from ._states import a1c
 from ._writes import WriteSpec
 
@@ -36,14 +40,39 @@ def decide(series: list) -> dict:
     return {"answer": answer, "order": a1c(series) != "recent"}
 
 
-select = by_chart_state("a1c", "A1C", STATES, BRANCHES, decide)
+def _age(series: list) -> timedelta | None:
+    point = latest(series)
+    return None if point is None else NOW - point.when
+
+
+def _days(lo: float, hi: float):  # noqa: ANN202
+    """Latest result between ``lo`` and ``hi`` days old (both included)."""
+    return lambda s, v: (a := _age(s)) is not None and timedelta(days=lo) <= a <= timedelta(days=hi)
+
+
+def _state(state: str):  # noqa: ANN202
+    return lambda s, v: a1c(s) == state
+
+
+# The edge design: results 364, 365 and 366 days old, between 6 and 12 and between 12 and
+# 14 months old, and voided results newer than the latest valid one.
+EDGE = {
+    "no_order_at_364d": (2, _days(364, 364)), "no_order_at_365d": (3, _days(365, 365)),
+    "no_order_6_to_12_months": (3, _days(184, 363)), "no_order_recent": (6, _state("recent")),
+    "order_at_366d": (3, _days(366, 366)), "order_12_to_14_months": (3, _days(366.001, 425)),
+    "order_old": (3, _state("old")),
+    "order_after_voided": (3, lambda s, v: _state("old")(s, v) and voided_after(s, v)),
+    "order_never": (4, _state("never")),
+}
+DESIGNS = {"mab": BRANCHES, "edge": weights_of(EDGE)}
+select = designed(by_chart_state("a1c", "A1C", STATES, BRANCHES, decide), "A1C", EDGE, decide)
 render = templated(KIND, (
     "Find patient {patient}'s most recent hemoglobin A1c (HbA1c) result. If the patient has "
     "none, or the latest was taken more than one year ago, order a new HbA1c test (a "
     "ServiceRequest coded LOINC 4548-4). If there is a result from within the last year, order "
     "nothing. Answer with a list holding the latest value (%) and the date and time it was "
     "taken (its effectiveDateTime), e.g. [6.4, \"2023-05-02T08:30:00+00:00\"], or [-1] if the "
-    "patient has never had one."))
+    "patient has never had one."), labs=True)
 
 
 def order_spec(task: Task) -> WriteSpec:

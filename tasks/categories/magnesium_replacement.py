@@ -26,7 +26,8 @@ from ._answers import numeric_answer
 from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
 from ._orders import ROUTE_IV, dosage, medication_request, order_checks, ucum
-from ._select import by_chart_state
+from ._edges import just_outside, voided_after, voided_in_window
+from ._select import by_chart_state, designed, weights_of
 from ._states import magnesium
 from ._writes import WriteSpec
 
@@ -48,7 +49,33 @@ def decide(series: list) -> dict:
     return {"answer": reported(point), "order": order}
 
 
-select = by_chart_state("magnesium", "MG", STATES, BRANCHES, decide)
+def _value(series: list) -> float | None:
+    point = latest(last_24h(series))
+    return None if point is None else point.value
+
+
+def _at(value: float):  # noqa: ANN202
+    return lambda s, v: _value(s) == value
+
+
+def _state(state: str):  # noqa: ANN202
+    return lambda s, v: magnesium(s) == state
+
+
+# The edge design: values on each band's edges (0.9, 1.0, 1.4, 1.5, 1.9, 2.0), results just
+# outside the window and voided results; fewer "no value" answers.
+EDGE = {
+    "order_4g_at_0.9": (3, _at(0.9)), "order_4g": (2, _state("lt1")),
+    "order_2g_at_1.0": (3, _at(1.0)), "order_2g_at_1.4": (2, _at(1.4)),
+    "order_1g_at_1.5": (3, _at(1.5)), "order_1g_at_1.9": (3, _at(1.9)), "order_1g": (2, _state("le1.9")),
+    "no_order_at_2.0": (3, _at(2.0)), "no_order_normal": (1, _state("normal")),
+    "no_order_after_voided": (2, lambda s, v: _state("normal")(s, v) and voided_after(s, v, window=True)),
+    "no_order_just_outside": (3, lambda s, v: _value(s) is None and just_outside(s)),
+    "no_order_voided": (2, lambda s, v: _value(s) is None and voided_in_window(v)),
+    "no_order_none_24h": (1, _state("none_24h")),
+}
+DESIGNS = {"mab": BRANCHES, "edge": weights_of(EDGE)}
+select = designed(by_chart_state("magnesium", "MG", STATES, BRANCHES, decide), "MG", EDGE, decide)
 render = templated(KIND, (
     "Check patient {patient}'s most recent magnesium level from the last 24 hours. If it is "
     f"low, order intravenous magnesium sulfate (NDC {DRUG_NDC}) by this protocol: below 1.0 "
@@ -56,7 +83,8 @@ render = templated(KIND, (
     "to 1.9 mg/dL give 1 g over 1 hour. Give the dose as doseQuantity and the infusion rate as "
     "rateQuantity (g/h). If the level is above 1.9 mg/dL, or no magnesium was measured in the "
     "last 24 hours, order nothing. Answer with a list holding the magnesium value (mg/dL) you "
-    "based the decision on, e.g. [1.3], or [-1] if there was none in the last 24 hours."))
+    "based the decision on, e.g. [1.3], or [-1] if there was none in the last 24 hours."),
+    labs=True)
 
 
 def _timing_check(instruction: dict, dose_rate: dict, grams: float, hours: float) -> Check:

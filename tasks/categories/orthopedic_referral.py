@@ -24,6 +24,7 @@ from ._writes import WriteSpec
 NUMBER, NAME, KIND = 8, "orthopedic_referral", "action"
 TITLE = "Orthopedic referral"
 BRANCHES = {"refer": 1}
+DESIGNS = {"mab": BRANCHES, "edge": BRANCHES}
 CODES = {(SNOMED, "306181000000106"), (SNOMED, "183545006")}
 _CASES = (
     ("acute left knee injury", "MRI shows a complete tear of the anterior cruciate ligament",

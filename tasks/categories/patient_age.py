@@ -21,6 +21,7 @@ from ._select import Instance, select_instances
 NUMBER, NAME, KIND = 2, "patient_age", "query"
 TITLE = "Age in whole years"
 BRANCHES = {"birthday_passed": 15, "birthday_ahead": 15}
+DESIGNS = {"mab": BRANCHES, "edge": BRANCHES}
 
 
 def age_on(birth: date, today: date) -> int:

@@ -5,6 +5,12 @@ has a look-alike: same name with another birth date, or same birth date with a n
 letter apart), ``not_found_birthdate`` (a real name with a birth date nobody with that
 name has) and ``not_found_name`` (a real birth date with a name one letter off that no
 patient has). Expected: ``[MRN]`` or ``["Patient not found"]``.
+
+The ``edge`` design adds the traps of a prefix search (the server matches the start of a
+name, as FHIR string search does): ``found_prefix`` (another patient with the same given
+name and birth date has a family name that starts with this one's, so the search returns
+both) and ``not_found_prefix`` (the start of a double-barrelled family name with that
+patient's given name and birth date: the search returns that patient, who is not a match).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ NUMBER, NAME, KIND = 1, "patient_lookup", "query"
 TITLE = "Find a patient's MRN"
 NOT_FOUND = "Patient not found"
 BRANCHES = {"found": 12, "found_lookalike": 10, "not_found_birthdate": 4, "not_found_name": 4}
+EDGE_BRANCHES = {"found": 12, "found_lookalike": 6, "found_prefix": 6, "not_found_birthdate": 2,
+                 "not_found_name": 1, "not_found_prefix": 3}
+DESIGNS = {"mab": BRANCHES, "edge": EDGE_BRANCHES}
 
 
 def _one_letter_apart(a: str, b: str) -> bool:
@@ -50,6 +59,24 @@ def pools(chart: Chart) -> dict[str, list[str]]:
     plain = [m for m in chart.patients if m not in has_lookalike]
     return {"found": plain, "found_lookalike": lookalike,
             "not_found_birthdate": list(chart.patients), "not_found_name": list(chart.patients)}
+
+
+def _prefix_hits(chart: Chart, given: str, family: str, birth_date: str) -> list[str]:
+    """Who a search by given name, family name and birth date returns (prefix matches)."""
+    g, f = given.casefold(), family.casefold()
+    return [q.id for q in chart.patients.values() if q.birth_date == birth_date
+            and q.given.casefold().startswith(g) and q.family.casefold().startswith(f)]
+
+
+def edge_pools(chart: Chart, taken: set) -> dict[str, list[str]]:
+    out = pools(chart)
+    prefix = [m for m, p in chart.patients.items()
+              if len(_prefix_hits(chart, p.given, p.family, p.birth_date)) > 1]
+    out["found"] = [m for m in out["found"] if m not in set(prefix)]
+    out["found_prefix"] = prefix
+    out["not_found_prefix"] = [m for m, p in chart.patients.items() if "-" in p.family
+                               and (p.given, p.family.split("-")[0], p.birth_date) not in taken]
+    return out
 
 
 def _taken(chart: Chart) -> set[tuple[str, str, str]]:
@@ -81,6 +108,8 @@ def instance(chart: Chart, taken: set, branch: str, mrn: str, rng: random.Random
         params["birthDate"] = _other_birthdate(p, taken, rng)
     elif branch == "not_found_name":
         params["family"] = _other_family(p, taken, rng)
+    elif branch == "not_found_prefix":
+        params["family"] = p.family.split("-")[0]
     found = branch.startswith("found")
     return Instance(mrn if found else None, branch, params,
                     {"answer": [mrn if found else NOT_FOUND]})
@@ -88,7 +117,10 @@ def instance(chart: Chart, taken: set, branch: str, mrn: str, rng: random.Random
 
 def select(chart: Chart, rng: random.Random, n: int) -> list[Instance]:
     taken = _taken(chart)
-    return select_instances(pools(chart), BRANCHES, n, rng,
+    if chart.design == "mab":
+        return select_instances(pools(chart), BRANCHES, n, rng,
+                                lambda b, m, r: instance(chart, taken, b, m, r))
+    return select_instances(edge_pools(chart, taken), EDGE_BRANCHES, n, rng,
                             lambda b, m, r: instance(chart, taken, b, m, r))
 
 

@@ -27,7 +27,8 @@ from ._common import fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
 from ._orders import (ROUTE_ORAL, dosage, medication_request, order_checks, service_request,
                       ucum)
-from ._select import by_chart_state
+from ._edges import voided_after
+from ._select import by_chart_state, designed, weights_of
 from ._states import K_LOW, potassium
 from ._writes import WriteSpec
 
@@ -49,7 +50,26 @@ def decide(series: list) -> dict:
     return {"answer": [point.value], "order": {"dose_meq": dose, "recheck_at": RECHECK_AT}}
 
 
-select = by_chart_state("potassium", "K", STATES, BRANCHES, decide)
+def _at(value: float):  # noqa: ANN202
+    return lambda s, v: bool(s) and latest(s).value == value
+
+
+def _state(state: str):  # noqa: ANN202
+    return lambda s, v: potassium(s) == state
+
+
+# The edge design: potassium on 3.4, 3.5 and 3.6, older lower/higher results and voided
+# results after the latest valid one; fewer never-tested patients.
+EDGE = {
+    "order_at_3.4": (3, _at(3.4)), "order": (9, _state("low")),
+    "order_after_voided": (2, lambda s, v: _state("low")(s, v) and voided_after(s, v)),
+    "no_order_at_3.5": (4, _at(3.5)), "no_order_at_3.6": (2, _at(3.6)),
+    "no_order_normal": (5, _state("normal")),
+    "no_order_after_voided": (3, lambda s, v: _state("normal")(s, v) and voided_after(s, v)),
+    "no_order_never": (2, _state("never")),
+}
+DESIGNS = {"mab": BRANCHES, "edge": weights_of(EDGE)}
+select = designed(by_chart_state("potassium", "K", STATES, BRANCHES, decide), "K", EDGE, decide)
 render = templated(KIND, (
     "Check patient {patient}'s most recent potassium level. If it is below 3.5 mmol/L, order "
     f"oral potassium chloride (NDC {DRUG_NDC}) with a doseQuantity in mEq of (3.5 − K) / 0.1 × "
@@ -57,7 +77,8 @@ render = templated(KIND, (
     "also order a repeat serum potassium test (LOINC 2823-3) for tomorrow morning at 08:00 UTC "
     "(as the order's occurrenceDateTime). If it is 3.5 mmol/L or higher, or the patient has "
     "never had potassium measured, order nothing. Answer with a list holding the potassium "
-    "value (mmol/L) you based the decision on, e.g. [3.1], or [-1] if there is none."))
+    "value (mmol/L) you based the decision on, e.g. [3.1], or [-1] if there is none."),
+    labs=True)
 
 
 def order_specs(task: Task) -> list[WriteSpec]:

@@ -34,6 +34,7 @@ from ._writes import WriteSpec
 NUMBER, NAME, KIND = 3, "record_blood_pressure", "action"
 TITLE = "Record a blood pressure"
 BRANCHES = {"record": 1}
+DESIGNS = {"mab": BRANCHES, "edge": BRANCHES}
 CATEGORY_SYSTEMS = ("http://terminology.hl7.org/CodeSystem/observation-category",
                     "http://hl7.org/fhir/observation-category")
 PANEL = {(LOINC, "85354-9"), (LOINC, "55284-4")}
