@@ -14,7 +14,7 @@ context=None, token=None, timeout=120.0, on_status=None) -> ContextManager[str]`
   ``context`` (default: the checkout holding this package's ``Dockerfile``), or pulled
   when there is no Dockerfile to build from (or ``build=False``).
 - ``port``: host port published on 127.0.0.1 (``0``: a free one chosen by Docker).
-- ``seed``, ``n_patients``: the cohort to serve. The image holds the default cohort
+- ``seed``, ``n_patients``, ``profile``: the cohort to serve. The image holds the default cohort
   (seeded at build time, ready in seconds); any other cohort is generated and loaded when
   the container starts (``medagent serve --seed S --patients N`` on its own database).
 - ``token``: passed to the server as ``MEDAGENT_TOKEN`` (clients then need
@@ -159,16 +159,19 @@ def _wait_healthy(container: Any, base_url: str, token: str | None, timeout: flo
     raise ConfigError(f"the FHIR container was not healthy after {timeout:.0f} s ({last}) at {base_url}/metadata")
 
 
-def serve_command(seed: int | None, n_patients: int | None) -> list[str] | None:
+def serve_command(seed: int | None, n_patients: int | None, profile: str | None = None) -> list[str] | None:
     """The container command for a cohort, or None for the image's own (default) cohort."""
     import patients
 
     seed = patients.DEFAULT_SEED if seed is None else seed
     n_patients = patients.DEFAULT_PATIENTS if n_patients is None else n_patients
-    if (seed, n_patients) == (patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS):
+    profile = profile or patients.DEFAULT_PROFILE
+    if (seed, n_patients, profile) == (patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS, patients.DEFAULT_PROFILE):
         return None
+    extra = [] if profile == patients.DEFAULT_PROFILE else ["--profile", profile]
+    name = f"cohort-{seed}-{n_patients}.db" if not extra else f"cohort-{profile}-{seed}-{n_patients}.db"
     return ["medagent", "serve", "--host", "0.0.0.0", "--port", str(CONTAINER_PORT),
-            "--db", f"/data/cohort-{seed}-{n_patients}.db", "--seed", str(seed), "--patients", str(n_patients)]
+            "--db", f"/data/{name}", "--seed", str(seed), "--patients", str(n_patients), *extra]
 
 
 def _remove(container: Any) -> None:
@@ -191,6 +194,7 @@ def docker_fhir(
     port: int = 0,
     seed: int | None = None,
     n_patients: int | None = None,
+    profile: str | None = None,
     build: bool = True,
     context: Path | None = None,
     token: str | None = None,
@@ -203,7 +207,7 @@ def docker_fhir(
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is not a TCP port")
     status = on_status or (lambda _line: None)
-    command = serve_command(seed, n_patients)
+    command = serve_command(seed, n_patients, profile)
     client = engine()
     try:
         _ensure_image(client, image, build=build, context=context, status=status)

@@ -1,7 +1,7 @@
 """The embedded FHIR server: the suite's cohort in a local SQLite store, served in-process.
 
-``open_service(suite)`` opens ``$MEDAGENT_HOME/db/cohort-<seed>-<n>.db`` (one database per
-cohort, so cohorts never clash), seeds it with ``patients.seed_store`` on first use (a
+``open_service(suite)`` opens ``$MEDAGENT_HOME/db/cohort-<profile>-<seed>-<n>.db`` (one
+database per cohort, so cohorts never clash), seeds it with ``patients.seed_store`` on first use (a
 no-op later), checks that the cohort checksum is the one the suite was built from, and
 returns a ``fhir_server.FhirService``. A store whose ``cohort_checksum`` meta already
 equals the suite's is used as is (no cohort files are read). Services are cached per database for the life of
@@ -22,10 +22,10 @@ __all__ = ["cohort_db_path", "open_service"]
 _SERVICES: dict[tuple[Path, str | None], Any] = {}
 
 
-def cohort_db_path(seed: int, n_patients: int) -> Path:
+def cohort_db_path(seed: int, n_patients: int, profile: str = "mab-v1") -> Path:
     from fhir_server import ServerSettings
 
-    return Path(ServerSettings().home) / "db" / f"cohort-{seed}-{n_patients}.db"
+    return Path(ServerSettings().home) / "db" / f"cohort-{profile}-{seed}-{n_patients}.db"
 
 
 def _open_cached_store(path: Path) -> Any:
@@ -48,7 +48,8 @@ def open_service(suite: Any) -> Any:
 
     import patients
 
-    path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients)
+    profile = getattr(suite, "cohort_profile", "mab-v1")
+    path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients, profile)
     expected = getattr(suite, "cohort_checksum", None)
     service = _SERVICES.get((path, expected))
     if service is not None:
@@ -57,15 +58,16 @@ def open_service(suite: Any) -> Any:
     store = _open_cached_store(path)
     if not expected or store.get_meta("cohort_checksum") != expected:  # else: seeded already
         started = time.perf_counter()
-        print(f"medagent: preparing cohort seed {suite.cohort_seed}, {suite.cohort_n_patients} patients "
+        print(f"medagent: preparing cohort {profile} seed {suite.cohort_seed}, {suite.cohort_n_patients} patients "
               f"in {path} (first use only; ~1 minute for the default cohort)…", file=sys.stderr, flush=True)
-        manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients)
+        manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients,
+                                       profile=profile)
         print(f"medagent: cohort ready: {manifest.total:,} resources in {time.perf_counter() - started:.1f} s",
               file=sys.stderr, flush=True)
         if expected and manifest.checksum != expected:
             store.close()
             raise ConfigError(
-                f"suite {suite.id} was built from cohort {expected[:12]}…, but seed "
+                f"suite {suite.id} was built from cohort {expected[:12]}…, but profile {profile} seed "
                 f"{suite.cohort_seed} with {suite.cohort_n_patients} patients gives "
                 f"{manifest.checksum[:12]}… (a different generator version? remove {path} and the "
                 f"cached cohort under {path.parent.parent / 'cohorts'} to rebuild it)"

@@ -43,7 +43,7 @@ def _load_suite(suite: Any) -> Any:
     return tasks.load_suite(suite) if isinstance(suite, str) else suite
 
 
-def make(suite: Any = "mab-v1", task_id: str | None = None, *, max_steps: int = 8, service: Any = None) -> MedEnv:
+def make(suite: Any = "mab-edge-v1", task_id: str | None = None, *, max_steps: int = 8, service: Any = None) -> MedEnv:
     """An environment for ``task_id`` of ``suite`` (a suite id, path or ``tasks.Suite``)."""
     from tasks.errors import UnknownTaskError
 

@@ -25,7 +25,7 @@ _RESUMABLE = {"concurrency", "fhir_url"}
 
 @dataclass
 class BenchConfig:
-    suite: str = "mab-v1"
+    suite: str = "mab-edge-v1"  # tasks.DEFAULT_SUITE (kept literal: tasks is imported lazily)
     agent: str = "react"
     model: str | None = None
     base_url: str | None = None
@@ -110,6 +110,7 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "suite": suite.id,
         "suite_checksum": suite.checksum,
         "cohort_checksum": suite.cohort_checksum,
+        "cohort_profile": suite.cohort_profile,
         "cohort_seed": suite.cohort_seed,
         "cohort_n_patients": suite.cohort_n_patients,
         "concurrency": config.concurrency,
@@ -145,7 +146,8 @@ def _fhir_base(fhir_url: str | None, suite: Any):  # noqa: ANN202
     if fhir_url == "docker":
         from medagent import docker_fhir
 
-        with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients) as url:
+        with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients,
+                                     profile=suite.cohort_profile) as url:
             yield url
     elif fhir_url == "embedded-http":
         from fhir_server import serve_in_thread

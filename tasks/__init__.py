@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._clock import NOW, NOW_ISO
-from ._suite_io import known_suites, load_suite, write_suite
+from ._suite_io import DEFAULT_SUITE, known_suites, load_suite, write_suite
+from .baselines import compute_baselines, with_baselines
 from .build import build_suite
 from .categories import CATEGORIES, get_category
 from .clients import FhirClient, HttpFhirClient, LocalFhirClient
@@ -27,9 +28,9 @@ def grade(task: Task, answer: Any, writes: list[dict] | None) -> Grade:
 
 
 __all__ = [
-    "CATEGORIES", "FINISH_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",
+    "CATEGORIES", "DEFAULT_SUITE", "FINISH_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",
     "ClientToolEnv", "FhirClient", "FhirClientError", "FhirReply", "Grade", "HttpFhirClient",
     "LocalFhirClient", "SolveError", "Suite", "SuiteError", "Task", "TaskError", "Tool",
-    "TaskView", "ToolEnv", "ToolError", "ToolResult", "UnknownTaskError", "build_suite", "get_category",
-    "get_tool", "grade", "known_suites", "load_suite", "tool_schemas", "write_suite",
+    "TaskView", "ToolEnv", "ToolError", "ToolResult", "UnknownTaskError", "build_suite", "compute_baselines", "get_category",
+    "get_tool", "grade", "known_suites", "load_suite", "tool_schemas", "with_baselines", "write_suite",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from ._chart import load_chart
 from ._suite_io import sha256, tasks_jsonl
@@ -20,8 +21,10 @@ from .models import Suite, Task
 
 
 def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 30,
-                design: str | None = None) -> Suite:
-    """``design`` (``mab`` or ``edge``) defaults to the one of the cohort's profile."""
+                design: str | None = None, service: Any = None) -> Suite:
+    """``design`` (``mab`` or ``edge``) defaults to the one of the cohort's profile. With
+    ``service`` (a ``fhir_server.FhirService`` holding this cohort) the blind and oracle
+    scores are computed and recorded as ``baselines`` (``tasks.baselines``)."""
     if per_category < 1:
         raise SuiteError("per_category must be at least 1")
     chart = load_chart(cohort_dir, design)
@@ -35,6 +38,11 @@ def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 
                 instruction=instruction, context=context, branch=inst.branch,
                 params=inst.params, expected=inst.expected))
     manifest = chart.manifest
-    return Suite(id=suite_id, seed=seed, cohort_profile=chart.profile, cohort_seed=manifest["seed"],
+    suite = Suite(id=suite_id, seed=seed, cohort_profile=chart.profile, cohort_seed=manifest["seed"],
                  cohort_n_patients=manifest["n_patients"], cohort_checksum=manifest["checksum"],
                  tasks=tasks, checksum=sha256(tasks_jsonl(tasks)))
+    if service is not None:
+        from .baselines import with_baselines
+
+        suite = with_baselines(suite, service)
+    return suite

@@ -50,6 +50,7 @@ BUILTIN: dict[str, str] = {
     "react": "medagent.agents._react:ReactAgent",
     "text": "medagent.agents._text:TextAgent",
     "oracle": "medagent.agents._builtin:OracleAgent",
+    "blind": "medagent.agents._builtin:BlindAgent",
     "null": "medagent.agents._builtin:NullAgent",
 }
 

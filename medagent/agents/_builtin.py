@@ -1,4 +1,5 @@
-"""Model-free built-in agents: ``oracle`` (reference solutions) and ``null`` (does nothing)."""
+"""Model-free built-in agents: ``oracle`` (reference solutions), ``blind`` (the best policy
+that reads nothing) and ``null`` (does nothing)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,35 @@ class OracleAgent:
 
         answer = await tasks.get_category(task.category).solve(task, env)
         env.finish(answer)
+
+
+class BlindAgent:
+    """The best policy that makes no read: it sees only the public task view (the
+    instruction) and may write. Its score is what the suite gives away for free; the suite
+    header records it as ``baselines.blind`` (``tasks.baselines``)."""
+
+    uses_model = False
+
+    async def run(self, task: Any, env: Any) -> None:
+        import tasks
+
+        view = task.view() if hasattr(task, "view") else task
+        env.finish(await tasks.get_category(view.category).blind(view, _WritesOnly(env)))
+
+
+class _WritesOnly:
+    """The env with every read tool refused (a blind policy that tried one would be a bug)."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    async def call(self, name: str, args: dict) -> Any:
+        import tasks
+
+        tool = tasks.TOOLS_BY_NAME.get(name)
+        if tool is None or tool.kind != "write":
+            raise tasks.SolveError(f"the blind agent may not call {name!r} (it makes no reads)")
+        return await self._env.call(name, args)
 
 
 class NullAgent:

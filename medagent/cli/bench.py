@@ -19,8 +19,9 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p.add_argument("--model", help="model name (needed by agents that call a model)")
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (default: OpenAI)")
     p.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default OPENAI_API_KEY)")
-    p.add_argument("--agent", help="react (default), text, oracle, null, module:Class or an entry-point name")
-    p.add_argument("--suite", help="suite id or path of a suite file (default mab-v1)")
+    p.add_argument("--agent", help="react (default), text, oracle, blind, null, module:Class or an entry-point name")
+    p.add_argument("--suite", help="suite id or path of a suite file (default mab-edge-v1; mab-v1 is the "
+                                   "original benchmark's shape, for comparison with the paper)")
     p.add_argument("--tasks", nargs="+", metavar="ID|CATEGORY", help="task ids, category numbers, query or action")
     p.add_argument("--concurrency", type=int, help="trials run at once (default 1)")
     p.add_argument("--epochs", type=int, help="runs of every task (default 1; pass^k is reported when > 1)")

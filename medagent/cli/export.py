@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from patients.manifest import MANIFEST
 
     seed, n = parse_cohort(args)
-    source = ensure_cohort(seed, n)
+    source = ensure_cohort(seed, n, args.profile)
     manifest = Manifest.load(source)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,14 @@ def cohort_args(parser: argparse.ArgumentParser) -> None:
                         help=f"number of patients (default {DEFAULT_PATIENTS})")
     parser.add_argument("--seed", default=str(DEFAULT_SEED), metavar="S",
                         help=f"cohort seed, a non-negative integer (default {DEFAULT_SEED})")
+    profile_arg(parser)
+
+
+def profile_arg(parser: argparse.ArgumentParser) -> None:
+    from patients import DEFAULT_PROFILE, profiles
+
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="NAME",
+                        help=f"cohort profile: {', '.join(sorted(profiles()))} (default {DEFAULT_PROFILE})")
 
 
 def parse_cohort(args: argparse.Namespace) -> tuple[int, int]:
@@ -63,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     store = Store(db)
     try:
         before = store.get_meta("cohort_checksum")
-        manifest = seed_store(store, seed=seed, n_patients=n)
+        manifest = seed_store(store, seed=seed, n_patients=n, profile=args.profile)
     finally:
         store.close()
     what = "already holds" if before == manifest.checksum else "now holds"
-    print(f"{db} {what} cohort seed {seed}, {n} patients: {manifest.total:,} resources, "
+    print(f"{db} {what} cohort {args.profile} seed {seed}, {n} patients: {manifest.total:,} resources, "
           f"checksum {manifest.checksum[:16]} ({time.perf_counter() - started:.1f} s)")
     return 0
 
@@ -76,7 +84,7 @@ def _over_http(args: argparse.Namespace, seed: int, n: int, started: float) -> i
     from patients import ensure_cohort
     from patients.http_load import load_over_http
 
-    directory = ensure_cohort(seed, n)
+    directory = ensure_cohort(seed, n, args.profile)
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -87,6 +95,6 @@ def _over_http(args: argparse.Namespace, seed: int, n: int, started: float) -> i
     count = load_over_http(directory, args.fhir_url, token=args.token, progress=progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    print(f"loaded {count:,} resources (cohort seed {seed}, {n} patients) into {args.fhir_url} "
+    print(f"loaded {count:,} resources (cohort {args.profile} seed {seed}, {n} patients) into {args.fhir_url} "
           f"({time.perf_counter() - started:.1f} s)")
     return 0

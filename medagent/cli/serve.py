@@ -1,7 +1,7 @@
 """`medagent serve`: run the FHIR R4 server (seeding the default cohort on first start).
 
     medagent serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--token T]
-                   [--seed S] [--patients N] [--no-seed]
+                   [--seed S] [--patients N] [--profile NAME] [--no-seed]
 
 Flags override the ``MEDAGENT_*`` environment settings (see ``fhir_server.settings``).
 """
@@ -25,6 +25,9 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser.add_argument("--seed", type=int, default=None, help="cohort seed (default: patients' default)")
     parser.add_argument("--patients", type=int, default=100, help="cohort size when seeding (100)")
     parser.add_argument("--no-seed", action="store_true", help="serve the database as it is")
+    from .seed import profile_arg
+
+    profile_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -46,10 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_seed and store.get_meta("cohort_checksum") is None:
         import patients
 
-        kwargs = {"n_patients": args.patients}
+        kwargs = {"n_patients": args.patients, "profile": args.profile}
         if args.seed is not None:
             kwargs["seed"] = args.seed
-        print(f"medagent: seeding {settings.db} with {args.patients} patients…", file=sys.stderr)
+        print(f"medagent: seeding {settings.db} with {args.patients} patients ({args.profile})…",
+              file=sys.stderr)
         patients.seed_store(store, **kwargs)
     app = create_app(settings, store)
     print(f"medagent: FHIR server at {settings.base_url} (database {settings.db})",

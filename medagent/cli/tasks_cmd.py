@@ -3,11 +3,14 @@
     medagent tasks list   [--suite ID|PATH] [--category N]
     medagent tasks show   TASK_ID [--suite ID|PATH]
     medagent tasks export [--suite ID|PATH] [--out FILE]
-    medagent tasks build  --suite-id ID [--seed S] [--cohort-seed S] [--patients N]
-                          [--per-category N] [--out DIR]
+    medagent tasks build  --suite-id ID [--seed S] [--profile NAME] [--cohort-seed S]
+                          [--patients N] [--per-category N] [--no-baselines] [--out DIR]
 
-``--suite`` defaults to ``mab-v1``; a path names a suite file (``<id>.jsonl`` next to its
-``<id>.json`` header). ``build`` generates (or reuses) the cohort and writes both files.
+``--suite`` defaults to ``mab-edge-v1`` (``tasks.DEFAULT_SUITE``); a path names a suite file
+(``<id>.jsonl`` next to its ``<id>.json`` header). ``build`` generates (or reuses) the
+cohort of ``--profile`` (default ``edge-v1``, the cohort of the default suite), seeds the
+embedded store with it, records the blind and oracle scores in the header (unless
+``--no-baselines``) and writes both files.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     verbs = parser.add_subparsers(dest="tasks_verb", metavar="VERB")
 
     def suite_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--suite", default="mab-v1", help="suite id or path (default mab-v1)")
+        p.add_argument("--suite", default="mab-edge-v1", help="suite id or path (default mab-edge-v1)")
 
     p = verbs.add_parser("list", help="a table of the suite's tasks")
     suite_arg(p)
@@ -43,6 +46,10 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p = verbs.add_parser("build", help="build a suite from a cohort (deterministic)")
     p.add_argument("--suite-id", required=True, help="id of the new suite, e.g. mab-private")
     p.add_argument("--seed", type=int, default=0, help="instance selection seed (default 0)")
+    p.add_argument("--profile", default="edge-v1", metavar="NAME",
+                   help="cohort profile (default edge-v1; mab-v1 for the original benchmark's shape)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="do not run the blind and oracle policies (no baselines in the header)")
     p.add_argument("--cohort-seed", type=int, default=None,
                    help="cohort seed (default: the cohort generator's default)")
     p.add_argument("--patients", type=int, default=100, help="cohort size (default 100)")
@@ -123,9 +130,16 @@ def run_build(args: argparse.Namespace) -> int:
     import tasks
 
     kwargs = {} if args.cohort_seed is None else {"seed": args.cohort_seed}
-    cohort = patients.ensure_cohort(n_patients=args.patients, **kwargs)
+    cohort = patients.ensure_cohort(n_patients=args.patients, profile=args.profile, **kwargs)
     suite = tasks.build_suite(args.suite_id, args.seed, cohort, per_category=args.per_category)
+    if not args.no_baselines:
+        from medagent.embedded import open_service
+
+        suite = tasks.with_baselines(suite, open_service(suite))
     jsonl, header = tasks.write_suite(suite, Path(args.out))
     print(f"medagent: {len(suite.tasks)} tasks → {jsonl} (checksum {suite.checksum[:12]}…), "
           f"header {header}", file=sys.stderr)
+    if suite.baselines:
+        blind, oracle = suite.baselines["blind"]["overall"], suite.baselines["oracle"]["overall"]
+        print(f"medagent: blind {blind:.1%}, oracle {oracle:.1%}", file=sys.stderr)
     return 0

@@ -4,6 +4,7 @@ tool calls (finding a patient's lab series through ``search_lab_observations``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -79,6 +80,24 @@ def answer_solver(code: str, decide: Callable[[list[LabPoint]], dict],
 
 async def write(env: Any, tool: str, resource: dict) -> None:
     await call_ok(env, tool, {"resource": resource})
+
+
+_MRN = re.compile(r"\bS\d{7}\b")
+
+
+def mrn_in(view: Any) -> str:
+    """The MRN an instruction names (what a policy without reads can know of the patient)."""
+    found = _MRN.search(view.instruction)
+    if found is None:
+        raise SolveError(f"{view.id}: the instruction names no MRN")
+    return found.group(0)
+
+
+def guess(answer: list) -> Callable:
+    """``blind`` of a category whose best guess is a fixed answer and no write."""
+    async def blind(view: Any, env: Any) -> list:
+        return list(answer)
+    return blind
 
 
 def mrn(task: Task) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._answers import check_answer, same_instant, same_number
-from ._common import fetch_series, graded, mrn, templated, write
+from ._common import mrn_in, fetch_series, graded, mrn, templated, write
 from ._fhir import concept_check
 from ._orders import order_checks, service_request
 from datetime import timedelta
@@ -82,12 +82,22 @@ def order_spec(task: Task) -> WriteSpec:
     return WriteSpec("HbA1c order", "ServiceRequest", checks)
 
 
+async def _order(env: Any, patient: str) -> None:
+    await write(env, "create_service_request", service_request(
+        patient, LOINC, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"))
+
+
 async def solve(task: Task, env: Any) -> list:
     decision = decide(await fetch_series(env, mrn(task), "A1C"))
     if decision["order"]:
-        await write(env, "create_service_request", service_request(
-            mrn(task), LOINC, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"))
+        await _order(env, mrn(task))
     return decision["answer"]
+
+
+async def blind(view: Any, env: Any) -> list:
+    """Without reads: order the test and answer -1 (right when the patient was never tested)."""
+    await _order(env, mrn_in(view))
+    return [-1]
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:

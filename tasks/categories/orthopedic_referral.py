@@ -15,7 +15,7 @@ import random
 from typing import Any
 
 from ..models import Check, Grade, Task
-from ._common import graded, mrn, templated, write
+from ._common import mrn_in, graded, mrn, templated, write
 from ._fhir import SNOMED, check, concept_check, field_check, names_any
 from ._orders import order_checks, service_request
 from ._select import Instance, select_instances
@@ -75,11 +75,21 @@ def referral_spec(task: Task) -> WriteSpec:
     return WriteSpec("orthopedic referral", "ServiceRequest", checks)
 
 
-async def solve(task: Task, env: Any) -> list:
+async def _refer(env: Any, patient: str, sbar: str) -> list:
     await write(env, "create_service_request", service_request(
-        mrn(task), SNOMED, "306181000000106", "Referral to orthopedic service",
-        priority="stat", note=[{"text": task.params["sbar"]}]))
+        patient, SNOMED, "306181000000106", "Referral to orthopedic service",
+        priority="stat", note=[{"text": sbar}]))
     return []
+
+
+async def solve(task: Task, env: Any) -> list:
+    return await _refer(env, mrn(task), task.params["sbar"])
+
+
+async def blind(view: Any, env: Any) -> list:
+    """The instruction says everything: order the referral with the SBAR text it quotes."""
+    quoted = view.instruction.split('free-text note: "', 1)[-1].rsplit('" Then', 1)[0]
+    return await _refer(env, mrn_in(view), quoted)
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:

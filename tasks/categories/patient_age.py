@@ -15,7 +15,7 @@ from .._chart import Chart
 from .._clock import NOW
 from ..models import Grade, Task
 from ._answers import check_answer, same_integer
-from ._common import call_ok, graded, mrn, resources, templated
+from ._common import guess, call_ok, graded, mrn, resources, templated
 from ._select import Instance, select_instances
 
 NUMBER, NAME, KIND = 2, "patient_age", "query"
@@ -61,3 +61,7 @@ async def solve(task: Task, env: Any) -> list:
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     return graded(check_answer(answer, task.expected["answer"], [same_integer]), writes, [])
+
+
+# Without reads: the cohort's typical age (MedAgentBench's mean age is 58.2 years).
+blind = guess([58])

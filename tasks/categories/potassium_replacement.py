@@ -23,7 +23,7 @@ from typing import Any
 from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
-from ._common import fetch_series, graded, mrn, templated, write
+from ._common import guess, fetch_series, graded, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
 from ._orders import (ROUTE_ORAL, dosage, medication_request, order_checks, service_request,
                       ucum)
@@ -120,3 +120,7 @@ async def solve(task: Task, env: Any) -> list:
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     specs = order_specs(task) if task.expected["order"] else []
     return graded(numeric_answer(answer, task.expected["answer"]), writes, specs)
+
+
+# Without reads the best answer is the sentinel (right when there is no value) and no order.
+blind = guess([-1])

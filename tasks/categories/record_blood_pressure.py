@@ -23,7 +23,7 @@ from typing import Any
 
 from .._clock import NOW_ISO
 from ..models import Check, Grade, Task
-from ._common import graded, mrn, templated, write
+from ._common import mrn_in, graded, mrn, templated, write
 from ._fhir import check, concept_check, concept_matches, convert, field_check, instant_check, \
     subject_check
 from .._labs import LOINC
@@ -97,6 +97,21 @@ def observation_checks(task: Task) -> WriteSpec:
 
 
 async def solve(task: Task, env: Any) -> list:
+    return await _record(env, mrn(task), task.params["systolic"], task.params["diastolic"])
+
+
+_READING = re.compile(r"at (\d+)/(\d+) mmHg")
+
+
+async def blind(view: Any, env: Any) -> list:
+    """The instruction says everything: record the reading it states."""
+    reading = _READING.search(view.instruction)
+    if reading is None:
+        return []
+    return await _record(env, mrn_in(view), int(reading.group(1)), int(reading.group(2)))
+
+
+async def _record(env: Any, patient: str, systolic: int, diastolic: int) -> list:
     def component(code: tuple[str, str], display: str, value: int) -> dict:
         return {"code": {"coding": [{"system": code[0], "code": code[1], "display": display}]},
                 "valueQuantity": ucum(value, "mm[Hg]", "mmHg")}
@@ -106,10 +121,10 @@ async def solve(task: Task, env: Any) -> list:
                                   "display": "Vital Signs"}]}],
         "code": {"coding": [{"system": LOINC, "code": "85354-9",
                              "display": "Blood pressure panel"}], "text": "Blood pressure"},
-        "subject": {"reference": f"Patient/{mrn(task)}"},
+        "subject": {"reference": f"Patient/{patient}"},
         "effectiveDateTime": NOW_ISO,
-        "component": [component(SYSTOLIC, "Systolic blood pressure", task.params["systolic"]),
-                      component(DIASTOLIC, "Diastolic blood pressure", task.params["diastolic"])],
+        "component": [component(SYSTOLIC, "Systolic blood pressure", systolic),
+                      component(DIASTOLIC, "Diastolic blood pressure", diastolic)],
     })
     return []
 
