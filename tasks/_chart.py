@@ -13,9 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from datetime import datetime
-
-from ._labs import LAB_LOINC, LabPoint, lab_code, lab_point, voided_instant
+from ._labs import LAB_LOINC, LabPoint, lab_code, lab_point, voided_point
 from .errors import SuiteError
 
 CODES = tuple(LAB_LOINC)  # the lab codes tasks rely on: MG, GLU, K, A1C
@@ -40,7 +38,7 @@ class Chart:
     manifest: dict
     patients: dict[str, Person]
     labs: dict[tuple[str, str], list[LabPoint]] = field(default_factory=dict)
-    voided_labs: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    voided_labs: dict[tuple[str, str], list[LabPoint]] = field(default_factory=dict)
     design: str = "mab"
 
     @property
@@ -54,8 +52,8 @@ class Chart:
     def series(self, mrn: str, code: str) -> list[LabPoint]:
         return self.labs.get((mrn, code), [])
 
-    def voided(self, mrn: str, code: str) -> list[datetime]:
-        """When the patient's entered-in-error / cancelled results of ``code`` were taken."""
+    def voided(self, mrn: str, code: str) -> list[LabPoint]:
+        """The patient's entered-in-error / cancelled results of ``code`` (value NaN if none)."""
         return self.voided_labs.get((mrn, code), [])
 
     @property
@@ -86,7 +84,7 @@ def load_chart(cohort_dir: Path, design: str | None = None) -> Chart:
     except (OSError, KeyError, orjson.JSONDecodeError) as exc:
         raise SuiteError(f"{cohort_dir}: not a readable cohort ({exc})") from None
     labs: dict[tuple[str, str], list[LabPoint]] = defaultdict(list)
-    voided: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    voided: dict[tuple[str, str], list[LabPoint]] = defaultdict(list)
     for line in _ndjson(obs_path):
         if not any(mark in line for mark in _CODE_MARKS):
             continue
@@ -97,8 +95,8 @@ def load_chart(cohort_dir: Path, design: str | None = None) -> Chart:
         key = ((resource.get("subject") or {}).get("reference", "").rsplit("/", 1)[-1], code)
         if (p := lab_point(resource)) is not None:
             labs[key].append(p)
-        elif (when := voided_instant(resource)) is not None:
-            voided[key].append(when)
+        elif (point := voided_point(resource)) is not None:
+            voided[key].append(point)
     for series in labs.values():
         series.sort()
     for times in voided.values():

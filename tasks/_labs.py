@@ -6,6 +6,7 @@ NDJSON (ground truth), reference solutions read what the agent tools return.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,11 +56,18 @@ def lab_point(resource: dict) -> LabPoint | None:
                     resource["effectiveDateTime"])
 
 
-def voided_instant(resource: dict) -> datetime | None:
-    """When a voided (entered-in-error or cancelled) lab Observation was taken; else None."""
+def voided_point(resource: dict) -> LabPoint | None:
+    """A voided (entered-in-error or cancelled) lab Observation as a point (its value NaN
+    when it has none); None for any other resource."""
     if resource.get("status") not in VOIDED:
         return None
-    return parse_instant(resource.get("effectiveDateTime"))
+    when = parse_instant(resource.get("effectiveDateTime"))
+    if when is None:
+        return None
+    quantity = resource.get("valueQuantity") or {}
+    value = quantity.get("value")
+    return LabPoint(when, float(value) if isinstance(value, int | float) else math.nan,
+                    quantity.get("unit") or "", resource["effectiveDateTime"])
 
 
 def points(resources: Iterable[dict], code: str) -> list[LabPoint]:

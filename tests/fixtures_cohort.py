@@ -9,6 +9,9 @@ Constants
 Fixtures
 - ``small_cohort`` (session) -> ``(Path, patients.Manifest)``: the cohort folder (NDJSON +
   ``manifest.json``) in the run's ``$MEDAGENT_HOME`` cache. Read only.
+- ``EDGE_SEED`` / ``EDGE_N`` and ``small_edge_cohort`` (session) -> ``(Path, Manifest)``: the
+  smallest ``edge-v1`` cohort holding every variant of ``patients._edge`` at least once
+  (20 patients, ~15 s to generate). No database: tests use it through the chart.
 - ``seeded_db`` (session) -> ``Path`` of a SQLite database holding the small cohort, loaded
   with ``patients.seed_store`` (so its meta ``cohort_checksum`` equals the manifest's).
   READ ONLY: open it with ``fhir_server.Store(path)``; tests that write must use server
@@ -29,11 +32,19 @@ from fhir_server.store import Store
 
 SMALL_SEED = 7
 SMALL_N = 10
+EDGE_SEED = 7
+EDGE_N = 20
 
 
 @pytest.fixture(scope="session")
 def small_cohort() -> tuple[Path, patients.Manifest]:
     directory = patients.ensure_cohort(SMALL_SEED, SMALL_N)
+    return directory, patients.Manifest.load(directory)
+
+
+@pytest.fixture(scope="session")
+def small_edge_cohort() -> tuple[Path, patients.Manifest]:
+    directory = patients.ensure_cohort(EDGE_SEED, EDGE_N, "edge-v1")
     return directory, patients.Manifest.load(directory)
 
 

@@ -4,6 +4,9 @@
   ``small_cohort`` with ``SMALL_SUITE_PER_CATEGORY`` tasks per category and seed
   ``SMALL_SUITE_SEED``: every branch of every category is present (the cohort deals every
   scenario state). Read-only; do not mutate.
+- ``small_edge_suite`` (session) -> ``tasks.Suite`` of the ``edge`` design built from
+  COHORT's ``small_edge_cohort``, 30 tasks per category (patients repeat): every boundary
+  branch of every category is present. Read-only.
 - ``task_service`` (session) -> ``fhir_server.FhirService`` over COHORT's ``seeded_db``
   (the same cohort ``small_suite`` was built from). Run every trial in its own session
   (``service.create_session()``) so trials never see each other's writes; the baseline is
@@ -42,6 +45,13 @@ def small_suite(small_cohort):
 
     return tasks.build_suite("small", SMALL_SUITE_SEED, small_cohort[0],
                              per_category=SMALL_SUITE_PER_CATEGORY)
+
+
+@pytest.fixture(scope="session")
+def small_edge_suite(small_edge_cohort):
+    import tasks
+
+    return tasks.build_suite("small-edge", SMALL_SUITE_SEED, small_edge_cohort[0])
 
 
 @pytest.fixture(scope="session")

@@ -47,15 +47,15 @@ def lowest_differs(series: Series) -> bool:
     return min(p.value for p in recent) != last and recent[0].value != last
 
 
-def voided_after(series: Series, voided: list[datetime], window: bool = False) -> bool:
+def voided_after(series: Series, voided: Series, window: bool = False) -> bool:
     scope = last_24h(series) if window else series
     point = latest(scope)
     lo = point.when if point is not None else (WINDOW_START if window else datetime.min.replace(tzinfo=NOW.tzinfo))
-    return any(lo < t <= NOW for t in voided)
+    return any(lo < p.when <= NOW for p in voided)
 
 
-def voided_in_window(voided: list[datetime]) -> bool:
-    return any(WINDOW_START <= t <= NOW for t in voided)
+def voided_in_window(voided: Series) -> bool:
+    return any(WINDOW_START <= p.when <= NOW for p in voided)
 
 
 def mean_24h(series: Series, start: datetime = WINDOW_START) -> float | None:

@@ -9,7 +9,8 @@ from medagent.errors import ConfigError
 
 
 def test_builtins_load_and_declare_whether_they_need_a_model():
-    assert set(BUILTIN) == {"react", "text", "oracle", "null"}
+    assert set(BUILTIN) == {"react", "text", "oracle", "blind", "null"}
+    assert needs_model(load_agent("blind")) is False
     assert needs_model(load_agent("react")) and needs_model(load_agent("text"))
     assert needs_model(load_agent("oracle")) is False and needs_model(load_agent("null")) is False
     assert needs_model(load_agent("examples.custom_agent:LookupAgent")) is None  # undeclared: only with --model

@@ -47,6 +47,20 @@ def test_null_agent_scores_its_baseline(bench_suite, bench_suite_path, tmp_path)
     assert summary["errors"] == 0
 
 
+def test_blind_agent_makes_no_read_and_scores_the_suites_blind_baseline(bench_suite, bench_suite_path,
+                                                                       bench_service, tmp_path):
+    import tasks
+
+    assert _bench(bench_suite_path, tmp_path / "run", "--agent", "blind") == 0
+    folder = read_run(tmp_path / "run", need_summary=True)
+    expected = tasks.compute_baselines(bench_suite, bench_service)["blind"]
+    assert folder.summary["overall"] == pytest.approx(expected["overall"])
+    assert folder.summary["per_category"] == pytest.approx({k: v for k, v in expected["per_category"].items()})
+    assert {r["method"] for t in folder.trials for r in t["fhir_requests"]} == {"POST"}
+    assert folder.summary["per_category"]["3"] == 1.0 and folder.summary["per_category"]["2"] < 1.0
+    assert folder.summary["errors"] == 0
+
+
 def test_fake_model_scores_what_it_answers(bench_suite, bench_suite_path, oracle_scripts, fast_retries, tmp_path):
     wrong = set(_pick(bench_suite, "query", 2))
     flaky_query, flaky_action = _pick(bench_suite, "query", 3)[2], _pick(bench_suite, "action", 1)[0]

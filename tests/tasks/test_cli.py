@@ -40,11 +40,29 @@ def test_export_is_the_suite_jsonl(suite_file, tmp_path, capsys):
 def test_build_writes_a_loadable_suite(small_cohort, tmp_path):
     assert main(["tasks", "build", "--suite-id", "mini", "--seed", "3", "--cohort-seed",
                  str(SMALL_SEED), "--patients", str(SMALL_N), "--per-category", "2",
-                 "--out", str(tmp_path)]) == 0
+                 "--profile", "mab-v1", "--no-baselines", "--out", str(tmp_path)]) == 0
     suite = tasks.load_suite(tmp_path / "mini.jsonl")
     assert len(suite.tasks) == 20 and suite.cohort_checksum == small_cohort[1].checksum
     header = orjson.loads((tmp_path / "mini.json").read_bytes())
     assert header["n_tasks"] == 20 and header["checksum"] == suite.checksum
+    assert header["cohort_profile"] == "mab-v1" and "baselines" not in header
+
+
+def test_build_a_private_split_of_the_edge_suite(small_edge_cohort, tmp_path):
+    from tests.fixtures_cohort import EDGE_N, EDGE_SEED
+
+    assert main(["tasks", "build", "--suite-id", "edge-private", "--seed", "5", "--cohort-seed",
+                 str(EDGE_SEED), "--patients", str(EDGE_N), "--profile", "edge-v1",
+                 "--no-baselines", "--out", str(tmp_path)]) == 0
+    suite = tasks.load_suite(tmp_path / "edge-private.jsonl")
+    assert suite.cohort_profile == "edge-v1" and suite.cohort_checksum == small_edge_cohort[1].checksum
+    assert "5/order_2g_at_1.0" in suite.branch_counts()
+
+
+def test_unknown_profile_is_one_line(tmp_path, capsys):
+    assert main(["tasks", "build", "--suite-id", "x", "--profile", "nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown cohort profile 'nope'" in err and err.count("\n") == 1
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

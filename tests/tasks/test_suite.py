@@ -117,3 +117,28 @@ def test_every_category_module_has_the_same_shape():
         assert tasks.get_category(str(number)) is module
     with pytest.raises(tasks.UnknownTaskError):
         tasks.get_category(11)
+
+
+def test_baselines_record_blind_and_oracle_and_refuse_a_broken_suite(small_suite, task_service):
+    from tasks.baselines import compute_baselines
+
+    built = tasks.build_suite("small", SMALL_SUITE_SEED, small_suite_cohort_dir(small_suite),
+                              per_category=SMALL_SUITE_PER_CATEGORY, service=task_service)
+    assert built.checksum == small_suite.checksum  # baselines live in the header, not the tasks
+    blind, oracle = built.baselines["blind"], built.baselines["oracle"]
+    assert oracle == {"overall": 1.0, "query": 1.0, "action": 1.0,
+                      "per_category": {str(n): 1.0 for n in range(1, 11)}}
+    assert blind["per_category"]["3"] == blind["per_category"]["8"] == 1.0  # fully specified
+    assert blind["per_category"]["2"] == 0.0 or blind["per_category"]["2"] < 0.5
+    assert 0 < blind["overall"] < 0.6 and blind["query"] < blind["action"]
+    tampered = built.model_copy(update={"tasks": [
+        t.model_copy(update={"expected": {**t.expected, "answer": [99]}}) if t.category == 4 else t
+        for t in built.tasks]})
+    with pytest.raises(tasks.SuiteError, match="reference solutions fail"):
+        compute_baselines(tampered, task_service)
+
+
+def small_suite_cohort_dir(suite):
+    import patients
+
+    return patients.cohort_dir(suite.cohort_seed, suite.cohort_n_patients)
