@@ -30,9 +30,10 @@ WORKDIR /data
 ENV MEDAGENT_HOME=/data \
     MEDAGENT_DB=/data/medagent.db
 
-# Seed the default cohort now (deterministic: the same seed gives the same checksum), then
-# drop the generated NDJSON cache: the database holds everything the server needs.
-RUN medagent seed \
+# Seed the cohort of the default suite (mab-edge-v1: profile edge-v1) now (deterministic:
+# the same seed gives the same checksum), then drop the generated NDJSON cache: the
+# database holds everything the server needs. Keep IMAGE_PROFILE in medagent/docker_fhir.py equal.
+RUN medagent seed --profile edge-v1 \
     && find /data -mindepth 1 -maxdepth 1 ! -name 'medagent.db*' -exec rm -rf {} +
 
 EXPOSE 8080

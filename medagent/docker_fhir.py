@@ -14,7 +14,7 @@ context=None, token=None, timeout=120.0, on_status=None) -> ContextManager[str]`
   ``context`` (default: the checkout holding this package's ``Dockerfile``), or pulled
   when there is no Dockerfile to build from (or ``build=False``).
 - ``port``: host port published on 127.0.0.1 (``0``: a free one chosen by Docker).
-- ``seed``, ``n_patients``, ``profile``: the cohort to serve. The image holds the default cohort
+- ``seed``, ``n_patients``, ``profile``: the cohort to serve. The image holds the default suite's cohort
   (seeded at build time, ready in seconds); any other cohort is generated and loaded when
   the container starts (``medagent serve --seed S --patients N`` on its own database).
 - ``token``: passed to the server as ``MEDAGENT_TOKEN`` (clients then need
@@ -48,6 +48,7 @@ from medagent.errors import ConfigError
 __all__ = ["CONTAINER_PORT", "DEFAULT_IMAGE", "docker_fhir", "engine", "healthy", "serve_command", "source_context"]
 
 DEFAULT_IMAGE = "medagent-fhir:latest"  # the tag docker-compose.yml builds too
+IMAGE_PROFILE = "edge-v1"  # the cohort profile the Dockerfile seeds (that of the default suite)
 CONTAINER_PORT = 8080
 LABEL = "org.medagent.role"
 
@@ -165,8 +166,8 @@ def serve_command(seed: int | None, n_patients: int | None, profile: str | None 
 
     seed = patients.DEFAULT_SEED if seed is None else seed
     n_patients = patients.DEFAULT_PATIENTS if n_patients is None else n_patients
-    profile = profile or patients.DEFAULT_PROFILE
-    if (seed, n_patients, profile) == (patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS, patients.DEFAULT_PROFILE):
+    profile = profile or IMAGE_PROFILE
+    if (seed, n_patients, profile) == (patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS, IMAGE_PROFILE):
         return None
     extra = [] if profile == patients.DEFAULT_PROFILE else ["--profile", profile]
     name = f"cohort-{seed}-{n_patients}.db" if not extra else f"cohort-{profile}-{seed}-{n_patients}.db"

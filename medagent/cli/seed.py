@@ -32,11 +32,17 @@ def cohort_args(parser: argparse.ArgumentParser) -> None:
     profile_arg(parser)
 
 
-def profile_arg(parser: argparse.ArgumentParser) -> None:
-    from patients import DEFAULT_PROFILE, profiles
+# The CLI's default cohort is the one of the default suite (mab-edge-v1); the library's
+# default (patients.DEFAULT_PROFILE) stays mab-v1.
+CLI_PROFILE = "edge-v1"
 
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="NAME",
-                        help=f"cohort profile: {', '.join(sorted(profiles()))} (default {DEFAULT_PROFILE})")
+
+def profile_arg(parser: argparse.ArgumentParser) -> None:
+    from patients import profiles
+
+    parser.add_argument("--profile", default=CLI_PROFILE, metavar="NAME",
+                        help=f"cohort profile: {', '.join(sorted(profiles()))} (default {CLI_PROFILE}, "
+                             "the cohort of the default suite; mab-v1 for suite mab-v1)")
 
 
 def parse_cohort(args: argparse.Namespace) -> tuple[int, int]:

@@ -46,8 +46,9 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p = verbs.add_parser("build", help="build a suite from a cohort (deterministic)")
     p.add_argument("--suite-id", required=True, help="id of the new suite, e.g. mab-private")
     p.add_argument("--seed", type=int, default=0, help="instance selection seed (default 0)")
-    p.add_argument("--profile", default="edge-v1", metavar="NAME",
-                   help="cohort profile (default edge-v1; mab-v1 for the original benchmark's shape)")
+    from .seed import profile_arg
+
+    profile_arg(p)
     p.add_argument("--no-baselines", action="store_true",
                    help="do not run the blind and oracle policies (no baselines in the header)")
     p.add_argument("--cohort-seed", type=int, default=None,

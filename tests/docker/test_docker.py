@@ -221,10 +221,13 @@ def test_serve_command_per_cohort():
     from medagent.docker_fhir import serve_command
 
     assert serve_command(None, None) is None  # the image's own cohort, seeded at build
-    assert serve_command(patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS) is None
-    command = serve_command(7, 5)
+    assert serve_command(patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS, "edge-v1") is None
+    command = serve_command(7, 5, "mab-v1")
     assert command[:6] == ["medagent", "serve", "--host", "0.0.0.0", "--port", "8080"]
     assert command[6:] == ["--db", "/data/cohort-7-5.db", "--seed", "7", "--patients", "5"]
+    assert serve_command(patients.DEFAULT_SEED, patients.DEFAULT_PATIENTS, "mab-v1")[-2:] == ["--patients", "100"]
+    assert serve_command(7, 5, "edge-v1")[6:] == [
+        "--db", "/data/cohort-edge-v1-7-5.db", "--seed", "7", "--patients", "5", "--profile", "edge-v1"]
 
 
 def test_bench_with_docker_and_no_engine_is_one_line(small_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -11,7 +11,8 @@ from tests.fixtures_cohort import SMALL_N, SMALL_SEED
 
 
 def _seed_args(db, *extra):
-    return ["seed", "--seed", str(SMALL_SEED), "--patients", str(SMALL_N), "--db", str(db), *extra]
+    return ["seed", "--seed", str(SMALL_SEED), "--patients", str(SMALL_N), "--profile", "mab-v1",
+            "--db", str(db), *extra]
 
 
 def test_seed_then_reseed_is_a_no_op(tmp_path, small_cohort, capsys):
@@ -55,7 +56,8 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, argv, message):
 def test_export_writes_the_same_bytes_as_the_cache(tmp_path, small_cohort, capsys):
     source, manifest = small_cohort
     out = tmp_path / "export"
-    assert main(["export", "--out", str(out), "--seed", str(SMALL_SEED), "--patients", str(SMALL_N)]) == 0
+    assert main(["export", "--out", str(out), "--seed", str(SMALL_SEED), "--patients", str(SMALL_N),
+                 "--profile", "mab-v1"]) == 0
     assert f"{manifest.total:,} resources" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in source.iterdir())
     for path in source.iterdir():

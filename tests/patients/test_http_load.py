@@ -76,7 +76,7 @@ def test_cli_fhir_url(running_server, capsys, monkeypatch, tmp_path):
     """The whole 5-patient cohort (~40k resources) over HTTP: ~30 s, hence slow."""
     monkeypatch.setenv("MEDAGENT_HOME", str(tmp_path))
     server = running_server(settings=ServerSettings(db=tmp_path / "srv.db", home=tmp_path))
-    assert main(["seed", "--seed", "11", "--patients", "5", "--fhir-url", server.base_url]) == 0
+    assert main(["seed", "--seed", "11", "--patients", "5", "--profile", "mab-v1", "--fhir-url", server.base_url]) == 0
     manifest = patients.Manifest.load(patients.cohort_dir(11, 5))
     assert f"loaded {manifest.total:,} resources" in capsys.readouterr().out
     assert _count(server.base_url, "Patient") == 5
