@@ -1,6 +1,6 @@
 """One episode of the in-process gym API (no HTTP, no model), e.g. as the inner loop of RL.
 
-    python examples/gym_episode.py [--suite mab-v1] [--task task4_1]
+    python examples/gym_episode.py [--suite mab-edge-v1] [--task task4_1]
 
 The "policy" here reads the patient's magnesium results and answers with the latest value
 of the last 24 hours — replace ``policy`` with your model. The reward comes from the task's
@@ -25,7 +25,7 @@ def policy(observation: dict, history: list[dict], patient: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", default="mab-v1")
+    parser.add_argument("--suite", default="mab-edge-v1")
     parser.add_argument("--task", default="task4_1")
     args = parser.parse_args()
     with gym.make(args.suite, args.task, max_steps=8) as env:

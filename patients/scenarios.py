@@ -10,6 +10,12 @@ in ``[NOW - 24 h, NOW]``. Safety margins: no lab lies within 30 minutes of ``NOW
 or of ``NOW``, nothing is dated after ``NOW``, and no patient has two results of the same
 code at the same instant.
 
+The table and margins below describe the ``mab-v1`` profile. The ``edge-v1`` profile
+(``patients._edge``) keeps every patient's state (counted on valid results only) but
+removes the margins on purpose: results 2-13 minutes from the window start, HbA1c 364-366
+days and 6-14 months old, values on the band edges, and ``entered-in-error``/``cancelled``
+results (a ``never`` patient may have a cancelled test).
+
 ========== ============== =====================================================================
 axis       state          meaning (checked from the data by ``tests/patients``)
 ========== ============== =====================================================================

@@ -1,13 +1,17 @@
 """The ten task categories, one module each, all of the same shape.
 
 Every module defines ``NUMBER``, ``NAME``, ``KIND`` (query|action), ``TITLE``, ``BRANCHES``
-(branch → weight in a 30-task category) and:
+(branch → weight in a 30-task category of the ``mab`` design), ``DESIGNS`` (``{"mab":
+BRANCHES, "edge": …}``: the branch weights of each suite design) and:
 
-- ``select(chart, rng, n) -> list[Instance]``: deterministic instances from the cohort;
-- ``render(patient, params) -> (instruction, context)``: our own wording, stating the
-  exact answer format;
+- ``select(chart, rng, n) -> list[Instance]``: deterministic instances from the cohort,
+  in the design ``chart.design`` (``mab`` for the mab-v1 cohort, ``edge`` otherwise);
+- ``render(patient, params, design="mab") -> (instruction, context)``: our own wording,
+  stating the exact answer format (the ``edge`` design also says how voided results count);
 - ``async solve(task, env) -> list``: the reference solution, made only of tool calls
   through ``env.call(name, args)``;
+- ``async blind(view, env) -> list``: the best answer without any read, from the public
+  ``TaskView`` alone (it may write): the ``blind`` baseline;
 - ``grade(task, answer, writes) -> Grade``: from the final answer and the session's write
   log, never the transcript.
 """
