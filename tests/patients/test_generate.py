@@ -34,10 +34,27 @@ def test_other_seed_gives_other_cohort(tmp_path, small_cohort):
     assert set(other.scenarios["magnesium"]["lt1"]) != set(small.scenarios["magnesium"]["lt1"])
 
 
+def test_mab_v1_profile_writes_what_the_generator_wrote_before_profiles(small_cohort):
+    """Profiles must never shift the shared random streams: the small mab-v1 cohort keeps the
+    checksum it had before profiles existed (and so does the default one, fd2eb9aa…, which
+    mab-v1's suite header records; rebuilt in tests/tasks, slow)."""
+    _, manifest = small_cohort
+    assert manifest.checksum == "2b57809efe080963a62bdd69a52c2884d840b273ce9f51ecf2ee0a6f8c79ff19"
+    assert patients.cohort_dir(7, 10).name == "mab-v1-v1-seed7-n10"
+    assert patients.cohort_dir(7, 10, "edge-v1").name == "edge-v1-v1-seed7-n10"
+
+
+def test_unknown_profile_is_refused(tmp_path):
+    with pytest.raises(patients.CohortError, match="unknown cohort profile 'nope'.*edge-v1"):
+        patients.generate(tmp_path, seed=1, n_patients=5, profile="nope")
+
+
 def test_manifest_matches_files(small_cohort):
     directory, manifest = small_cohort
     raw = orjson.loads((directory / "manifest.json").read_bytes())
-    assert list(raw) == ["generator_version", "seed", "n_patients", "now", "files", "total", "checksum", "scenarios"]
+    assert list(raw) == ["generator_version", "profile", "seed", "n_patients", "now", "files", "total",
+                         "checksum", "scenarios"]
+    assert raw["profile"] == "mab-v1" and "edge" not in raw["scenarios"]
     assert raw["now"] == "2023-11-13T10:15:00+00:00" == patients.NOW.isoformat()
     total = 0
     for rtype, entry in manifest.files.items():

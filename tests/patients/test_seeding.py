@@ -21,6 +21,7 @@ def test_seeded_db_holds_the_small_cohort(seeded_db, small_cohort):
         assert store.get_meta("cohort_checksum") == manifest.checksum
         assert store.get_meta("cohort_seed") == str(SMALL_SEED)
         assert store.get_meta("cohort_n_patients") == str(SMALL_N)
+        assert store.get_meta("cohort_profile") == "mab-v1"
         mrn = manifest.scenarios["magnesium"]["lt1"][0]
         assert store.current("Patient", mrn, "") is not None
     finally:
@@ -45,6 +46,8 @@ def test_another_cohort_is_refused(seeded_db_copy):
             patients.seed_store(store, SMALL_SEED + 1, SMALL_N)
         with pytest.raises(patients.CohortError, match="another cohort"):
             patients.seed_store(store, SMALL_SEED, SMALL_N + 1)
+        with pytest.raises(patients.CohortError, match="another cohort .profile mab-v1"):
+            patients.seed_store(store, SMALL_SEED, SMALL_N, "edge-v1")  # same seed, other profile
     finally:
         store.close()
 

@@ -95,8 +95,11 @@ def test_committed_suite_loads_and_matches_its_header():
 def test_committed_suite_rebuilds_byte_identical(tmp_path):
     import patients
 
-    cohort = patients.ensure_cohort(42, 100)
+    from medagent.embedded import open_service
+
+    cohort = patients.ensure_cohort(42, 100)  # the mab-v1 profile: checksum fd2eb9aa… as ever
     suite = tasks.build_suite("mab-v1", 0, cohort)
+    suite = tasks.with_baselines(suite, open_service(suite))
     jsonl, header = tasks.write_suite(suite, tmp_path)
     assert jsonl.read_bytes() == (SUITES_DIR / "mab-v1.jsonl").read_bytes()
     assert header.read_bytes() == (SUITES_DIR / "mab-v1.json").read_bytes()
