@@ -49,3 +49,30 @@ def test_a_class_without_async_run_is_refused(tmp_path):
     module.write_text("class Agent:\n    def run(self, task, env):\n        return None\n")
     with pytest.raises(ConfigError, match="async def run"):
         load_agent(f"{module}:Agent")
+
+
+def test_blind_agent_cannot_read_and_sees_only_the_task_view(small_suite):
+    import asyncio
+
+    import tasks
+    from medagent.agents._builtin import BlindAgent
+
+    class Env:
+        def __init__(self):
+            self.calls, self.answer = [], None
+
+        async def call(self, name, args):
+            self.calls.append(name)
+            return tasks.ToolResult(True, 201, {})
+
+        def finish(self, answer):
+            self.answer = answer
+
+    referral = next(t for t in small_suite.tasks if t.category == 8)
+    env = Env()
+    asyncio.run(BlindAgent().run(referral.view(), env))  # a TaskView: no params, no expected
+    assert env.calls == ["create_service_request"] and env.answer == []
+    from medagent.agents._builtin import _WritesOnly  # the env wrapper refuses any read tool
+
+    with pytest.raises(tasks.SolveError, match="makes no reads"):
+        asyncio.run(_WritesOnly(Env()).call("search_lab_observations", {"patient": "S1234567"}))
