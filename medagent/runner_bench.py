@@ -110,7 +110,7 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "suite": suite.id,
         "suite_checksum": suite.checksum,
         "cohort_checksum": suite.cohort_checksum,
-        "cohort_profile": suite.cohort_profile,
+        "cohort_profile": getattr(suite, "cohort_profile", "mab-v1"),
         "cohort_seed": suite.cohort_seed,
         "cohort_n_patients": suite.cohort_n_patients,
         "concurrency": config.concurrency,
@@ -147,7 +147,7 @@ def _fhir_base(fhir_url: str | None, suite: Any):  # noqa: ANN202
         from medagent import docker_fhir
 
         with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients,
-                                     profile=suite.cohort_profile) as url:
+                                     profile=getattr(suite, "cohort_profile", "mab-v1")) as url:
             yield url
     elif fhir_url == "embedded-http":
         from fhir_server import serve_in_thread

@@ -17,7 +17,7 @@ from typing import Any
 from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._answers import check_answer, same_instant, same_number
-from ._common import mrn_in, fetch_series, graded, mrn, templated, write
+from ._common import fetch_series, graded, mrn, mrn_in, templated, write
 from ._fhir import concept_check
 from ._orders import order_checks, service_request
 from datetime import timedelta

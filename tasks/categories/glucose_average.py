@@ -12,7 +12,7 @@ from .._clock import WINDOW_START
 from .._labs import last_24h, mean
 from ..models import Grade, Task
 from ._answers import numeric_answer
-from ._common import guess, answer_solver, graded, templated
+from ._common import answer_solver, graded, guess, templated
 from datetime import timedelta
 
 from ._edges import edge_inside, just_outside, mean_24h, voided_in_window, yesterday_only

@@ -11,7 +11,7 @@ from typing import Any
 from .._labs import latest, reported
 from ..models import Grade, Task
 from ._answers import numeric_answer
-from ._common import guess, answer_solver, graded, templated
+from ._common import answer_solver, graded, guess, templated
 from ._edges import voided_after
 from ._select import by_chart_state, designed, weights_of
 

@@ -23,7 +23,7 @@ from .._clock import WINDOW_START
 from .._labs import last_24h, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
-from ._common import guess, fetch_series, graded, mrn, templated, write
+from ._common import fetch_series, graded, guess, mrn, templated, write
 from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
 from ._orders import ROUTE_IV, dosage, medication_request, order_checks, ucum
 from ._edges import just_outside, voided_after, voided_in_window

@@ -15,7 +15,7 @@ import random
 from typing import Any
 
 from ..models import Check, Grade, Task
-from ._common import mrn_in, graded, mrn, templated, write
+from ._common import graded, mrn, mrn_in, templated, write
 from ._fhir import SNOMED, check, concept_check, field_check, names_any
 from ._orders import order_checks, service_request
 from ._select import Instance, select_instances

@@ -15,7 +15,7 @@ from .._chart import Chart
 from .._clock import NOW
 from ..models import Grade, Task
 from ._answers import check_answer, same_integer
-from ._common import guess, call_ok, graded, mrn, resources, templated
+from ._common import call_ok, graded, guess, mrn, resources, templated
 from ._select import Instance, select_instances
 
 NUMBER, NAME, KIND = 2, "patient_age", "query"

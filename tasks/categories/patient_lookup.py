@@ -22,7 +22,7 @@ from typing import Any
 from .._chart import Chart, Person
 from ..models import Grade, Task
 from ._answers import check_answer, same_mrn_or_text
-from ._common import guess, call_ok, graded, resources, templated
+from ._common import call_ok, graded, guess, resources, templated
 from ._select import Instance, select_instances
 
 NUMBER, NAME, KIND = 1, "patient_lookup", "query"

@@ -23,7 +23,7 @@ from typing import Any
 from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
-from ._common import guess, fetch_series, graded, mrn, templated, write
+from ._common import fetch_series, graded, guess, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
 from ._orders import (ROUTE_ORAL, dosage, medication_request, order_checks, service_request,
                       ucum)

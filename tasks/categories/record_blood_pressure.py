@@ -23,7 +23,7 @@ from typing import Any
 
 from .._clock import NOW_ISO
 from ..models import Check, Grade, Task
-from ._common import mrn_in, graded, mrn, templated, write
+from ._common import graded, mrn, mrn_in, templated, write
 from ._fhir import check, concept_check, concept_matches, convert, field_check, instant_check, \
     subject_check
 from .._labs import LOINC

@@ -13,7 +13,7 @@ hit). The same decision code runs two ways:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -190,4 +190,4 @@ def solver(rules: Rules):  # noqa: ANN201
 
 
 CORRECT = Rules()
-__all__ = ["CORRECT", "MUTANTS", "Rules", "decide", "differs", "replace", "solver"]
+__all__ = ["CORRECT", "MUTANTS", "Rules", "decide", "differs", "solver"]
