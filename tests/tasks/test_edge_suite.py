@@ -74,6 +74,18 @@ def test_boundary_values_are_where_the_branches_say(small_edge_suite):
             assert tasks.NOW - taken == timedelta(days=days) and t.expected["order"] is order
 
 
+def test_edge_variants_keep_every_patients_scenario_state(edge_chart):
+    from tasks.categories._states import STATES, by_state
+
+    for axis in STATES:
+        computed = {state: sorted(m) for state, m in by_state(edge_chart, axis).items()}
+        declared = {state: sorted(m) for state, m in edge_chart.scenarios[axis].items() if m}
+        assert computed == declared, axis
+    edge = edge_chart.scenarios["edge"]
+    assert edge["names:hyphenated"] and edge["names:prefix_pair"]
+    assert {k.split(":")[0] for k in edge} == {"magnesium", "glucose", "potassium", "a1c", "names", "offset"}
+
+
 def test_non_utc_offsets_and_voided_results_are_in_the_data(edge_chart):
     offsets = {p.effective[-6:] for s in edge_chart.labs.values() for p in s}
     assert {"+00:00", "-08:00", "+05:30", "-05:00"} <= offsets
