@@ -103,7 +103,7 @@ class HttpBackend:
         if response.status_code == 404:
             raise ConfigError(
                 f"FHIR server {self.fhir_url} has no Patient/{mrn}: it does not hold the cohort of suite "
-                f"{suite.id} (profile {getattr(suite, "cohort_profile", "mab-v1")}, seed {suite.cohort_seed}, "
+                f"{suite.id} (profile {getattr(suite, 'cohort_profile', 'mab-v1')}, seed {suite.cohort_seed}, "
                 f"{suite.cohort_n_patients} patients)"
             )
 
