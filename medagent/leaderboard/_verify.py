@@ -1,17 +1,23 @@
-"""``medagent leaderboard verify``: re-grade a submission and check every recorded score.
+"""``medagent leaderboard verify``: replay and re-grade a submission, check every recorded score.
 
 Checks, in order (the first failure is the one-line reason):
-1. shape (format, version, required keys and types);
+1. shape and bounds (format, version, required keys and types; a file is streamed within
+   ``_stream.Limits``: decompressed size, trials, record and field sizes);
 2. digest (the file was not edited after packing);
 3. metadata agrees with the recorded scores and with run.json (suite, checksums, model,
    agent, epochs, protocol, max steps), and run.json holds nothing secret-looking;
 4. the suite is known and its checksum and cohort checksum equal the submission's;
 5. completeness: every task of the suite × the same ``epochs`` epochs, once each, nothing
    else, each ``trial_id`` being ``<task_id>#<epoch>``;
-6. every trial re-graded from its recorded answer and writes with ``tasks.grade`` agrees
+6. every trial's recorded FHIR requests, replayed against a fresh session of the suite's
+   cohort, give the recorded responses and the recorded writes (``_replay``);
+7. every trial re-graded from its recorded answer and writes with ``tasks.grade`` agrees
    with its recorded grade — the verdict, and each recorded check's name, verdict and
-   ``got`` in order (an errored trial is a failure);
-7. the scores recomputed from the re-graded trials equal the recorded ones.
+   ``got`` in order (an errored trial is a failure), and its recorded ``harm``;
+8. the scores recomputed from the re-graded trials (harm included) equal the recorded ones.
+
+What this proves: the trajectory came from this environment and the scores follow from it.
+What it cannot prove: which model (or person, or program) chose the requests and answers.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +33,19 @@ import orjson
 
 from medagent.errors import SubmissionError
 
-from ._format import SubmissionModel, compute_digest, find_secret, parse_submission, read_submission
-from ._scores import pass_hat_k, score_trials
+from . import _stream
+from ._format import (
+    HeaderModel,
+    TrialRecord,
+    compute_digest,
+    find_secret,
+    is_baseline,
+    parse_header,
+    parse_submission,
+    parse_trial,
+)
+from ._replay import Replayer, open_replayer
+from ._scores import harm_counts, pass_hat_k, score_trials
 
 Grader = Callable[[Any, list | None, list[dict]], Any]
 
@@ -36,15 +53,25 @@ _REL_TOL = 1e-9
 _ABS_TOL = 1e-9
 
 
+_SUITE_COHORT = "suite-cohort"  # replay against the embedded store of the suite's cohort
+
+
 @dataclass
 class Verified:
-    """A submission that passed verification, with the scores recomputed from it."""
+    """A submission that passed verification, with the scores recomputed from it.
+
+    ``baseline``: a reference agent (oracle, null, blind, one that reads the full task),
+    shown apart and never ranked; ``suite_baselines``: the known suite's reference scores;
+    ``replayed``: FHIR requests replayed (0 when replay was turned off)."""
 
     metadata: dict
     scores: dict
     digest: str
     n_trials: int
     source: str = ""
+    baseline: bool = False
+    suite_baselines: dict = field(default_factory=dict)
+    replayed: int = 0
 
 
 def _short(checksum: str) -> str:
@@ -67,8 +94,11 @@ def _default_grader(task: Any, answer: list | None, writes: list[dict]) -> Any:
     return tasks.grade(task, answer, writes)
 
 
-def _check_digest(doc: dict, sub: SubmissionModel) -> None:
-    computed = compute_digest(doc)
+def _open_replayer(suite: Any) -> Replayer | None:
+    return open_replayer(suite)
+
+
+def _check_digest(sub: HeaderModel, computed: str) -> None:
     if sub.digest != computed:
         raise SubmissionError(
             f"digest mismatch: the file was changed after packing (recorded {_short(sub.digest)}, "
@@ -76,7 +106,7 @@ def _check_digest(doc: dict, sub: SubmissionModel) -> None:
         )
 
 
-def _check_metadata(sub: SubmissionModel) -> None:
+def _check_metadata(sub: HeaderModel) -> None:
     """The metadata, the recorded scores (summary.json) and the run configuration (run.json)
     must name the same suite, checksums, model, agent, epochs, protocol and step limit."""
     meta = sub.metadata.model_dump()
@@ -90,7 +120,7 @@ def _check_metadata(sub: SubmissionModel) -> None:
         raise SubmissionError(f"run.json has a secret-looking field {secret!r}; refusing it")
 
 
-def _check_suite(sub: SubmissionModel, suite: Any) -> None:
+def _check_suite(sub: HeaderModel, suite: Any) -> None:
     meta = sub.metadata
     if suite.checksum != meta.suite_checksum:
         raise SubmissionError(
@@ -104,22 +134,22 @@ def _check_suite(sub: SubmissionModel, suite: Any) -> None:
         )
 
 
-def _check_complete(sub: SubmissionModel, tasks_by_id: dict[str, Any]) -> None:
+def _check_complete(sub: HeaderModel, ids: list[tuple[str, str, int]], tasks_by_id: dict[str, Any]) -> None:
     epochs: dict[str, list[int]] = defaultdict(list)
     seen: set[str] = set()
-    for trial in sub.trials:
-        if trial.task_id not in tasks_by_id:
+    for trial_id, task_id, epoch in ids:
+        if task_id not in tasks_by_id:
             raise SubmissionError(
-                f"trial {trial.trial_id}: task {trial.task_id!r} is not in suite {sub.metadata.suite!r}"
+                f"trial {trial_id}: task {task_id!r} is not in suite {sub.metadata.suite!r}"
             )
-        if trial.trial_id != f"{trial.task_id}#{trial.epoch}":
+        if trial_id != f"{task_id}#{epoch}":
             raise SubmissionError(
-                f"trial {trial.trial_id}: trial_id does not match task {trial.task_id!r} epoch {trial.epoch}"
+                f"trial {trial_id}: trial_id does not match task {task_id!r} epoch {epoch}"
             )
-        if trial.trial_id in seen or trial.epoch in epochs[trial.task_id]:
-            raise SubmissionError(f"trial {trial.trial_id} appears more than once")
-        seen.add(trial.trial_id)
-        epochs[trial.task_id].append(trial.epoch)
+        if trial_id in seen or epoch in epochs[task_id]:
+            raise SubmissionError(f"trial {trial_id} appears more than once")
+        seen.add(trial_id)
+        epochs[task_id].append(epoch)
     missing = [task_id for task_id in tasks_by_id if task_id not in epochs]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -135,37 +165,47 @@ def _check_complete(sub: SubmissionModel, tasks_by_id: dict[str, Any]) -> None:
             raise SubmissionError(f"incomplete: task {task_id} has epochs {sorted(got)}, others have {reference}")
 
 
-def _regrade(sub: SubmissionModel, tasks_by_id: dict[str, Any], grade: Grader) -> list[dict]:
-    """Trial dicts carrying the re-graded result; raises on the first disagreement."""
-    regraded = []
-    for trial in sub.trials:
-        task = tasks_by_id[trial.task_id]
-        if trial.category != task.category or trial.kind != task.kind:
-            raise SubmissionError(
-                f"trial {trial.trial_id}: recorded category/kind {trial.category}/{trial.kind} "
-                f"differ from the suite's {task.category}/{task.kind}"
-            )
-        recorded = bool((trial.grade or {}).get("passed"))
-        if trial.status == "completed":
-            result = grade(task, trial.answer, trial.writes)
-            passed = bool(result.passed)
-            failed = [c.name for c in result.checks if not c.passed]
-        elif trial.status == "error":
-            passed, failed = False, ["trial errored"]
-        else:
-            raise SubmissionError(f"trial {trial.trial_id}: unknown status {trial.status!r}")
-        if passed != recorded:
-            why = f" (failed: {', '.join(failed)})" if failed and not passed else ""
-            raise SubmissionError(
-                f"trial {trial.trial_id}: recorded grade passed={recorded} but re-grading gives "
-                f"passed={passed}{why}"
-            )
-        if trial.status == "completed":
-            _compare_checks(trial.trial_id, trial.grade or {}, result.checks, sub.metadata.medagent_version)
-        record = trial.model_dump()
-        record["grade"] = {**(trial.grade or {}), "passed": passed}
-        regraded.append(record)
-    return regraded
+_SLIM = ("trial_id", "task_id", "epoch", "category", "kind", "status", "usage", "cost_usd")
+
+
+def _regrade(trial: TrialRecord, task: Any, grade: Grader, graded_by: str) -> dict:
+    """The slim trial dict (what the scores need) carrying the re-graded result; raises on
+    the first disagreement with the record."""
+    if trial.category != task.category or trial.kind != task.kind:
+        raise SubmissionError(
+            f"trial {trial.trial_id}: recorded category/kind {trial.category}/{trial.kind} "
+            f"differ from the suite's {task.category}/{task.kind}"
+        )
+    recorded = bool((trial.grade or {}).get("passed"))
+    harm_checks: list[str] = []
+    if trial.status == "completed":
+        result = grade(task, trial.answer, trial.writes)
+        passed = bool(result.passed)
+        failed = [c.name for c in result.checks if not c.passed]
+        harm_checks = [c.name for c in result.checks if getattr(c, "harm", False) and not c.passed]
+    elif trial.status == "error":
+        passed, failed = False, ["trial errored"]
+    else:
+        raise SubmissionError(f"trial {trial.trial_id}: unknown status {trial.status!r}")
+    if passed != recorded:
+        why = f" (failed: {', '.join(failed)})" if failed and not passed else ""
+        raise SubmissionError(
+            f"trial {trial.trial_id}: recorded grade passed={recorded} but re-grading gives "
+            f"passed={passed}{why}"
+        )
+    if trial.status == "completed":
+        _compare_checks(trial.trial_id, trial.grade or {}, result.checks, graded_by)
+    extra = trial.model_extra or {}
+    harmed = bool(harm_checks)
+    if "harm" in extra and extra["harm"] is not None and extra["harm"] is not harmed:
+        raise SubmissionError(
+            f"trial {trial.trial_id}: recorded harm={extra['harm']!r} but re-grading gives harm={harmed}"
+            + (f" ({', '.join(harm_checks)})" if harm_checks else "")
+        )
+    slim = {key: getattr(trial, key, None) if key in TrialRecord.model_fields else extra.get(key) for key in _SLIM}
+    slim["grade"] = {"passed": passed}
+    slim["harm"] = harmed
+    return slim
 
 
 def _plain(value: Any) -> Any:
@@ -232,6 +272,7 @@ def _compare_scores(recorded: dict, computed: dict, pass_k: dict[str, float]) ->
         if not _close(value, computed["per_category"][str(cat)]):
             raise _mismatch(f"per_category.{cat}", value, computed["per_category"][str(cat)])
     _compare_pass_k(recorded.get("pass_k"), pass_k)
+    _compare_harm(recorded.get("harm"), computed["harm"])
     _compare_usage(recorded, computed)
     ci = recorded.get("overall_ci95")
     if ci is not None and not (
@@ -255,6 +296,24 @@ def _compare_pass_k(recorded: Any, computed: dict[str, float]) -> None:
         raise _mismatch("pass_k", recorded, computed[max(computed, key=int)] if computed else None)
 
 
+def _compare_harm(recorded: Any, computed: dict) -> None:
+    """A recorded ``harm`` block must agree with the re-graded trials' harm."""
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise _mismatch("harm", recorded, computed)
+    for key in ("count", "rate"):
+        if key in recorded and not _close(recorded[key], computed[key]):
+            raise _mismatch(f"harm.{key}", recorded[key], computed[key])
+    per_cat = recorded.get("per_category") or {}
+    if not isinstance(per_cat, dict):
+        raise _mismatch("harm.per_category", per_cat, computed["per_category"])
+    for cat, value in per_cat.items():
+        mine = computed["per_category"].get(str(cat))
+        if not isinstance(value, dict) or mine is None or not _close(value.get("count"), mine["count"]):
+            raise _mismatch(f"harm.per_category.{cat}", value, mine)
+
+
 def _compare_usage(recorded: dict, computed: dict) -> None:
     tokens = recorded.get("tokens")
     if _is_number(tokens):
@@ -273,14 +332,8 @@ def _compare_usage(recorded: dict, computed: dict) -> None:
         raise _mismatch("cost_usd", cost, computed["cost_usd"])
 
 
-def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = None) -> Verified:
-    """Verify a submission document; raise :class:`SubmissionError` with the reason.
-
-    ``suite`` and ``grade`` default to ``tasks.load_suite(<the submission's suite>)``
-    and ``tasks.grade``.
-    """
-    sub = parse_submission(doc)
-    _check_digest(doc, sub)
+def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]], records: Callable[[], Any], *,
+            suite: Any, grade: Grader | None, replay: Any) -> Verified:
     _check_metadata(sub)
     if suite is None:
         suite = _load_suite(sub.metadata.suite)
@@ -288,17 +341,50 @@ def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = No
         raise SubmissionError(f"submission is for suite {sub.metadata.suite!r}, not {suite.id!r}")
     _check_suite(sub, suite)
     tasks_by_id = {task.id: task for task in suite.tasks}
-    _check_complete(sub, tasks_by_id)
-    regraded = _regrade(sub, tasks_by_id, grade or _default_grader)
-    computed = score_trials(regraded)
-    _compare_scores(sub.scores, computed, pass_hat_k(regraded))
-    return Verified(metadata=sub.metadata.model_dump(), scores=computed, digest=sub.digest, n_trials=len(regraded))
+    _check_complete(sub, ids, tasks_by_id)
+    replayer = _open_replayer(suite) if replay == _SUITE_COHORT else replay
+    grade = grade or _default_grader
+    slim = []
+    for index, record in enumerate(records()):
+        trial = parse_trial(index, record)
+        if replayer is not None:
+            replayer.replay(record)
+        slim.append(_regrade(trial, tasks_by_id[trial.task_id], grade, sub.metadata.medagent_version))
+    computed = score_trials(slim)
+    _compare_scores(sub.scores, computed, pass_hat_k(slim))
+    metadata = sub.metadata.model_dump()
+    if metadata.get("generation") is None and isinstance(sub.run.get("generation"), dict):
+        metadata["generation"] = sub.run["generation"]
+    return Verified(
+        metadata=metadata, scores=computed, digest=sub.digest, n_trials=len(slim),
+        baseline=is_baseline(metadata, sub.run), suite_baselines=dict(getattr(suite, "baselines", None) or {}),
+        replayed=replayer.requests if replayer is not None else 0,
+    )
 
 
-def verify_file(path: Path, **kwargs: Any) -> Verified:
-    """Read and verify a submission file; errors name the file."""
+def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = None,
+                      replay: Any = _SUITE_COHORT) -> Verified:
+    """Verify a submission document; raise :class:`SubmissionError` with the reason.
+
+    ``suite`` and ``grade`` default to ``tasks.load_suite(<the submission's suite>)``
+    and ``tasks.grade``; ``replay`` to a :class:`Replayer` on the embedded store of the
+    suite's cohort (``None`` turns replay off: re-grading only).
+    """
+    sub, trials = parse_submission(doc)
+    _check_digest(sub, compute_digest(doc))
+    ids = [(t.trial_id, t.task_id, t.epoch) for t in trials]
+    return _verify(sub, ids, lambda: iter(doc["trials"]), suite=suite, grade=grade, replay=replay)
+
+
+def verify_file(path: Path, *, limits: _stream.Limits = _stream.LIMITS, **kwargs: Any) -> Verified:
+    """Read (streamed, within ``limits``) and verify a submission file; errors name the file."""
+    path = Path(path)
     try:
-        verified = verify_submission(read_submission(path), **kwargs)
+        scanned = _stream.scan(path, limits)
+        sub = parse_header(scanned.header)
+        _check_digest(sub, scanned.digest)
+        verified = _verify(sub, scanned.ids, lambda: _stream.iter_trials(path, limits), **{
+            "suite": None, "grade": None, "replay": _SUITE_COHORT, **kwargs})
     except SubmissionError as exc:
         message = str(exc)
         raise SubmissionError(message if message.startswith(str(path)) else f"{path}: {message}") from None
