@@ -72,14 +72,17 @@ class _Lines:
         self._count(len(data))
         return data
 
-    def line(self, cap: int, what: str) -> bytes:
-        """One line (without its newline) of at most ``cap`` bytes, or b"" at the end."""
+    def line(self, cap: int, what: str, *, strict: bool = True) -> bytes:
+        """One line (without its newline) of at most ``cap`` bytes, or b"" at the end; a
+        longer line is an error (``strict``) or its first ``cap + 1`` bytes."""
         try:
             data = self.stream.readline(cap + 1)
         except (OSError, EOFError, zlib.error) as exc:
             raise SubmissionError(f"malformed submission: bad gzip data ({exc})") from None
         self._count(len(data))
         if len(data) > cap and not (len(data) == cap + 1 and data.endswith(b"\n")):
+            if not strict:
+                return data
             raise SubmissionError(f"submission rejected: {what} exceeds {_mib(cap)} (limit)")
         return data.rstrip(b"\r\n")
 
@@ -123,7 +126,7 @@ class _Reader:
         self.header: dict = {}
         self.compact: Any = None  # the trials of a one-line document
         self.one_line = False
-        first = lines.line(lines.limits.max_header_bytes, "the part before the trials")
+        first = lines.line(lines.limits.max_header_bytes, "the part before the trials", strict=False)
         if first.endswith(_TRIALS_OPEN):
             self.header = _object(first + b"]}", "the part before the trials")
             return
