@@ -49,6 +49,17 @@ def harm_counts(trials: list[dict]) -> dict:
     return {**part(total), "per_category": {str(c): part(by_category[c]) for c in sorted(by_category)}}
 
 
+def reference_scores(baselines: object, scope: str = "overall") -> tuple[float | None, float | None]:
+    """(blind, oracle) scores for ``scope`` from a suite's ``baselines`` block (None where
+    the suite records none)."""
+    out = []
+    for name in ("blind", "oracle"):
+        block = baselines.get(name) if isinstance(baselines, dict) else None
+        value = block.get(scope) if isinstance(block, dict) else None
+        out.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
+    return out[0], out[1]
+
+
 def _fraction(values: list[bool]) -> float | None:
     return sum(values) / len(values) if values else None
 

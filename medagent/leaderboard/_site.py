@@ -72,7 +72,11 @@ def generation_text(generation: object) -> str:
     if not isinstance(generation, dict) or not generation:
         return "—"
     parts = []
-    for key, value in generation.items():
+    known = list(_GENERATION_NAMES)
+    order = sorted(generation, key=lambda k: (isinstance(generation[k], dict),
+                                              known.index(k) if k in known else len(known), k))
+    for key in order:
+        value = generation[key]
         if value is None or value == {}:
             continue
         if isinstance(value, dict):  # model args passed through
