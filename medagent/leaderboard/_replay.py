@@ -171,9 +171,9 @@ def _check_request_shape(trial_id: str, number: int, req: Any) -> tuple[str, str
 
 
 def _check_tool_calls(trial_id: str, trial: dict, requests: list) -> None:
-    calls = trial.get("tool_calls")
+    calls = trial.get("tool_calls") or []
     if not isinstance(calls, list):
-        return
+        raise SubmissionError(f"trial {trial_id}: tool_calls is not a list")
     reached = [c.get("status") for c in calls if isinstance(c, dict) and c.get("status") is not None]
     recorded = [r.get("status") if isinstance(r, dict) else None for r in requests]
     if len(reached) != len(recorded):
@@ -191,8 +191,9 @@ def _check_tool_calls(trial_id: str, trial: dict, requests: list) -> None:
 class Replayer:
     """Replays trials against one ``fhir_server.FhirService`` (the suite's cohort)."""
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Any, *, max_requests: int | None = None) -> None:
         self.service = service
+        self.max_requests = max_requests  # per trial: one request per step at most
         self.requests = 0
         self._conn: Any = None
 
@@ -205,6 +206,11 @@ class Replayer:
             requests = []
         if not isinstance(requests, list):
             raise SubmissionError(f"trial {trial_id}: fhir_requests is not a list")
+        if self.max_requests is not None and len(requests) > self.max_requests:
+            raise SubmissionError(
+                f"trial {trial_id}: {len(requests)} FHIR requests recorded, more than the run's "
+                f"{self.max_requests} steps allow"
+            )
         _check_tool_calls(trial_id, trial, requests)
         service = self.service
         with self._scratch():

@@ -343,6 +343,8 @@ def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]], records: Callable
     tasks_by_id = {task.id: task for task in suite.tasks}
     _check_complete(sub, ids, tasks_by_id)
     replayer = _open_replayer(suite) if replay == _SUITE_COHORT else replay
+    if replayer is not None and sub.metadata.max_steps:
+        replayer.max_requests = sub.metadata.max_steps
     grade = grade or _default_grader
     slim = []
     for index, record in enumerate(records()):

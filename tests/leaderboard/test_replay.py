@@ -220,3 +220,22 @@ def test_run_recorded_over_http_verifies(small_suite, bench_run, tmp_path: Path,
     assert main(["submit", str(run), "-o", str(sub), "--suite", str(jsonl)]) == 0
     assert main(["leaderboard", "verify", str(sub), "--suite", str(jsonl)]) == 0
     assert "trials replayed (" in capsys.readouterr().out
+
+
+def test_more_requests_than_steps_or_no_tool_calls_are_rejected(oracle_doc: dict, small_suite):
+    target = _first(oracle_doc, _search_with_entries)
+    steps = oracle_doc["metadata"]["max_steps"]
+
+    def flood(d: dict) -> None:
+        t = trial(d, target["trial_id"])
+        t["fhir_requests"] = [t["fhir_requests"][0]] * (steps + 1)
+        t["tool_calls"] = [{"status": t["fhir_requests"][0]["status"]}] * (steps + 1)
+
+    _rejected(edited(oracle_doc, flood), small_suite,
+              f"trial {target['trial_id']}: {steps + 1} FHIR requests recorded, more than the run's {steps} steps allow")
+
+    def no_calls(d: dict) -> None:
+        trial(d, target["trial_id"])["tool_calls"] = None
+
+    _rejected(edited(oracle_doc, no_calls), small_suite,
+              f"trial {target['trial_id']}: 0 tool call(s) reached the FHIR server but")
