@@ -7,9 +7,8 @@ few bounds whatever the file claims. The layout is the one ``write_submission`` 
 (one trial per line, see ``_format``); a document on one line (older files, hand-made
 ones) is read whole only up to ``Limits.max_compact_bytes``.
 
-:func:`scan` is the first pass: it checks the shape of every record and the digest and
-returns the header (every key but ``trials``) and the trials' ids; :func:`iter_trials` is
-the second pass that hands the verifier one trial at a time.
+:func:`scan` is the first pass: bounds, the header (every key but ``trials``) and the
+digest; :func:`iter_trials` is the second pass that hands the verifier one trial at a time.
 """
 
 from __future__ import annotations
@@ -148,8 +147,10 @@ class _Reader:
         self.header = {k: v for k, v in doc.items() if k != "trials"}
         self.compact = doc.get("trials")
 
-    def trials(self) -> Iterator[tuple[dict, bytes | None]]:
-        """(trial, its line) pairs; the tail keys join ``header`` at the end."""
+    def trials(self, *, parse: bool = True) -> Iterator[tuple[Any, bytes | None]]:
+        """(trial, its line) pairs — the trial is None when not ``parse`` (for a laid-out
+        file; a one-line document is parsed already); the tail keys join ``header`` at the
+        end."""
         limits = self.lines.limits
         if self.one_line:
             if not isinstance(self.compact, list):
@@ -175,20 +176,31 @@ class _Reader:
             if count > limits.max_trials:
                 raise SubmissionError(f"submission rejected: more than {limits.max_trials} trials (limit)")
             body = line[:-1] if line.endswith(b",") else line
-            record = _loads(body, f"trial #{count}")
-            yield record, body
+            yield (_loads(body, f"trial #{count}") if parse else None), body
 
 
 @dataclass
 class Scan:
     header: dict
     digest: str  # recomputed, "sha256:<hex>"
-    ids: list[tuple[str, str, int]]  # (trial_id, task_id, epoch) of every trial, in order
 
 
 def scan(path: Path, limits: Limits = LIMITS) -> Scan:
-    """First pass: each trial's shape and bounds, the recomputed digest, the trials' ids."""
-    from ._format import parse_header, parse_trial
+    """First pass: bounds, the header, and the recomputed digest. The lines of a file written
+    by ``write_submission`` are canonical already, so they are hashed as read; only when that
+    digest differs from the recorded one is every trial re-serialised canonically (a file
+    laid out by hand) before calling it a mismatch."""
+    from ._format import parse_header
+
+    digest = _digest(path, limits, canonicalise=False)
+    if digest.digest != digest.header.get("digest"):
+        digest = _digest(path, limits, canonicalise=True)
+    parse_header(digest.header)
+    return digest
+
+
+def _digest(path: Path, limits: Limits, *, canonicalise: bool) -> Scan:
+    from ._format import parse_header
 
     with _open(path, limits) as lines:
         reader = _Reader(lines)
@@ -199,15 +211,12 @@ def scan(path: Path, limits: Limits = LIMITS) -> Scan:
         before = {k: v for k, v in reader.header.items() if k < "trials" and k != "digest"}
         head = canonical_bytes(before)
         hasher = hashlib.sha256(head[:-1] + (b"," if len(head) > 2 else b"") + _TRIALS_OPEN)
-        ids = []
-        for index, (record, _) in enumerate(reader.trials()):
-            trial = parse_trial(index, record)
-            hasher.update((b"," if index else b"") + canonical_bytes(record))
-            ids.append((trial.trial_id, trial.task_id, trial.epoch))
-    parse_header(reader.header)
+        for index, (record, line) in enumerate(reader.trials(parse=canonicalise)):
+            data = canonical_bytes(record) if record is not None else line
+            hasher.update((b"," if index else b"") + data)
     after = canonical_bytes({k: v for k, v in reader.header.items() if k > "trials"})
     hasher.update(b"]" + (b"," + after[1:-1] if len(after) > 2 else b"") + b"}")
-    return Scan(header=reader.header, digest="sha256:" + hasher.hexdigest(), ids=ids)
+    return Scan(header=reader.header, digest="sha256:" + hasher.hexdigest())
 
 
 def iter_trials(path: Path, limits: Limits = LIMITS) -> Iterator[dict]:

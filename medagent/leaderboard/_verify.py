@@ -134,35 +134,47 @@ def _check_suite(sub: HeaderModel, suite: Any) -> None:
         )
 
 
-def _check_complete(sub: HeaderModel, ids: list[tuple[str, str, int]], tasks_by_id: dict[str, Any]) -> None:
-    epochs: dict[str, list[int]] = defaultdict(list)
-    seen: set[str] = set()
-    for trial_id, task_id, epoch in ids:
-        if task_id not in tasks_by_id:
+class _Completeness:
+    """Every task of the suite × the same epochs, once each, nothing else."""
+
+    def __init__(self, sub: HeaderModel, tasks_by_id: dict[str, Any]) -> None:
+        self.sub = sub
+        self.tasks_by_id = tasks_by_id
+        self.epochs: dict[str, list[int]] = defaultdict(list)
+        self.seen: set[str] = set()
+
+    def add(self, trial_id: str, task_id: str, epoch: int) -> None:
+        if task_id not in self.tasks_by_id:
             raise SubmissionError(
-                f"trial {trial_id}: task {task_id!r} is not in suite {sub.metadata.suite!r}"
+                f"trial {trial_id}: task {task_id!r} is not in suite {self.sub.metadata.suite!r}"
             )
         if trial_id != f"{task_id}#{epoch}":
             raise SubmissionError(
                 f"trial {trial_id}: trial_id does not match task {task_id!r} epoch {epoch}"
             )
-        if trial_id in seen or epoch in epochs[task_id]:
+        if trial_id in self.seen or epoch in self.epochs[task_id]:
             raise SubmissionError(f"trial {trial_id} appears more than once")
-        seen.add(trial_id)
-        epochs[task_id].append(epoch)
-    missing = [task_id for task_id in tasks_by_id if task_id not in epochs]
-    if missing:
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise SubmissionError(f"incomplete: {len(missing)} task(s) have no trial ({', '.join(missing[:3])}{more})")
-    want = sub.metadata.epochs
-    reference = None
-    for task_id, got in epochs.items():
-        if len(got) != want:
-            raise SubmissionError(f"incomplete: task {task_id} has {len(got)} epoch(s), expected {want}")
-        if reference is None:
-            reference = sorted(got)
-        elif sorted(got) != reference:
-            raise SubmissionError(f"incomplete: task {task_id} has epochs {sorted(got)}, others have {reference}")
+        self.seen.add(trial_id)
+        self.epochs[task_id].append(epoch)
+
+    def finish(self) -> None:
+        missing = [task_id for task_id in self.tasks_by_id if task_id not in self.epochs]
+        if missing:
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise SubmissionError(
+                f"incomplete: {len(missing)} task(s) have no trial ({', '.join(missing[:3])}{more})"
+            )
+        want = self.sub.metadata.epochs
+        reference = None
+        for task_id, got in self.epochs.items():
+            if len(got) != want:
+                raise SubmissionError(f"incomplete: task {task_id} has {len(got)} epoch(s), expected {want}")
+            if reference is None:
+                reference = sorted(got)
+            elif sorted(got) != reference:
+                raise SubmissionError(
+                    f"incomplete: task {task_id} has epochs {sorted(got)}, others have {reference}"
+                )
 
 
 _SLIM = ("trial_id", "task_id", "epoch", "category", "kind", "status", "usage", "cost_usd")
@@ -332,8 +344,10 @@ def _compare_usage(recorded: dict, computed: dict) -> None:
         raise _mismatch("cost_usd", cost, computed["cost_usd"])
 
 
-def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]], records: Callable[[], Any], *,
+def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]] | None, records: Callable[[], Any], *,
             suite: Any, grade: Grader | None, replay: Any) -> Verified:
+    """The checks after shape and digest. With ``ids`` (an in-memory document) completeness
+    is checked before any trial is replayed; a streamed file checks it as trials come."""
     _check_metadata(sub)
     if suite is None:
         suite = _load_suite(sub.metadata.suite)
@@ -341,7 +355,11 @@ def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]], records: Callable
         raise SubmissionError(f"submission is for suite {sub.metadata.suite!r}, not {suite.id!r}")
     _check_suite(sub, suite)
     tasks_by_id = {task.id: task for task in suite.tasks}
-    _check_complete(sub, ids, tasks_by_id)
+    complete = _Completeness(sub, tasks_by_id)
+    for trial_ids in ids or []:
+        complete.add(*trial_ids)
+    if ids is not None:
+        complete.finish()
     replayer = _open_replayer(suite) if replay == _SUITE_COHORT else replay
     if replayer is not None and sub.metadata.max_steps:
         replayer.max_requests = sub.metadata.max_steps
@@ -349,9 +367,13 @@ def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]], records: Callable
     slim = []
     for index, record in enumerate(records()):
         trial = parse_trial(index, record)
+        if ids is None:
+            complete.add(trial.trial_id, trial.task_id, trial.epoch)
         if replayer is not None:
             replayer.replay(record)
         slim.append(_regrade(trial, tasks_by_id[trial.task_id], grade, sub.metadata.medagent_version))
+    if ids is None:
+        complete.finish()
     computed = score_trials(slim)
     _compare_scores(sub.scores, computed, pass_hat_k(slim))
     metadata = sub.metadata.model_dump()
@@ -385,7 +407,7 @@ def verify_file(path: Path, *, limits: _stream.Limits = _stream.LIMITS, **kwargs
         scanned = _stream.scan(path, limits)
         sub = parse_header(scanned.header)
         _check_digest(sub, scanned.digest)
-        verified = _verify(sub, scanned.ids, lambda: _stream.iter_trials(path, limits), **{
+        verified = _verify(sub, None, lambda: _stream.iter_trials(path, limits), **{
             "suite": None, "grade": None, "replay": _SUITE_COHORT, **kwargs})
     except SubmissionError as exc:
         message = str(exc)

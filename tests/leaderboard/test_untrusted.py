@@ -147,7 +147,7 @@ def test_trailing_data_and_torn_files_are_rejected(doc: dict, tmp_path: Path):
     data = layout_bytes(doc)
     torn = tmp_path / "torn.json"
     torn.write_bytes(data[: data.rfind(b"\n", 0, len(data) - 1) - 40])
-    with pytest.raises(SubmissionError, match="malformed submission: trial #8 is not JSON"):
+    with pytest.raises(SubmissionError, match="malformed submission: the file ends inside the trials"):
         verify_file(torn, suite=MINI, grade=mini_grade, replay=None)
     trailing = tmp_path / "trailing.json"
     trailing.write_bytes(data + b'{"more": 1}\n')
@@ -169,3 +169,19 @@ def test_build_skips_a_bomb_with_its_reason(doc: dict, tmp_path: Path, capsys: p
     assert [e["file"] for e in board["entries"]] == ["good.json.gz"]
     assert board["skipped"] == [{"file": "bomb.json.gz",
                                  "reason": "submission rejected: trial #1 exceeds 16 MiB (limit)"}]
+
+
+def test_a_line_laid_out_by_hand_is_hashed_canonically(doc: dict, tmp_path: Path):
+    """The digest is over canonical JSON: a trial line with another key order still matches
+    (and a real edit on such a line is still a mismatch)."""
+    lines = layout_bytes(doc).split(b"\n")
+    unsorted = orjson.dumps(doc["trials"][0], option=orjson.OPT_INDENT_2).replace(b"\n", b"")
+    assert unsorted != lines[1][:-1]
+    lines[1] = unsorted + b","
+    path = tmp_path / "hand.json"
+    path.write_bytes(b"\n".join(lines))
+    assert verify_file(path, suite=MINI, grade=mini_grade, replay=None).n_trials == 8
+    lines[1] = lines[1].replace(b'"epoch": 1', b'"epoch": 2')
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(SubmissionError, match="digest mismatch"):
+        verify_file(path, suite=MINI, grade=mini_grade, replay=None)
