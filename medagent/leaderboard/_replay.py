@@ -274,9 +274,9 @@ class Replayer:
             return self.service.dispatch(method, path, params, raw, headers, session)
         conn.execute("SAVEPOINT replay")
         reply = self.service.dispatch(method, path, params, raw, headers, session)
-        conn.execute("ROLLBACK TO replay" if reply.status >= 400 else "RELEASE replay")
         if reply.status >= 400:
-            conn.execute("RELEASE replay")
+            conn.execute("ROLLBACK TO replay")
+        conn.execute("RELEASE replay")
         return reply
 
     def _one(self, trial_id: str, number: int, req: Any, session: str, ids: _Ids) -> None:
