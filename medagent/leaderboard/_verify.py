@@ -361,8 +361,9 @@ def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]] | None, records: C
     if ids is not None:
         complete.finish()
     replayer = _open_replayer(suite) if replay == _SUITE_COHORT else replay
-    if replayer is not None and sub.metadata.max_steps:
-        replayer.max_requests = sub.metadata.max_steps
+    if replayer is not None:
+        replayer.max_requests = sub.metadata.max_steps or replayer.max_requests
+        replayer.over_http = sub.run.get("fhir") not in (None, "embedded")
     grade = grade or _default_grader
     slim = []
     for index, record in enumerate(records()):

@@ -239,3 +239,33 @@ def test_more_requests_than_steps_or_no_tool_calls_are_rejected(oracle_doc: dict
 
     _rejected(edited(oracle_doc, no_calls), small_suite,
               f"trial {target['trial_id']}: 0 tool call(s) reached the FHIR server but")
+
+
+def test_a_query_string_in_a_path_replays_as_the_http_client_sent_it(bench_run, small_suite):
+    """Over HTTP the client's params replace a query string written into the path (httpx);
+    in-process the path reaches dispatch as it is: replay follows what the run used."""
+    from fhir_server import serve_in_thread
+
+    from medagent.embedded import open_service
+    from medagent.runner_backends import HttpBackend
+
+    service = open_service(small_suite)
+    mrn = next(t.patient for t in small_suite.tasks if t.patient)
+
+    async def record(base_url: str) -> dict:
+        backend = HttpBackend(base_url)
+        try:
+            session, client = await backend.open()
+            await client.request("GET", f"Patient?identifier={mrn}")
+            writes = await backend.close(session)
+        finally:
+            await backend.aclose()
+        return {"trial_id": "h#1", "fhir_requests": client.requests, "writes": writes,
+                "tool_calls": [{"status": r["status"]} for r in client.requests]}
+
+    with serve_in_thread(service.store) as server:
+        record_ = asyncio.run(record(server.base_url))
+    assert record_["fhir_requests"][0]["response"]["total"] > 1  # the query never reached the server
+    Replayer(service, over_http=True).replay(record_)
+    with pytest.raises(SubmissionError, match=r"trial h#1: request #1 GET Patient\?identifier=.*: recorded HTTP 200"):
+        Replayer(service).replay(record_)  # in-process, the path would have reached dispatch as it is
