@@ -12,9 +12,13 @@ Prints, each against a baseline measured in the same run:
   not billed to the harness) at ``--concurrency``: wall time, and harness CPU per step =
   (CPU time of this process − time inside tool calls) / model turns (includes the openai
   client's own work);
+- ``leaderboard verify`` of the oracle run's submission (streamed read, digest, replay of
+  every recorded FHIR request against the suite's cohort, re-grading, scores) vs the raw
+  dispatch of the same requests;
 - the gym API: p50 / p90 of ``env.step`` for tool calls vs p50 of the same raw dispatch.
 
-Targets (2 cores): oracle suite ≤ 30 s, overhead ≤ 5 ms/step, gym step p50 ≤ 1 ms.
+Targets (2 cores): oracle suite ≤ 30 s, overhead ≤ 5 ms/step, verify (replay included)
+≤ 5 s for 300 trials, gym step p50 ≤ 1 ms.
 """
 
 from __future__ import annotations
@@ -114,6 +118,24 @@ def _gym(suite, service, scripts, n_tasks: int) -> tuple[list[float], list[float
     return times, raw
 
 
+def _verify_timing(run_dir: Path, repeat: int, raw_total: float, raw_n: int) -> None:
+    """``leaderboard verify`` of the oracle run (replay included), best of ``repeat``."""
+    from medagent.leaderboard import pack_run, verify_file, write_submission
+
+    sub = write_submission(pack_run(run_dir), run_dir.parent / "oracle.json.gz")
+    best, replay_only = float("inf"), float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        verified = verify_file(sub)
+        best = min(best, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        verify_file(sub, replay=None)
+        replay_only = min(replay_only, best - (time.perf_counter() - t0))
+    print(f"\nverify    {verified.n_trials} trials, {verified.replayed} FHIR requests replayed, "
+          f"{sub.stat().st_size / 1e6:.1f} MB file: {best:.2f} s (best of {repeat}; target ≤ 5 s), of which "
+          f"replay {replay_only:.2f} s; baseline raw dispatch of the same {raw_n} requests {raw_total:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="mab-v1")
@@ -163,6 +185,8 @@ def main() -> None:
           f"ms/trial), of which durable fsynced trial appends {1000 * tot['write_s'] / tot['steps']:.2f} ms/step; "
           f"without them {1000 * (extra - tot['write_s']) / tot['steps']:.2f} ms/step (target ≤ 5 ms; "
           f"a value below 0 is measurement noise)")
+
+    _verify_timing(work / "oracle0", args.repeat, raw_total, raw_n)
 
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe()

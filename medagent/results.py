@@ -145,6 +145,8 @@ def summarize(trials: list[dict[str, Any]], run: dict[str, Any], wall_time_s: fl
         **scores,
         "overall_ci95": wilson_interval(passed, scores["n_trials"]),
         "ci_method": "wilson",
+        # the suite's reference scores (blind, oracle), shown beside this run's
+        "baselines": run.get("baselines") or {},
         "wall_time_s": round(wall_time_s, 3),
     }
     if run.get("cost_note"):

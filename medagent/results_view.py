@@ -14,7 +14,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
-from medagent.leaderboard._scores import trial_passed
+from medagent.leaderboard._scores import reference_scores, trial_harmed, trial_passed
 
 __all__ = ["Progress", "print_summary", "print_trial", "summary_table"]
 
@@ -66,10 +66,29 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary.get('agent')} · {summary.get('model') or 'no model'} · {summary.get('suite')}")
     table.add_column("scope")
     table.add_column("success", justify="right")
-    for key, label in (("overall", "overall"), ("query", "query tasks"), ("action", "action tasks")):
-        table.add_row(label, _pct(summary.get(key)))
+    table.add_column("harm", justify="right")
+    table.add_column("blind / oracle (suite)", justify="right")
+    harm = summary.get("harm") or {}
+    harm_cat = harm.get("per_category") or {}
+    baselines = summary.get("baselines") or {}
+
+    def harm_text(block: dict | None) -> str:
+        return f"{block.get('count', 0)} ({_pct(block.get('rate'))})" if block else "—"
+
+    def reference(scope: str) -> str:
+        blind, oracle = reference_scores(baselines, scope)
+        if blind is None and oracle is None:
+            return "n/a"
+        return f"{_pct(blind) if blind is not None else 'n/a'} / {_pct(oracle) if oracle is not None else 'n/a'}"
+
+    table.add_row("overall", _pct(summary.get("overall")), harm_text(harm), reference("overall"))
+    for key, label in (("query", "query tasks"), ("action", "action tasks")):
+        table.add_row(label, _pct(summary.get(key)), "", reference(key))
     for category, value in (summary.get("per_category") or {}).items():
-        table.add_row(f"category {category}", _pct(value))
+        blind = reference_scores({k: (v or {}).get("per_category") or {} for k, v in baselines.items()
+                                  if isinstance(v, dict)}, str(category))
+        ref = "n/a" if blind == (None, None) else " / ".join(_pct(v) if v is not None else "n/a" for v in blind)
+        table.add_row(f"category {category}", _pct(value), harm_text(harm_cat.get(str(category))), ref)
     ci = summary.get("overall_ci95")
     if ci:
         table.add_row("overall 95% CI (Wilson)", f"{_pct(ci[0])} – {_pct(ci[1])}")
@@ -102,6 +121,8 @@ def trials_table(trials: list[dict[str, Any]]) -> Table:
         grade = t.get("grade") or {}
         failed = [c.get("name", "?") for c in grade.get("checks") or [] if not c.get("passed")]
         result = "[green]pass" if trial_passed(t) else ("[yellow]error" if t.get("status") == "error" else "[red]fail")
+        if trial_harmed(t):
+            result += " [bold red]HARM"
         table.add_row(
             str(t.get("trial_id")), str(t.get("status")), result, str(t.get("steps")),
             escape(_short(t.get("answer"))), escape(", ".join(failed) or (t.get("error") or "")[:60]),
@@ -133,6 +154,8 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
     console.rule(f"{trial.get('trial_id')} · category {trial.get('category')} {trial.get('kind')} · {status}")
     if trial.get("error"):
         console.print(f"[yellow]error:[/yellow] {escape(trial['error'])}")
+    if trial_harmed(trial):
+        console.print(f"[bold red]harm:[/bold red] {escape(', '.join(map(str, trial.get('harm_checks') or [])) or 'yes')}")
     for message in trial.get("messages") or []:
         role = message.get("role", "?")
         body = message.get("content") or ""

@@ -99,6 +99,8 @@ class TrialRunner:
             "answer": env.answer,
             "writes": writes,
             "grade": grade.model_dump(mode="json") if grade is not None else None,
+            "harm": bool(grade is not None and grade.harmed),
+            "harm_checks": [c.name for c in grade.harm] if grade is not None else [],
             "messages": env.messages,
             "tool_calls": env.tool_calls,
             "fhir_requests": getattr(client, "requests", []),  # plain JSON values already
@@ -147,7 +149,7 @@ async def run_trials(
 class SummaryWriter:
     """Keeps slim copies of the records and rewrites ``summary.json`` (throttled)."""
 
-    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "usage", "cost_usd")
+    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "harm", "usage", "cost_usd")
 
     def __init__(self, out_dir: Path, run: dict[str, Any], previous: list[dict[str, Any]], wall_before: float):
         self.path = Path(out_dir) / "summary.json"

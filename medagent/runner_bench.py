@@ -121,6 +121,7 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "medagent_version": __version__,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cost_note": cost_note,
+        "baselines": getattr(suite, "baselines", None) or {},  # the suite's reference scores
         "config": doc,
     }
 

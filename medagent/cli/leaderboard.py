@@ -12,9 +12,12 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
     verify = verbs.add_parser(
         "verify",
-        help="re-grade a submission and check its scores",
-        description="Re-grade every trial of a submission from its recorded answer and writes "
-        "against the known suite; exit non-zero with the reason when anything does not match.",
+        help="replay and re-grade a submission and check its scores",
+        description="Replay every trial's recorded FHIR requests against a fresh session of the suite's "
+        "cohort (the embedded store, created on first use) and check the recorded responses and writes; "
+        "re-grade every trial from its recorded answer and writes against the known suite; exit non-zero "
+        "with the reason when anything does not match. Proves the trajectory came from this environment, "
+        "not which model produced it.",
     )
     verify.add_argument("file", metavar="FILE", type=Path, help="a submission (.json or .json.gz)")
     add_suite_option(verify)
@@ -54,16 +57,28 @@ def rate(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+BASELINE_NOTE = "reference baseline: labelled, never ranked among entries"
+
+
+def verified_line(verified) -> str:  # noqa: ANN001 - medagent.leaderboard.Verified
+    """What ``submit`` and ``verify`` print about a verified submission."""
+    scores = verified.scores
+    harm = scores.get("harm") or {}
+    line = (
+        f"{verified.n_trials} trials replayed ({verified.replayed} FHIR requests) and re-graded, "
+        f"overall {rate(scores['overall'])}, query {rate(scores['query'])}, action {rate(scores['action'])}, "
+        f"harm {harm.get('count', 0)} ({rate(harm.get('rate'))})"
+    )
+    return f"{line} [{BASELINE_NOTE}]" if verified.baseline else line
+
+
 def run_verify(args: argparse.Namespace) -> int:
     from medagent.leaderboard import verify_file
 
     verified = verify_file(args.file, **suite_kwargs(args))
-    meta, scores = verified.metadata, verified.scores
-    print(
-        f"OK {args.file}: {meta['model'] or '(no model)'} ({meta['agent']}) on {meta['suite']}: "
-        f"{verified.n_trials} trials re-graded, overall {rate(scores['overall'])}, "
-        f"query {rate(scores['query'])}, action {rate(scores['action'])}"
-    )
+    meta = verified.metadata
+    print(f"OK {args.file}: {meta['model'] or '(no model)'} ({meta['agent']}) on {meta['suite']}: "
+          f"{verified_line(verified)}")
     return 0
 
 
@@ -77,5 +92,6 @@ def run_build(args: argparse.Namespace) -> int:
     board = build_site(args.folder, args.output, verify=partial(verify_file, **suite_kwargs(args)))
     for name, reason in board.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    print(f"{args.output / 'index.html'}: {len(board.entries)} verified, {len(board.skipped)} skipped")
+    print(f"{args.output / 'index.html'}: {len(board.entries)} verified, {len(board.baselines)} reference "
+          f"baseline(s) (not ranked), {len(board.skipped)} skipped")
     return 0

@@ -12,7 +12,12 @@
 
 ``digest`` is the sha256 of the canonical JSON (sorted keys, compact, UTF-8) of the
 document without its ``digest`` key. It catches corruption and casual edits; the real
-check is re-grading (see ``_verify``), since anyone can recompute a digest.
+checks are replaying and re-grading (see ``_verify``), since anyone can recompute a digest.
+
+The file is that canonical JSON laid out one trial per line (a newline is JSON whitespace,
+so the file is still one JSON document): the first line holds every key before
+``"trials":[``, then one line per trial, then the closing ``],"version":1}``. Readers
+stream it a line at a time within fixed bounds (``_stream.Limits``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ from medagent.errors import SubmissionError
 
 FORMAT = "medagent-submission"
 VERSION = 1
-_GZIP_MAGIC = b"\x1f\x8b"
 
 # A key that names a credential (``api_key``, ``token``, ``Authorization`` …; not a count
 # such as ``max_tokens``, nor the name of where a credential lives, such as
@@ -66,19 +70,24 @@ class TrialRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    trial_id: str
-    task_id: str
-    epoch: int
+    trial_id: str = Field(max_length=200)
+    task_id: str = Field(max_length=200)
+    epoch: int = Field(ge=1, le=10_000)
     category: int
-    kind: str
-    status: str
-    error: str | None = None
-    answer: list | None = None
-    writes: list[dict] = Field(default_factory=list)
+    kind: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    error: str | None = Field(default=None, max_length=64_000)
+    answer: list | None = Field(default=None, max_length=1_000)
+    writes: list[dict] = Field(default_factory=list, max_length=1_000)
     grade: dict | None = None
+    fhir_requests: list | None = Field(default=None, max_length=10_000)
+    tool_calls: list | None = Field(default=None, max_length=10_000)
+    messages: list | None = Field(default=None, max_length=10_000)
 
 
-class SubmissionModel(BaseModel):
+class HeaderModel(BaseModel):
+    """Everything of a submission but its trials."""
+
     model_config = ConfigDict(extra="forbid")
 
     format: str
@@ -86,8 +95,20 @@ class SubmissionModel(BaseModel):
     metadata: Metadata
     run: dict
     scores: dict
-    trials: list[TrialRecord]
     digest: str
+
+
+# Agents that are references, not entries: they read nothing, guess, or read the answer key.
+REFERENCE_AGENTS = frozenset({"oracle", "null", "blind"})
+
+
+def is_baseline(metadata: dict, run: dict | None = None) -> bool:
+    """A reference agent's run: a built-in reference agent, or one whose run says it reads
+    the full task (``run.json`` ``reads_full_task: true``); labelled, never ranked."""
+    run = run or {}
+    agent = str(metadata.get("agent") or "")
+    return (agent in REFERENCE_AGENTS or metadata.get("baseline") is True
+            or run.get("reads_full_task") is True or run.get("baseline") is True)
 
 
 def find_secret(obj: object, where: str = "") -> str | None:
@@ -132,7 +153,7 @@ def seal(doc: dict) -> dict:
 def write_submission(doc: dict, path: Path, *, compress: bool | None = None) -> Path:
     """Write ``doc`` to ``path``; gzip when ``compress`` or when the name ends in ``.gz``."""
     path = Path(path)
-    data = canonical_bytes(doc)
+    data = layout_bytes(doc)
     if compress or (compress is None and path.name.endswith(".gz")):
         data = gzip.compress(data, mtime=0)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,39 +163,60 @@ def write_submission(doc: dict, path: Path, *, compress: bool | None = None) -> 
     return path
 
 
+def layout_bytes(doc: dict) -> bytes:
+    """The canonical JSON of ``doc`` with one trial per line (see the module docstring)."""
+    trials = doc.get("trials")
+    if not isinstance(trials, list):
+        return canonical_bytes(doc) + b"\n"
+    before = canonical_bytes({k: v for k, v in doc.items() if k < "trials"})
+    after = canonical_bytes({k: v for k, v in doc.items() if k > "trials"})
+    head = before[:-1] + (b"," if len(before) > 2 else b"") + b'"trials":[\n'
+    body = b",\n".join(canonical_bytes(t) for t in trials)
+    tail = b"]" + (b"," + after[1:-1] if len(after) > 2 else b"") + b"}\n"
+    return head + body + (b"\n" if trials else b"") + tail
+
+
 def read_submission(path: Path) -> dict:
-    """Read a submission file as a plain dict (gzip detected by its magic bytes)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SubmissionError(f"{path}: cannot read submission ({exc.strerror})") from None
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise SubmissionError(f"{path}: malformed submission: bad gzip data ({exc})") from None
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise SubmissionError(f"{path}: malformed submission: not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise SubmissionError(f"{path}: malformed submission: top level is not an object")
-    return doc
+    """Read a submission file as a plain dict (gzip detected by its magic bytes), within the
+    bounds of ``_stream.LIMITS``."""
+    from ._stream import read_document
+
+    return read_document(Path(path))
 
 
-def parse_submission(doc: dict) -> SubmissionModel:
-    """Validate the document's shape; one-line :class:`SubmissionError` when malformed."""
-    if doc.get("format") != FORMAT:
+def _malformed(exc: ValidationError, prefix: tuple = ()) -> SubmissionError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in (*prefix, *first["loc"])) or "document"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return SubmissionError(f"malformed submission: {where}: {first['msg']}{more}")
+
+
+def parse_header(header: dict) -> HeaderModel:
+    """Validate everything but the trials; one-line :class:`SubmissionError` when malformed."""
+    if header.get("format") != FORMAT:
         raise SubmissionError(f"malformed submission: 'format' is not {FORMAT!r}")
-    if doc.get("version") != VERSION:
+    if header.get("version") != VERSION:
         raise SubmissionError(
-            f"malformed submission: unsupported version {doc.get('version')!r} (expected {VERSION})"
+            f"malformed submission: unsupported version {header.get('version')!r} (expected {VERSION})"
         )
     try:
-        return SubmissionModel.model_validate(doc)
+        return HeaderModel.model_validate({k: v for k, v in header.items() if k != "trials"})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "document"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SubmissionError(f"malformed submission: {where}: {first['msg']}{more}") from None
+        raise _malformed(exc) from None
+
+
+def parse_trial(index: int, record: Any) -> TrialRecord:
+    """Validate one trial record (``index`` counts from 0, as in ``trials.<index>``)."""
+    try:
+        return TrialRecord.model_validate(record)
+    except ValidationError as exc:
+        raise _malformed(exc, ("trials", index)) from None
+
+
+def parse_submission(doc: dict) -> tuple[HeaderModel, list[TrialRecord]]:
+    """Validate the whole document's shape; one-line :class:`SubmissionError` when malformed."""
+    header = parse_header(doc)
+    trials = doc.get("trials")
+    if not isinstance(trials, list):
+        raise SubmissionError("malformed submission: trials: Input should be a valid list")
+    return header, [parse_trial(i, t) for i, t in enumerate(trials)]

@@ -54,6 +54,9 @@ def pack_run(run_dir: Path, *, provider: str | None = None, now: datetime | None
         "protocol": _first((run, "protocol")),
         "max_steps": _first((run, "max_steps")),
     }
+    generation = _first((run, "generation"), (summary, "generation"))
+    if isinstance(generation, dict):
+        metadata["generation"] = generation  # temperature, max tokens, seed, reasoning effort, model args
     trials = sorted(folder.trials, key=lambda t: (str(t.get("task_id")), int(t.get("epoch") or 0)))
     doc = seal({
         "format": FORMAT,

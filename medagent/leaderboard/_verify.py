@@ -1,25 +1,30 @@
-"""``medagent leaderboard verify``: re-grade a submission and check every recorded score.
+"""``medagent leaderboard verify``: replay and re-grade a submission, check every recorded score.
 
 Checks, in order (the first failure is the one-line reason):
-1. shape (format, version, required keys and types);
+1. shape and bounds (format, version, required keys and types; a file is streamed within
+   ``_stream.Limits``: decompressed size, trials, record and field sizes);
 2. digest (the file was not edited after packing);
 3. metadata agrees with the recorded scores and with run.json (suite, checksums, model,
    agent, epochs, protocol, max steps), and run.json holds nothing secret-looking;
 4. the suite is known and its checksum and cohort checksum equal the submission's;
 5. completeness: every task of the suite × the same ``epochs`` epochs, once each, nothing
    else, each ``trial_id`` being ``<task_id>#<epoch>``;
-6. every trial re-graded from its recorded answer and writes with ``tasks.grade`` agrees
+6. every trial's recorded FHIR requests, replayed against a fresh session of the suite's
+   cohort, give the recorded responses and the recorded writes (``_replay``);
+7. every trial re-graded from its recorded answer and writes with ``tasks.grade`` agrees
    with its recorded grade — the verdict, and each recorded check's name, verdict and
-   ``got`` in order (an errored trial is a failure);
-7. the scores recomputed from the re-graded trials equal the recorded ones.
+   ``got`` in order (an errored trial is a failure), and its recorded ``harm``;
+8. the scores recomputed from the re-graded trials (harm included) equal the recorded ones.
+
+What this proves: the trajectory came from this environment and the scores follow from it.
+What it cannot prove: which model (or person, or program) chose the requests and answers.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +32,44 @@ import orjson
 
 from medagent.errors import SubmissionError
 
-from ._format import SubmissionModel, compute_digest, find_secret, parse_submission, read_submission
+from . import _stream
+from ._format import (
+    HeaderModel,
+    TrialRecord,
+    compute_digest,
+    find_secret,
+    is_baseline,
+    parse_header,
+    parse_submission,
+    parse_trial,
+)
+from ._compare_scores import compare_scores
+from ._replay import Replayer, open_replayer
 from ._scores import pass_hat_k, score_trials
 
 Grader = Callable[[Any, list | None, list[dict]], Any]
 
-_REL_TOL = 1e-9
-_ABS_TOL = 1e-9
+
+
+_SUITE_COHORT = "suite-cohort"  # replay against the embedded store of the suite's cohort
 
 
 @dataclass
 class Verified:
-    """A submission that passed verification, with the scores recomputed from it."""
+    """A submission that passed verification, with the scores recomputed from it.
+
+    ``baseline``: a reference agent (oracle, null, blind, one that reads the full task),
+    shown apart and never ranked; ``suite_baselines``: the known suite's reference scores;
+    ``replayed``: FHIR requests replayed (0 when replay was turned off)."""
 
     metadata: dict
     scores: dict
     digest: str
     n_trials: int
     source: str = ""
+    baseline: bool = False
+    suite_baselines: dict = field(default_factory=dict)
+    replayed: int = 0
 
 
 def _short(checksum: str) -> str:
@@ -67,8 +92,11 @@ def _default_grader(task: Any, answer: list | None, writes: list[dict]) -> Any:
     return tasks.grade(task, answer, writes)
 
 
-def _check_digest(doc: dict, sub: SubmissionModel) -> None:
-    computed = compute_digest(doc)
+def _open_replayer(suite: Any) -> Replayer | None:
+    return open_replayer(suite)
+
+
+def _check_digest(sub: HeaderModel, computed: str) -> None:
     if sub.digest != computed:
         raise SubmissionError(
             f"digest mismatch: the file was changed after packing (recorded {_short(sub.digest)}, "
@@ -76,7 +104,7 @@ def _check_digest(doc: dict, sub: SubmissionModel) -> None:
         )
 
 
-def _check_metadata(sub: SubmissionModel) -> None:
+def _check_metadata(sub: HeaderModel) -> None:
     """The metadata, the recorded scores (summary.json) and the run configuration (run.json)
     must name the same suite, checksums, model, agent, epochs, protocol and step limit."""
     meta = sub.metadata.model_dump()
@@ -90,7 +118,7 @@ def _check_metadata(sub: SubmissionModel) -> None:
         raise SubmissionError(f"run.json has a secret-looking field {secret!r}; refusing it")
 
 
-def _check_suite(sub: SubmissionModel, suite: Any) -> None:
+def _check_suite(sub: HeaderModel, suite: Any) -> None:
     meta = sub.metadata
     if suite.checksum != meta.suite_checksum:
         raise SubmissionError(
@@ -104,68 +132,90 @@ def _check_suite(sub: SubmissionModel, suite: Any) -> None:
         )
 
 
-def _check_complete(sub: SubmissionModel, tasks_by_id: dict[str, Any]) -> None:
-    epochs: dict[str, list[int]] = defaultdict(list)
-    seen: set[str] = set()
-    for trial in sub.trials:
-        if trial.task_id not in tasks_by_id:
+class _Completeness:
+    """Every task of the suite × the same epochs, once each, nothing else."""
+
+    def __init__(self, sub: HeaderModel, tasks_by_id: dict[str, Any]) -> None:
+        self.sub = sub
+        self.tasks_by_id = tasks_by_id
+        self.epochs: dict[str, list[int]] = defaultdict(list)
+        self.seen: set[str] = set()
+
+    def add(self, trial_id: str, task_id: str, epoch: int) -> None:
+        if task_id not in self.tasks_by_id:
             raise SubmissionError(
-                f"trial {trial.trial_id}: task {trial.task_id!r} is not in suite {sub.metadata.suite!r}"
+                f"trial {trial_id}: task {task_id!r} is not in suite {self.sub.metadata.suite!r}"
             )
-        if trial.trial_id != f"{trial.task_id}#{trial.epoch}":
+        if trial_id != f"{task_id}#{epoch}":
             raise SubmissionError(
-                f"trial {trial.trial_id}: trial_id does not match task {trial.task_id!r} epoch {trial.epoch}"
+                f"trial {trial_id}: trial_id does not match task {task_id!r} epoch {epoch}"
             )
-        if trial.trial_id in seen or trial.epoch in epochs[trial.task_id]:
-            raise SubmissionError(f"trial {trial.trial_id} appears more than once")
-        seen.add(trial.trial_id)
-        epochs[trial.task_id].append(trial.epoch)
-    missing = [task_id for task_id in tasks_by_id if task_id not in epochs]
-    if missing:
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise SubmissionError(f"incomplete: {len(missing)} task(s) have no trial ({', '.join(missing[:3])}{more})")
-    want = sub.metadata.epochs
-    reference = None
-    for task_id, got in epochs.items():
-        if len(got) != want:
-            raise SubmissionError(f"incomplete: task {task_id} has {len(got)} epoch(s), expected {want}")
-        if reference is None:
-            reference = sorted(got)
-        elif sorted(got) != reference:
-            raise SubmissionError(f"incomplete: task {task_id} has epochs {sorted(got)}, others have {reference}")
+        if trial_id in self.seen or epoch in self.epochs[task_id]:
+            raise SubmissionError(f"trial {trial_id} appears more than once")
+        self.seen.add(trial_id)
+        self.epochs[task_id].append(epoch)
+
+    def finish(self) -> None:
+        missing = [task_id for task_id in self.tasks_by_id if task_id not in self.epochs]
+        if missing:
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise SubmissionError(
+                f"incomplete: {len(missing)} task(s) have no trial ({', '.join(missing[:3])}{more})"
+            )
+        want = self.sub.metadata.epochs
+        reference = None
+        for task_id, got in self.epochs.items():
+            if len(got) != want:
+                raise SubmissionError(f"incomplete: task {task_id} has {len(got)} epoch(s), expected {want}")
+            if reference is None:
+                reference = sorted(got)
+            elif sorted(got) != reference:
+                raise SubmissionError(
+                    f"incomplete: task {task_id} has epochs {sorted(got)}, others have {reference}"
+                )
 
 
-def _regrade(sub: SubmissionModel, tasks_by_id: dict[str, Any], grade: Grader) -> list[dict]:
-    """Trial dicts carrying the re-graded result; raises on the first disagreement."""
-    regraded = []
-    for trial in sub.trials:
-        task = tasks_by_id[trial.task_id]
-        if trial.category != task.category or trial.kind != task.kind:
-            raise SubmissionError(
-                f"trial {trial.trial_id}: recorded category/kind {trial.category}/{trial.kind} "
-                f"differ from the suite's {task.category}/{task.kind}"
-            )
-        recorded = bool((trial.grade or {}).get("passed"))
-        if trial.status == "completed":
-            result = grade(task, trial.answer, trial.writes)
-            passed = bool(result.passed)
-            failed = [c.name for c in result.checks if not c.passed]
-        elif trial.status == "error":
-            passed, failed = False, ["trial errored"]
-        else:
-            raise SubmissionError(f"trial {trial.trial_id}: unknown status {trial.status!r}")
-        if passed != recorded:
-            why = f" (failed: {', '.join(failed)})" if failed and not passed else ""
-            raise SubmissionError(
-                f"trial {trial.trial_id}: recorded grade passed={recorded} but re-grading gives "
-                f"passed={passed}{why}"
-            )
-        if trial.status == "completed":
-            _compare_checks(trial.trial_id, trial.grade or {}, result.checks, sub.metadata.medagent_version)
-        record = trial.model_dump()
-        record["grade"] = {**(trial.grade or {}), "passed": passed}
-        regraded.append(record)
-    return regraded
+_SLIM = ("trial_id", "task_id", "epoch", "category", "kind", "status", "usage", "cost_usd")
+
+
+def _regrade(trial: TrialRecord, task: Any, grade: Grader, graded_by: str) -> dict:
+    """The slim trial dict (what the scores need) carrying the re-graded result; raises on
+    the first disagreement with the record."""
+    if trial.category != task.category or trial.kind != task.kind:
+        raise SubmissionError(
+            f"trial {trial.trial_id}: recorded category/kind {trial.category}/{trial.kind} "
+            f"differ from the suite's {task.category}/{task.kind}"
+        )
+    recorded = bool((trial.grade or {}).get("passed"))
+    harm_checks: list[str] = []
+    if trial.status == "completed":
+        result = grade(task, trial.answer, trial.writes)
+        passed = bool(result.passed)
+        failed = [c.name for c in result.checks if not c.passed]
+        harm_checks = [c.name for c in result.checks if getattr(c, "harm", False) and not c.passed]
+    elif trial.status == "error":
+        passed, failed = False, ["trial errored"]
+    else:
+        raise SubmissionError(f"trial {trial.trial_id}: unknown status {trial.status!r}")
+    if passed != recorded:
+        why = f" (failed: {', '.join(failed)})" if failed and not passed else ""
+        raise SubmissionError(
+            f"trial {trial.trial_id}: recorded grade passed={recorded} but re-grading gives "
+            f"passed={passed}{why}"
+        )
+    if trial.status == "completed":
+        _compare_checks(trial.trial_id, trial.grade or {}, result.checks, graded_by)
+    extra = trial.model_extra or {}
+    harmed = bool(harm_checks)
+    if "harm" in extra and extra["harm"] is not None and extra["harm"] is not harmed:
+        raise SubmissionError(
+            f"trial {trial.trial_id}: recorded harm={extra['harm']!r} but re-grading gives harm={harmed}"
+            + (f" ({', '.join(harm_checks)})" if harm_checks else "")
+        )
+    slim = {key: getattr(trial, key, None) if key in TrialRecord.model_fields else extra.get(key) for key in _SLIM}
+    slim["grade"] = {"passed": passed}
+    slim["harm"] = harmed
+    return slim
 
 
 def _plain(value: Any) -> Any:
@@ -204,83 +254,10 @@ def _compare_checks(trial_id: str, recorded: dict, checks: list[Any], graded_by:
             )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _close(a: Any, b: Any) -> bool:
-    if _is_number(a) and _is_number(b):
-        return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=_ABS_TOL)
-    return a == b and type(a) is type(b)
-
-
-def _mismatch(name: str, recorded: Any, computed: Any) -> SubmissionError:
-    return SubmissionError(f"score {name!r} is {recorded!r} but re-grading gives {computed!r}")
-
-
-def _compare_scores(recorded: dict, computed: dict, pass_k: dict[str, float]) -> None:
-    for key in ("n_trials", "overall", "query", "action", "per_category"):
-        if key not in recorded:
-            raise SubmissionError(f"malformed submission: scores lack {key!r}")
-    for key in ("n_trials", "errors", "overall", "query", "action"):
-        if key in recorded and not _close(recorded[key], computed[key]):
-            raise _mismatch(key, recorded[key], computed[key])
-    per_cat = recorded["per_category"]
-    if not isinstance(per_cat, dict) or set(map(str, per_cat)) != set(computed["per_category"]):
-        raise _mismatch("per_category", per_cat, computed["per_category"])
-    for cat, value in per_cat.items():
-        if not _close(value, computed["per_category"][str(cat)]):
-            raise _mismatch(f"per_category.{cat}", value, computed["per_category"][str(cat)])
-    _compare_pass_k(recorded.get("pass_k"), pass_k)
-    _compare_usage(recorded, computed)
-    ci = recorded.get("overall_ci95")
-    if ci is not None and not (
-        isinstance(ci, list) and len(ci) == 2 and all(_is_number(v) for v in ci)
-        and ci[0] - _ABS_TOL <= computed["overall"] <= ci[1] + _ABS_TOL
-    ):
-        raise SubmissionError(
-            f"score 'overall_ci95' {ci!r} does not contain the re-graded overall {computed['overall']!r}"
-        )
-
-
-def _compare_pass_k(recorded: Any, computed: dict[str, float]) -> None:
-    """``recorded`` is ``{"k": value}`` (any subset of k) or one number (the largest k)."""
-    if recorded is None:
-        return
-    if isinstance(recorded, dict):
-        for k, value in recorded.items():
-            if str(k) not in computed or not _close(value, computed[str(k)]):
-                raise _mismatch(f"pass_k.{k}", value, computed.get(str(k)))
-    elif not computed or not _close(recorded, computed[max(computed, key=int)]):
-        raise _mismatch("pass_k", recorded, computed[max(computed, key=int)] if computed else None)
-
-
-def _compare_usage(recorded: dict, computed: dict) -> None:
-    tokens = recorded.get("tokens")
-    if _is_number(tokens):
-        if tokens != computed["tokens"]["total_tokens"]:
-            raise _mismatch("tokens", tokens, computed["tokens"]["total_tokens"])
-    elif isinstance(tokens, dict):
-        for key, value in tokens.items():
-            if key in computed["tokens"] and value != computed["tokens"][key]:
-                raise _mismatch(f"tokens.{key}", value, computed["tokens"][key])
-    elif tokens is not None:
-        raise _mismatch("tokens", tokens, computed["tokens"])
-    cost = recorded.get("cost_usd")
-    if cost is None:
-        return
-    if not _is_number(cost) or not math.isclose(cost, computed["cost_usd"] or 0.0, rel_tol=1e-6, abs_tol=1e-9):
-        raise _mismatch("cost_usd", cost, computed["cost_usd"])
-
-
-def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = None) -> Verified:
-    """Verify a submission document; raise :class:`SubmissionError` with the reason.
-
-    ``suite`` and ``grade`` default to ``tasks.load_suite(<the submission's suite>)``
-    and ``tasks.grade``.
-    """
-    sub = parse_submission(doc)
-    _check_digest(doc, sub)
+def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]] | None, records: Callable[[], Any], *,
+            suite: Any, grade: Grader | None, replay: Any) -> Verified:
+    """The checks after shape and digest. With ``ids`` (an in-memory document) completeness
+    is checked before any trial is replayed; a streamed file checks it as trials come."""
     _check_metadata(sub)
     if suite is None:
         suite = _load_suite(sub.metadata.suite)
@@ -288,17 +265,61 @@ def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = No
         raise SubmissionError(f"submission is for suite {sub.metadata.suite!r}, not {suite.id!r}")
     _check_suite(sub, suite)
     tasks_by_id = {task.id: task for task in suite.tasks}
-    _check_complete(sub, tasks_by_id)
-    regraded = _regrade(sub, tasks_by_id, grade or _default_grader)
-    computed = score_trials(regraded)
-    _compare_scores(sub.scores, computed, pass_hat_k(regraded))
-    return Verified(metadata=sub.metadata.model_dump(), scores=computed, digest=sub.digest, n_trials=len(regraded))
+    complete = _Completeness(sub, tasks_by_id)
+    for trial_ids in ids or []:
+        complete.add(*trial_ids)
+    if ids is not None:
+        complete.finish()
+    replayer = _open_replayer(suite) if replay == _SUITE_COHORT else replay
+    if replayer is not None:
+        replayer.max_requests = sub.metadata.max_steps or replayer.max_requests
+        replayer.over_http = sub.run.get("fhir") not in (None, "embedded")
+    grade = grade or _default_grader
+    slim = []
+    for index, record in enumerate(records()):
+        trial = parse_trial(index, record)
+        if ids is None:
+            complete.add(trial.trial_id, trial.task_id, trial.epoch)
+        if replayer is not None:
+            replayer.replay(record)
+        slim.append(_regrade(trial, tasks_by_id[trial.task_id], grade, sub.metadata.medagent_version))
+    if ids is None:
+        complete.finish()
+    computed = score_trials(slim)
+    compare_scores(sub.scores, computed, pass_hat_k(slim))
+    metadata = sub.metadata.model_dump()
+    if metadata.get("generation") is None and isinstance(sub.run.get("generation"), dict):
+        metadata["generation"] = sub.run["generation"]
+    return Verified(
+        metadata=metadata, scores=computed, digest=sub.digest, n_trials=len(slim),
+        baseline=is_baseline(metadata, sub.run), suite_baselines=dict(getattr(suite, "baselines", None) or {}),
+        replayed=replayer.requests if replayer is not None else 0,
+    )
 
 
-def verify_file(path: Path, **kwargs: Any) -> Verified:
-    """Read and verify a submission file; errors name the file."""
+def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = None,
+                      replay: Any = _SUITE_COHORT) -> Verified:
+    """Verify a submission document; raise :class:`SubmissionError` with the reason.
+
+    ``suite`` and ``grade`` default to ``tasks.load_suite(<the submission's suite>)``
+    and ``tasks.grade``; ``replay`` to a :class:`Replayer` on the embedded store of the
+    suite's cohort (``None`` turns replay off: re-grading only).
+    """
+    sub, trials = parse_submission(doc)
+    _check_digest(sub, compute_digest(doc))
+    ids = [(t.trial_id, t.task_id, t.epoch) for t in trials]
+    return _verify(sub, ids, lambda: iter(doc["trials"]), suite=suite, grade=grade, replay=replay)
+
+
+def verify_file(path: Path, *, limits: _stream.Limits = _stream.LIMITS, **kwargs: Any) -> Verified:
+    """Read (streamed, within ``limits``) and verify a submission file; errors name the file."""
+    path = Path(path)
     try:
-        verified = verify_submission(read_submission(path), **kwargs)
+        scanned = _stream.scan(path, limits)
+        sub = parse_header(scanned.header)
+        _check_digest(sub, scanned.digest)
+        verified = _verify(sub, None, lambda: _stream.iter_trials(path, limits), **{
+            "suite": None, "grade": None, "replay": _SUITE_COHORT, **kwargs})
     except SubmissionError as exc:
         message = str(exc)
         raise SubmissionError(message if message.startswith(str(path)) else f"{path}: {message}") from None

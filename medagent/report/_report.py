@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medagent.leaderboard._rundir import RunFolder, read_run
-from medagent.leaderboard._scores import score_trials, trial_passed
+from medagent.leaderboard._scores import reference_scores, score_trials, trial_harmed, trial_passed
 
 from ._charts import category_bars, steps_bars
 from ._html import esc, packaged_text, page, pct, pretty_json, usd
@@ -46,10 +46,15 @@ def _summary(folder: RunFolder, scores: dict) -> str:
         pass_k_text = f"{pct(pass_k[k])} (k={k})"
     else:
         pass_k_text = pct(pass_k) if isinstance(pass_k, float) else "—"
+    harm = scores.get("harm") or {}
+    blind, oracle = reference_scores(scores.get("baselines") or folder.run.get("baselines"))
     cards = [
         _card("overall", pct(scores.get("overall"))),
         _card("query", pct(scores.get("query"))),
         _card("action", pct(scores.get("action"))),
+        _card("harm", f"{pct(harm.get('rate'))} ({harm.get('count', 0)} trials)" if harm else "—"),
+        _card("blind / oracle (suite)", "n/a" if blind is None and oracle is None
+              else f"{pct(blind) if blind is not None else 'n/a'} / {pct(oracle) if oracle is not None else 'n/a'}"),
         _card("95% CI", f"{pct(ci[0])} – {pct(ci[1])}" if ci else "—"),
         _card("pass^k", pass_k_text),
         _card("trials", str(scores.get("n_trials", len(folder.trials)))),
@@ -73,8 +78,21 @@ def _category_chart(folder: RunFolder, scores: dict) -> str:
         kinds[str(trial["category"])] = trial.get("kind", "")
         counts[str(trial["category"])] += 1
     per_cat = scores.get("per_category") or {}
+    harm = (scores.get("harm") or {}).get("per_category") or {}
+    baselines = scores.get("baselines") or folder.run.get("baselines") or {}
+
+    def note(c: str) -> str:
+        parts = [f"n={counts.get(c, 0)}"]
+        harmed = (harm.get(c) or {}).get("count")
+        if harmed:
+            parts.append(f"harm {harmed}")
+        blind = ((baselines.get("blind") or {}).get("per_category") or {}).get(c)
+        if isinstance(blind, int | float):
+            parts.append(f"blind {pct(blind)}")
+        return " · ".join(parts)
+
     cats = sorted(set(per_cat) | set(kinds), key=int)
-    rows = [(f"C{c} {kinds.get(c, '')}", per_cat.get(c), f"n={counts.get(c, 0)}") for c in cats]
+    rows = [(f"C{c} {kinds.get(c, '')}", per_cat.get(c), note(c)) for c in cats]
     return category_bars(rows)
 
 
@@ -220,8 +238,13 @@ def _trial(trial: dict) -> str:
     result = outcome(trial)
     usage = trial.get("usage") or {}
     tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+    harmed = trial_harmed(trial)
+    harm_checks = trial.get("harm_checks") or [
+        c.get("name") for c in (trial.get("grade") or {}).get("checks") or [] if c.get("harm") and not c.get("passed")]
+    harm = (f"<span class='fail harm'>HARM: {esc(', '.join(map(str, harm_checks)) or 'yes')}</span> "
+            if harmed else "")
     head = (
-        f"<span class='{'pass' if result == 'pass' else 'fail'}'>{result.upper()}</span> "
+        f"<span class='{'pass' if result == 'pass' else 'fail'}'>{result.upper()}</span> {harm}"
         f"<code>{esc(trial['trial_id'])}</code> · C{esc(trial['category'])} {esc(trial.get('kind'))} · "
         f"{esc(trial.get('steps'))} steps · {tokens:,} tokens · {esc(usd(trial.get('cost_usd')))} · "
         f"{float(trial.get('duration_s') or 0):.2f} s"
@@ -231,7 +254,7 @@ def _trial(trial: dict) -> str:
     calls = trial.get("tool_calls") or []
     return (
         f'<details class="trial" id="{anchor(trial["trial_id"])}" data-outcome="{result}" '
-        f'data-category="{esc(trial["category"])}"><summary>{head}</summary><div class="inner">'
+        f'data-category="{esc(trial["category"])}" data-harm="{int(harmed)}"><summary>{head}</summary><div class="inner">'
         f"{error}<h4>Answer</h4>{_content(trial.get('answer')) or '<p>(none)</p>'}"
         f"<h4>Grade</h4>{_checks(trial.get('grade'))}"
         f"<h4>Writes ({len(trial.get('writes') or [])})</h4>{_content(trial.get('writes')) or '<p>(none)</p>'}"

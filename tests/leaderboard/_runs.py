@@ -31,6 +31,7 @@ class MiniSuite:
     tasks: list[MiniTask]
     cohort_checksum: str
     checksum: str = ""
+    baselines: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lines = b"".join(orjson.dumps(asdict(t)) + b"\n" for t in self.tasks)
@@ -44,6 +45,7 @@ class Check:
     expected: Any = None
     got: Any = None
     message: str = ""
+    harm: bool = False
 
 
 @dataclass
@@ -65,6 +67,12 @@ MINI = MiniSuite(
 
 
 def mini_grade(task: MiniTask, answer: list | None, writes: list[dict]) -> Grade:
+    deletes = [w.get("url") for w in writes if w.get("interaction") == "delete"]
+    if deletes:  # a harm check, as tasks.grade has: any delete fails the trial and is harm
+        grade = mini_grade(task, answer, [w for w in writes if w.get("interaction") != "delete"])
+        grade.checks.append(Check("no_deletes", False, [], deletes, "the agent deleted records", harm=True))
+        grade.passed = False
+        return grade
     if task.kind == "query":
         ok = answer == task.expected
         checks = [Check("answer", ok, task.expected, answer, "" if ok else "answer differs from the expected one")]
@@ -96,6 +104,7 @@ def make_trial(task: Any, epoch: int, answer: list | None, writes: list[dict], g
                *, status: str = "completed", error: str | None = None, steps: int = 3,
                message: str = "") -> dict:
     prompt, completion = 900 + 10 * steps, 40 * steps
+    harm_checks = [c["name"] for c in (grade or {}).get("checks", []) if c.get("harm") and not c.get("passed")]
     return {
         "trial_id": f"{task.id}#{epoch}",
         "task_id": task.id,
@@ -107,6 +116,8 @@ def make_trial(task: Any, epoch: int, answer: list | None, writes: list[dict], g
         "answer": answer,
         "writes": writes,
         "grade": grade,
+        "harm": bool(harm_checks),
+        "harm_checks": harm_checks,
         "messages": [
             {"role": "system", "content": "You are a clinician's assistant working in a FHIR EHR."},
             {"role": "user", "content": f"Task {task.id}. {message}"},
@@ -127,28 +138,34 @@ def make_trial(task: Any, epoch: int, answer: list | None, writes: list[dict], g
 
 def write_run(folder: Path, trials: list[dict], *, suite: Any, epochs: int, model: str = "gpt-test",
               agent: str = "react", started_at: str = "2026-11-20T09:00:00+00:00",
-              base_url: str = "https://api.example.com/v1") -> Path:
+              base_url: str = "https://api.example.com/v1", run_extra: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     run = {
         "model": model, "base_url": base_url, "agent": agent, "suite": suite.id,
         "suite_checksum": suite.checksum, "cohort_checksum": suite.cohort_checksum,
         "concurrency": 4, "epochs": epochs, "max_steps": 8, "protocol": "tools",
-        "medagent_version": "0.1.0", "started_at": started_at,
+        "medagent_version": "0.1.0", "started_at": started_at, **(run_extra or {}),
     }
     (folder / "run.json").write_bytes(orjson.dumps(run, option=orjson.OPT_INDENT_2))
     (folder / "trials.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in trials))
     summary = {
         "suite": suite.id, "suite_checksum": suite.checksum, "cohort_checksum": suite.cohort_checksum,
         "model": model, "agent": agent, **score_trials(trials), "wall_time_s": 12.5,
+        "baselines": getattr(suite, "baselines", {}),
     }
     summary["overall_ci95"] = [max(0.0, summary["overall"] - 0.2), min(1.0, summary["overall"] + 0.2)]
     (folder / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return folder
 
 
+DELETE = {"seq": 9, "interaction": "delete", "method": "DELETE", "url": "Observation/obs1", "status": 204,
+          "resourceType": "Observation", "id": "obs1", "versionId": "2", "resource": None}
+
+
 def mini_run(folder: Path, *, epochs: int = 2, wrong: tuple[str, ...] = ("task2_1#2",), extra_steps: int = 0,
-             wrong_answer: list | None = None, **kwargs: Any) -> Path:
+             wrong_answer: list | None = None, harm: tuple[str, ...] = (), **kwargs: Any) -> Path:
     """A complete MINI run; trials named in ``wrong`` answer wrongly, ``task5_2#1`` errored;
+    trials named in ``harm`` also delete an Observation (a failed harm check);
     ``extra_steps`` makes every trial longer (more tokens, higher cost); a wrong query
     answers ``wrong_answer`` (default ``[7]``)."""
     trials = []
@@ -159,13 +176,15 @@ def mini_run(folder: Path, *, epochs: int = 2, wrong: tuple[str, ...] = ("task2_
             if trial_id in wrong:
                 answer = (wrong_answer or [7]) if task.kind == "query" else answer
                 writes = [] if task.kind == "action" else writes
+            if trial_id in harm:
+                writes = [*writes, DELETE]
             if trial_id == "task5_2#1":
                 trials.append(make_trial(task, epoch, None, [], None, status="error",
                                          error="ProviderError: rate limited after 5 retries\ntrace…"))
                 continue
             grade = grade_dict(mini_grade(task, answer, writes))
             trials.append(make_trial(task, epoch, answer, writes, grade, steps=2 + epoch + task.category % 3 + extra_steps))
-    return write_run(folder, trials, suite=MINI, epochs=epochs, **kwargs)
+    return write_run(folder, trials, suite=kwargs.pop("suite", MINI), epochs=epochs, **kwargs)
 
 
 def edited(doc: dict, change, *, reseal: bool = True) -> dict:

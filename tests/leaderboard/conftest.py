@@ -22,6 +22,20 @@ def doc(run_dir: Path) -> dict:
     return pack_run(run_dir)
 
 
+@pytest.fixture(scope="session")
+def bench_run(small_suite, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(suite .jsonl, run folder) of the oracle agent on the small suite (embedded server)."""
+    import tasks
+
+    from medagent.cli import main
+
+    root = tmp_path_factory.mktemp("e2e")
+    jsonl, _ = tasks.write_suite(small_suite, root / "suite")
+    out = root / "run"
+    assert main(["bench", "--suite", str(jsonl), "--agent", "oracle", "--out", str(out), "--quiet"]) == 0
+    return jsonl, out
+
+
 @pytest.fixture
 def known_mini(monkeypatch: pytest.MonkeyPatch) -> None:
     """Route the default suite loader and grader (used by the CLI) to MINI."""
@@ -34,3 +48,4 @@ def known_mini(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_verify, "_load_suite", load)
     monkeypatch.setattr(_verify, "_default_grader", mini_grade)
+    monkeypatch.setattr(_verify, "_open_replayer", lambda suite: None)  # MINI has no cohort to replay against

@@ -28,13 +28,14 @@ def test_submit_then_verify(run_dir: Path, tmp_path: Path, capsys: pytest.Captur
     out = tmp_path / "sub.json.gz"
     assert main(["submit", str(run_dir), "-o", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "verified: 8 trials re-graded, overall 0.7500" in captured.err
+    assert "verified: 8 trials replayed (0 FHIR requests) and re-graded, overall 0.7500" in captured.err
     digest = read_submission(out)["digest"]
     assert captured.out.strip() == f"{out}  {digest}"
 
     assert main(["leaderboard", "verify", str(out)]) == 0
     assert capsys.readouterr().out.strip() == (
-        f"OK {out}: gpt-test (react) on mini-v1: 8 trials re-graded, overall 0.7500, query 0.7500, action 0.7500"
+        f"OK {out}: gpt-test (react) on mini-v1: 8 trials replayed (0 FHIR requests) and re-graded, "
+        "overall 0.7500, query 0.7500, action 0.7500, harm 0 (0.0000)"
     )
 
 
@@ -93,7 +94,7 @@ def test_build_keeps_verified_and_skips_others_with_reasons(tmp_path: Path, caps
         "skipped alpha2.json: duplicate of alpha.json (same digest)",
         "skipped forged.json: score 'overall' is 1.0 but re-grading gives 0.75",
     ]
-    assert captured.out.strip() == f"{site / 'index.html'}: 3 verified, 2 skipped"
+    assert captured.out.strip() == f"{site / 'index.html'}: 3 verified, 0 reference baseline(s) (not ranked), 2 skipped"
     data = orjson.loads((site / "leaderboard.json").read_bytes())
     assert [e["file"] for e in data["entries"]] == ["alpha.json", "beta.json.gz", "gamma.json"]
     assert data["skipped"][1] == {"file": "forged.json", "reason": "score 'overall' is 1.0 but re-grading gives 0.75"}

@@ -13,18 +13,6 @@ from medagent.leaderboard import read_submission, write_submission
 from ._runs import edited, trial
 
 
-@pytest.fixture(scope="module")
-def bench_run(small_suite, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(suite .jsonl, run folder) of the oracle agent on the small suite."""
-    import tasks
-
-    root = tmp_path_factory.mktemp("e2e")
-    jsonl, _ = tasks.write_suite(small_suite, root / "suite")
-    out = root / "run"
-    assert main(["bench", "--suite", str(jsonl), "--agent", "oracle", "--out", str(out), "--quiet"]) == 0
-    return jsonl, out
-
-
 def test_oracle_run_submits_verifies_and_tampering_fails(bench_run, small_suite, tmp_path: Path, capsys):
     jsonl, run = bench_run
     sub = tmp_path / "oracle.json.gz"
@@ -32,7 +20,8 @@ def test_oracle_run_submits_verifies_and_tampering_fails(bench_run, small_suite,
     assert main(["leaderboard", "verify", str(sub), "--suite", str(jsonl)]) == 0
     out = capsys.readouterr().out
     n = len(small_suite.tasks)
-    assert f"OK {sub}: (no model) (oracle) on {small_suite.id}: {n} trials re-graded, overall 1.0000" in out
+    assert f"OK {sub}: (no model) (oracle) on {small_suite.id}: {n} trials replayed (" in out
+    assert "and re-graded, overall 1.0000" in out and "[reference baseline: labelled, never ranked" in out
 
     doc = read_submission(sub)
     assert doc["metadata"]["suite_checksum"] == small_suite.checksum
@@ -49,7 +38,7 @@ def test_oracle_run_submits_verifies_and_tampering_fails(bench_run, small_suite,
         d["scores"]["overall"] = 1.5
 
     cases = [
-        (drop_writes, f"trial {action['trial_id']}: recorded grade passed=True but re-grading gives passed=False"),
+        (drop_writes, f"trial {action['trial_id']}: recorded 0 write(s) but replaying its requests gives "),
         (wrong_answer, f"trial {query['trial_id']}: recorded grade passed=True but re-grading gives passed=False"),
         (inflate, "score 'overall' is 1.5 but re-grading gives 1.0"),
     ]
@@ -72,7 +61,8 @@ def test_oracle_run_report_and_board(bench_run, small_suite, tmp_path: Path, cap
     assert main(["submit", str(run), "-o", str(subs / "oracle.json"), "--suite", str(jsonl)]) == 0
     assert main(["leaderboard", "build", str(subs), "-o", str(tmp_path / "site"), "--suite", str(jsonl)]) == 0
     board = orjson.loads((tmp_path / "site" / "leaderboard.json").read_bytes())
-    assert [e["scores"]["overall"] for e in board["entries"]] == [1.0]
+    assert board["entries"] == []  # the oracle is a reference baseline: shown, never ranked
+    assert [e["scores"]["overall"] for e in board["baselines"]] == [1.0]
     assert main(["report", str(run), "-o", str(tmp_path / "r.html"), "--quiet"]) == 0
     page = parse((tmp_path / "r.html").read_text())
     assert len(page.by_id("trials").find_all("details", class_="trial")) == len(small_suite.tasks)

@@ -12,15 +12,15 @@ from tests.browser import dump_dom, file_url, needs_chromium, page_problems, par
 
 from ._runs import HOSTILE, MINI, board_dir, mini_grade
 
-SORT_KEYS = ["model", "agent", "provider", "overall", "query", "action",
-             *[f"c{n}" for n in range(1, 11)], "pass_k", "cost", "date", "suite"]
+SORT_KEYS = ["model", "agent", "provider", "overall", "query", "action", "harm", "reference",
+             *[f"c{n}" for n in range(1, 11)], "pass_k", "cost", "date", "suite", "settings"]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("board")
     out = root / "site"
-    build_site(board_dir(root), out, verify=partial(verify_file, suite=MINI, grade=mini_grade))
+    build_site(board_dir(root), out, verify=partial(verify_file, suite=MINI, grade=mini_grade, replay=None))
     return out
 
 

@@ -25,7 +25,7 @@ from ._runs import MINI, edited, mini_grade, mini_run, trial
 
 
 def verify(doc: dict):
-    return verify_submission(doc, suite=MINI, grade=mini_grade)
+    return verify_submission(doc, suite=MINI, grade=mini_grade, replay=None)
 
 
 def rejects(doc: dict, reason: str) -> str:
@@ -63,7 +63,7 @@ def test_round_trip_through_a_file(doc: dict, tmp_path: Path, name: str):
     path = write_submission(doc, tmp_path / name)
     assert (path.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
     assert read_submission(path) == doc
-    verified = verify_file(path, suite=MINI, grade=mini_grade)
+    verified = verify_file(path, suite=MINI, grade=mini_grade, replay=None)
     assert verified.n_trials == 8
     assert verified.scores["overall"] == pytest.approx(0.75)
     assert verified.scores["per_category"] == {"1": 1.0, "2": 0.5, "5": 0.75}
@@ -313,7 +313,7 @@ def test_unreadable_files(tmp_path: Path, content: bytes, reason: str):
     with pytest.raises(SubmissionError, match=reason):
         read_submission(path)
     with pytest.raises(SubmissionError, match=f"^{path}: {reason}"):
-        verify_file(path, suite=MINI, grade=mini_grade)
+        verify_file(path, suite=MINI, grade=mini_grade, replay=None)
 
 
 def test_missing_file(tmp_path: Path):
