@@ -155,7 +155,7 @@ def _parse_tool_calls(message: Any) -> tuple[list[dict[str, Any]], list[dict[str
             parsed["error"] = error
         calls.append(parsed)
         transcript.append({"id": call.id, "type": "function",
-                           "function": {"name": fn.name, "arguments": fn.arguments or ""}})
+                           "function": {"name": fn.name, "arguments": fn.arguments or "{}"}})
     return calls, transcript
 
 
