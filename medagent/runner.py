@@ -67,14 +67,16 @@ class TrialRunner:
         start = time.perf_counter()
         status, error, stop = "completed", None, "no_finish"
         session = client = None
+        opened = False
         writes: list[dict[str, Any]] = []
         try:
             session, client = await self.backend.open()
+            opened = True
         except FhirBackendError as exc:
             status, error, stop = "error", str(exc), "error"
         server_s = time.perf_counter() - start
         env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm)
-        if session is not None:
+        if opened:
             try:
                 async with asyncio.timeout(self.trial_timeout):
                     await self.agent_factory().run(task if self.full_task else task.view(), env)
