@@ -418,13 +418,17 @@ def test_a_persistent_fhir_failure_is_an_error_on_that_trial_only(bench_suite, b
             assert trial["status"] == "error" and trial["error"].startswith("FHIR server failed: HTTP 503")
 
 
-def test_a_dropped_session_call_is_an_error_on_the_trial_not_a_config_error(bench_suite, bench_suite_path,
-                                                                            fhir_upstream, tmp_path):
+@pytest.mark.parametrize("call, action, fragment", [
+    ("/log", "drop", "/log failed"),
+    ("/sessions", "503", "/sessions answered HTTP 503"),
+])
+def test_a_failing_session_call_is_an_error_on_the_trial_not_a_config_error(
+        bench_suite, bench_suite_path, fhir_upstream, tmp_path, call, action, fragment):
     from tests.harness.flaky_fhir import FlakyProxy
 
-    with FlakyProxy(fhir_upstream.root_url, lambda m, p: "drop" if p.endswith("/log") else None) as proxy:
+    with FlakyProxy(fhir_upstream.root_url, lambda m, p: action if p.endswith(call) else None) as proxy:
         rc = _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--fhir-url", proxy.base_url,
                     "--tasks", "1")
     trials = read_run(tmp_path / "run").trials
     assert rc == 1 and len(trials) == len(bench_suite.category(1))
-    assert all(t["status"] == "error" and "/log failed" in t["error"] for t in trials)
+    assert all(t["status"] == "error" and fragment in t["error"] for t in trials)
