@@ -293,7 +293,7 @@ def test_finish_counts_as_a_round(bench_suite, bench_suite_path, oracle_scripts,
 
 
 def test_generation_settings_are_sent_and_recorded(bench_suite, bench_suite_path, oracle_scripts, fast_retries,
-                                                   tmp_path):
+                                                   tmp_path, capsys):
     task = bench_suite.tasks[0]
     with FakeOpenAI(ReplayPolicy(oracle_scripts)) as fake:
         assert _bench(bench_suite_path, tmp_path / "a", "--model", "m", "--base-url", fake.url,
@@ -310,6 +310,10 @@ def test_generation_settings_are_sent_and_recorded(bench_suite, bench_suite_path
     folder = read_run(tmp_path / "b", need_summary=True)
     assert folder.run["generation"] == expected and folder.summary["generation"] == expected
     assert read_run(tmp_path / "a", need_summary=True).summary["generation"] == {"temperature": 0.0}
+    capsys.readouterr()
+    assert main(["view", str(tmp_path / "b")]) == 0
+    shown = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert 'generation: max_completion_tokens=256, mode="fast", reasoning_effort="low", seed=11' in shown
     # resuming with other generation settings would mix two configurations in one run
     assert _bench(bench_suite_path, tmp_path / "x", "--resume", str(tmp_path / "b"), "--temperature", "0") == 2
 
