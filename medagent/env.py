@@ -17,7 +17,8 @@ does to the record goes through it:
 - ``env.end(reason)``: stop the trial without an answer, saying why (e.g. ``empty_reply``);
 - ``env.llm`` (a ``medagent.llm.ChatClient`` or None), ``env.usage`` (pass it to
   ``llm.complete`` so tokens are counted), ``env.messages`` (the transcript to record);
-- read-only metadata: ``env.task`` (the ``TaskView``), ``env.max_steps``, ``env.steps``.
+- read-only metadata: ``env.task`` (the ``TaskView``), ``env.max_steps``, ``env.steps``,
+  ``env.answer``, ``env.finished``, ``env.tool_calls`` (a copy) and the like.
 
 Every ``call``/``request``/``finish``/``pass_turn`` is one *step* (a round of the original
 benchmark, whose limit of 8 includes ``FINISH``). When an agent asks for a step beyond
@@ -25,8 +26,9 @@ benchmark, whose limit of 8 includes ``FINISH``). When an agent asks for a step 
 it as completed, with whatever answer was given — usually none).
 
 The FHIR client (and so the server, its other sessions and the baseline) is not an
-attribute of the env: it is held in a module-level table keyed by the env, so nothing
-reachable from ``env`` leads to it. A transport failure of the FHIR server that persists
+attribute of the env: it is held, with the trial's bookkeeping (steps, answer, tool-call
+record), in a module-level table keyed by the env, so nothing reachable from ``env`` leads
+to it and the agent cannot rewrite its step count. A transport failure of the FHIR server that persists
 after retries raises :class:`medagent.errors.FhirBackendError` (the trial is an ``error``).
 """
 
@@ -62,9 +64,28 @@ def _tasks_api() -> tuple[dict[str, Any], list[dict[str, Any]], type, type]:
     return {t.name: t for t in TOOLS}, tool_schemas(include_finish=True), ToolResult, FhirClientError
 
 
-# env -> its FHIR client. Not an attribute: an agent cannot walk from ``env`` to the
-# client, the server object behind it, other sessions or the baseline.
-_CLIENTS: weakref.WeakKeyDictionary[TrialEnv, Any] = weakref.WeakKeyDictionary()
+class _Trial:
+    """What the agent must not reach or rewrite: the FHIR client and the trial's bookkeeping."""
+
+    __slots__ = ("client", "max_steps", "steps", "answer", "finished", "truncated", "stop", "tool_calls",
+                 "tool_time", "backend_error")
+
+    def __init__(self, client: Any, max_steps: int) -> None:
+        self.client = _RetryingClient(client, self)
+        self.max_steps = max_steps
+        self.steps = 0
+        self.answer: list | None = None
+        self.finished = False
+        self.truncated = False
+        self.stop: str | None = None
+        self.tool_calls: list[dict[str, Any]] = []
+        self.tool_time = 0.0  # seconds spent inside tools / FHIR requests
+        self.backend_error: str | None = None  # a FHIR server failure that persisted
+
+
+# env -> its _Trial. Not an attribute: an agent cannot walk from ``env`` to the client,
+# the server object behind it, other sessions or the baseline, nor rewrite its step count.
+_TRIALS: weakref.WeakKeyDictionary[TrialEnv, _Trial] = weakref.WeakKeyDictionary()
 
 
 def parse_answer(answer: Any) -> list | None:
@@ -87,9 +108,7 @@ def parse_answer(answer: Any) -> list | None:
 class TrialEnv:
     """One trial's handle: tools through a FHIR client bound to the trial's session."""
 
-    __slots__ = ("task", "tools", "max_steps", "llm", "usage", "messages", "tool_calls", "answer",
-                 "finished", "truncated", "stop", "steps", "tool_time", "backend_error", "_clock",
-                 "__weakref__")
+    __slots__ = ("_task", "tools", "llm", "usage", "messages", "_clock", "__weakref__")
 
     def __init__(
         self,
@@ -101,30 +120,35 @@ class TrialEnv:
         clock: Any = time.perf_counter,
     ) -> None:
         _, self.tools, _, _ = _tasks_api()
-        self.task = task.view() if hasattr(task, "view") else task  # never the answer key
-        self.max_steps = max_steps
+        self._task = task.view() if hasattr(task, "view") else task  # never the answer key
         self.llm = llm
         self.usage = Usage()
         self.messages: list[dict[str, Any]] = []
-        self.tool_calls: list[dict[str, Any]] = []
-        self.answer: list | None = None
-        self.finished = False
-        self.truncated = False
-        self.stop: str | None = None  # set by end(); the runner records it
-        self.steps = 0
-        self.tool_time = 0.0  # seconds spent inside tools / FHIR requests
-        self.backend_error: str | None = None  # a FHIR server failure that persisted
         self._clock = clock
-        _CLIENTS[self] = _RetryingClient(client, self)
+        _TRIALS[self] = _Trial(client, max_steps)
+
+    # read-only: what the agent may know about its trial
+    task = property(lambda self: self._task, doc="The task's public view (``tasks.TaskView``).")
+    max_steps = property(lambda self: _TRIALS[self].max_steps, doc="The step limit.")
+    steps = property(lambda self: _TRIALS[self].steps, doc="Steps taken so far.")
+    answer = property(lambda self: _TRIALS[self].answer, doc="The answer given to ``finish`` (or None).")
+    finished = property(lambda self: _TRIALS[self].finished, doc="``finish`` was called.")
+    truncated = property(lambda self: _TRIALS[self].truncated, doc="A step beyond the limit was asked for.")
+    stop = property(lambda self: _TRIALS[self].stop, doc="The reason given to ``end`` (or None).")
+    tool_calls = property(lambda self: list(_TRIALS[self].tool_calls), doc="A copy of the tool-call record.")
+    tool_time = property(lambda self: _TRIALS[self].tool_time, doc="Seconds spent in tools and FHIR requests.")
+    backend_error = property(lambda self: _TRIALS[self].backend_error,
+                             doc="A FHIR server failure that persisted after retries (or None).")
 
     def _take_step(self) -> int:
-        if self.finished or self.stop:
+        trial = _TRIALS[self]
+        if trial.finished or trial.stop:
             raise StepLimitReached("the trial is over (finish or end was called)")
-        if self.steps >= self.max_steps:
-            self.truncated = True
-            raise StepLimitReached(f"step limit reached ({self.max_steps} steps)")
-        self.steps += 1
-        return self.steps
+        if trial.steps >= trial.max_steps:
+            trial.truncated = True
+            raise StepLimitReached(f"step limit reached ({trial.max_steps} steps)")
+        trial.steps += 1
+        return trial.steps
 
     @staticmethod
     def _error(message: str) -> Any:
@@ -135,6 +159,7 @@ class TrialEnv:
         if name == "finish":
             return self._finish_call(args)
         step = self._take_step()
+        trial = _TRIALS[self]
         start = self._clock()
         tools = _tasks_api()[0]
         tool = tools.get(name)
@@ -145,9 +170,9 @@ class TrialEnv:
             result = self._error(f"{name}: the arguments are not a JSON object: {_clip(args)}")
         else:
             # bad arguments give ok=False results; a persistent FHIR failure raises FhirBackendError
-            result = await tool.call(_CLIENTS[self], args)
-        self.tool_time += self._clock() - start
-        self.tool_calls.append(_record(step, name, args, result))
+            result = await tool.call(trial.client, args)
+        trial.tool_time += self._clock() - start
+        trial.tool_calls.append(_record(step, name, args, result))
         return result
 
     def _finish_call(self, args: Any) -> Any:
@@ -156,7 +181,7 @@ class TrialEnv:
             step = self._take_step()
             result = self._error('finish: the arguments must be {"answer": [...]} '
                                  f"(got {_clip(args if isinstance(args, str) else orjson.dumps(args).decode())})")
-            self.tool_calls.append(_record(step, "finish", args, result))
+            _TRIALS[self].tool_calls.append(_record(step, "finish", args, result))
             return result
         self.finish(parsed["answer"])
         return _tasks_api()[2](ok=True, status=None, content="finished")
@@ -166,22 +191,24 @@ class TrialEnv:
     ) -> Any:
         """One raw FHIR request through the session (``GET``/``POST``…); one step."""
         step = self._take_step()
+        trial = _TRIALS[self]
         start = self._clock()
-        reply = await _CLIENTS[self].request(method, path, params=params, json=json)
-        self.tool_time += self._clock() - start
+        reply = await trial.client.request(method, path, params=params, json=json)
+        trial.tool_time += self._clock() - start
         ok = 200 <= reply.status < 300
         result = _tasks_api()[2](ok=ok, status=reply.status, content=reply.body)
         args = {"path": path, "params": params, "json": json}
-        self.tool_calls.append(_record(step, method.upper(), args, result))
+        trial.tool_calls.append(_record(step, method.upper(), args, result))
         return result
 
     def finish(self, answer: Any) -> None:
         """Record the final answer (see :func:`parse_answer`); one step, like any other round."""
         step = self._take_step()
-        self.answer = parse_answer(answer)
-        self.finished = True
-        self.tool_calls.append({"step": step, "name": "finish", "arguments": {"answer": answer},
-                                "ok": True, "status": None})
+        trial = _TRIALS[self]
+        trial.answer = parse_answer(answer)
+        trial.finished = True
+        trial.tool_calls.append({"step": step, "name": "finish", "arguments": {"answer": answer},
+                                 "ok": True, "status": None})
 
     def pass_turn(self) -> None:
         """A model turn that called no tool (text, or an empty reply): one step."""
@@ -189,7 +216,7 @@ class TrialEnv:
 
     def end(self, reason: str) -> None:
         """End the trial without an answer; ``reason`` becomes the trial's ``stop``."""
-        self.stop = reason
+        _TRIALS[self].stop = str(reason)
 
 
 class _RetryingClient:
@@ -201,11 +228,11 @@ class _RetryingClient:
     are dropped from ``client.requests`` so the record holds one entry per request.
     """
 
-    __slots__ = ("_client", "_env")
+    __slots__ = ("_client", "_trial")
 
-    def __init__(self, client: Any, env: TrialEnv) -> None:
+    def __init__(self, client: Any, trial: _Trial) -> None:
         self._client = client
-        self._env = weakref.proxy(env)
+        self._trial = trial
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -233,7 +260,7 @@ class _RetryingClient:
             if attempt < FHIR_RETRIES and self._client.requests:
                 self._client.requests.pop()  # a retried attempt: not part of the trajectory
         message = f"FHIR server failed: {failure}"
-        self._env.backend_error = message
+        self._trial.backend_error = message
         raise FhirBackendError(message)
 
 

@@ -156,6 +156,12 @@ class Prober:
             assert not hasattr(env, name), f"env.{name} exists"
         found = reachable_forbidden(env) + reachable_forbidden(task, "task")
         assert not found, f"reachable from the agent: {found}"
+        for name, value in (("steps", 0), ("max_steps", 100), ("answer", ["x"]), ("finished", True)):
+            try:
+                setattr(env, name, value)
+            except AttributeError:
+                continue
+            raise AssertionError(f"env.{name} can be rewritten by the agent")
         result = await env.call("search_patients", {"family": "Nobody"})  # the tools still work
         assert result.ok, result
         env.finish(["Patient not found"])
