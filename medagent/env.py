@@ -108,7 +108,7 @@ def parse_answer(answer: Any) -> list | None:
 class TrialEnv:
     """One trial's handle: tools through a FHIR client bound to the trial's session."""
 
-    __slots__ = ("_task", "tools", "llm", "usage", "messages", "_clock", "__weakref__")
+    __slots__ = ("_task", "_tools", "_llm", "_usage", "messages", "_clock", "__weakref__")
 
     def __init__(
         self,
@@ -119,15 +119,18 @@ class TrialEnv:
         llm: ChatClient | None = None,
         clock: Any = time.perf_counter,
     ) -> None:
-        _, self.tools, _, _ = _tasks_api()
+        _, self._tools, _, _ = _tasks_api()
         self._task = task.view() if hasattr(task, "view") else task  # never the answer key
-        self.llm = llm
-        self.usage = Usage()
+        self._llm = llm
+        self._usage = Usage()
         self.messages: list[dict[str, Any]] = []
         self._clock = clock
         _TRIALS[self] = _Trial(client, max_steps)
 
-    # read-only: what the agent may know about its trial
+    # read-only: what the agent may use and know about its trial
+    tools = property(lambda self: self._tools, doc="The tool schemas (OpenAI ``tools`` format).")
+    llm = property(lambda self: self._llm, doc="The model client (``medagent.llm.ChatClient``) or None.")
+    usage = property(lambda self: self._usage, doc="Token and request counts; pass it to ``llm.complete``.")
     task = property(lambda self: self._task, doc="The task's public view (``tasks.TaskView``).")
     max_steps = property(lambda self: _TRIALS[self].max_steps, doc="The step limit.")
     steps = property(lambda self: _TRIALS[self].steps, doc="Steps taken so far.")
