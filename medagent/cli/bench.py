@@ -39,7 +39,8 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p.add_argument("--tasks", nargs="+", metavar="ID|CATEGORY", help="task ids, category numbers, query or action")
     p.add_argument("--concurrency", type=int, help="trials run at once (default 1)")
     p.add_argument("--epochs", type=int, help="runs of every task (default 1; pass^k is reported when > 1)")
-    p.add_argument("--max-steps", type=int, help="tool calls per trial (default 8, the original's round limit)")
+    p.add_argument("--max-steps", type=int, help="rounds per trial: tool calls, finish and tool-less model turns "
+                   "(default 8, the original's limit, finish included)")
     p.add_argument("--protocol", choices=["tools", "text"], help="native tool calls (default) or the original text protocol")
     p.add_argument("--fhir-url", metavar="URL|docker|embedded-http",
                    help="a medagent FHIR server's base URL; docker starts one in a container; "
