@@ -342,7 +342,8 @@ def test_an_unreachable_endpoint_stops_the_installed_command_at_once(bench_suite
     out = tmp_path / "run"
     # with the retries of a transient failure, each trial would take over a minute
     proc = subprocess.run([exe, "bench", "--suite", str(bench_suite_path), "--out", str(out), "--quiet",
-                           "--model", "m", "--base-url", "http://127.0.0.1:1/v1", "--concurrency", "4"],
+                           "--model", "m", "--base-url", "http://127.0.0.1:1/v1", "--concurrency", "4",
+                           "--tasks", "1", "4"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
     assert proc.stderr.strip() == "medagent: error: cannot reach http://127.0.0.1:1/v1: connection refused"
@@ -398,7 +399,8 @@ def test_a_transient_fhir_failure_is_retried(bench_suite, bench_suite_path, fhir
         return None
 
     with FlakyProxy(fhir_upstream.root_url, rule) as proxy:
-        rc = _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--fhir-url", proxy.base_url)
+        rc = _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--fhir-url", proxy.base_url,
+                    "--tasks", "1", "4", "9")
         assert proxy.failed == 5
     folder = read_run(tmp_path / "run", need_summary=True)
     assert rc == 0 and folder.summary["overall"] == 1.0 and folder.summary["errors"] == 0
