@@ -320,6 +320,9 @@ def test_generation_settings_are_sent_and_recorded(bench_suite, bench_suite_path
     assert main(["view", str(tmp_path / "b")]) == 0
     shown = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert 'generation: max_completion_tokens=256, mode="fast", reasoning_effort="low", seed=11' in shown
+    assert main(["report", str(tmp_path / "b")]) == 0
+    page = (tmp_path / "b" / "report.html").read_text()
+    assert "max_completion_tokens 256" in page and "reasoning_effort low" in page
     # resuming with other generation settings would mix two configurations in one run
     assert _bench(bench_suite_path, tmp_path / "x", "--resume", str(tmp_path / "b"), "--temperature", "0") == 2
 
