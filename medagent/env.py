@@ -10,7 +10,9 @@ does to the record goes through it:
   model's mistake: it sees the error and the step counts), they are never raised.
   ``call("finish", {"answer": [...]})`` is the same as ``finish``;
 - ``await env.request(method, path, params=None, json=None)``: one raw FHIR request (used by
-  the plain-text protocol, whose model writes ``GET``/``POST`` lines itself);
+  the plain-text protocol, whose model writes ``GET``/``POST`` lines itself); ``path`` is
+  relative to the session's FHIR base (``Observation``, ``Patient/S1234567``) — a path
+  that would leave the session (``..``, an absolute URL) is refused with an HTTP 400 result;
 - ``env.finish(answer)``: the final answer (a JSON list; a string holding a JSON list,
   such as ``"[1.8]"``, is that list; any other value is wrapped in one);
 - ``env.pass_turn()``: a model turn that asked for no tool (text or an empty reply);
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 import weakref
 from typing import Any
@@ -47,6 +50,10 @@ from medagent.llm import ChatClient, Usage
 
 __all__ = ["StepLimitReached", "TrialEnv", "parse_answer"]
 
+# A path relative to the session's FHIR base: "Observation", "Patient/S1234567",
+# "Observation/1/_history/2", "metadata". Nothing that climbs out of the session ("..",
+# an absolute URL, a percent-encoded dot) to the shared baseline or another session.
+_FHIR_PATH = re.compile(r"^(metadata|[A-Z][A-Za-z]{1,63}(/[A-Za-z0-9_$][A-Za-z0-9_$.\-]{0,63}){0,3})$")
 FHIR_RETRIES = 3  # retries of a FHIR request that got no reply or a 5xx (reads only)
 FHIR_BACKOFF = 0.25  # first delay, doubled per retry
 
@@ -195,12 +202,18 @@ class TrialEnv:
         """One raw FHIR request through the session (``GET``/``POST``…); one step."""
         step = self._take_step()
         trial = _TRIALS[self]
+        args = {"path": path, "params": params, "json": json}
+        if not isinstance(path, str) or not _FHIR_PATH.match(path.strip("/")):
+            result = _tasks_api()[2](ok=False, status=400, content={"error": (
+                f"path {_clip(path)!r} is not a FHIR path relative to the base (e.g. 'Observation' or "
+                "'Patient/S1234567')")})
+            trial.tool_calls.append(_record(step, str(method).upper(), args, result))
+            return result
         start = self._clock()
-        reply = await trial.client.request(method, path, params=params, json=json)
+        reply = await trial.client.request(method, path.strip("/"), params=params, json=json)
         trial.tool_time += self._clock() - start
         ok = 200 <= reply.status < 300
         result = _tasks_api()[2](ok=ok, status=reply.status, content=reply.body)
-        args = {"path": path, "params": params, "json": json}
         trial.tool_calls.append(_record(step, method.upper(), args, result))
         return result
 

@@ -16,7 +16,8 @@ The contract:
   solver (``oracle``, see :func:`reads_full_task`) is given the whole ``tasks.Task``; its
   runs are marked ``"reference_agent": true`` in ``run.json``.
 - ``env`` is a :class:`medagent.env.TrialEnv`: ``env.tools`` (schemas), ``await
-  env.call(name, args)``, ``await env.request(...)`` (raw FHIR, for text protocols),
+  env.call(name, args)``, ``await env.request(...)`` (raw FHIR for text protocols; a path
+  relative to the session's base — one that would leave the session is refused),
   ``env.finish(answer)``, ``env.pass_turn()``, ``env.end(reason)``, ``env.llm`` (the model
   client, or None), ``env.usage``, ``env.messages`` (the transcript to record) and
   read-only metadata (``env.task``, ``env.max_steps``, ``env.steps``). Nothing else: the

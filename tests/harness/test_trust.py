@@ -167,6 +167,42 @@ class Prober:
         env.finish(["Patient not found"])
 
 
+MARKER = "ESCAPE-TEST-9"
+
+
+class Escaper:
+    """Tries to leave its session through raw requests: the shared baseline, another session."""
+
+    async def run(self, task, env):
+        observation = {"resourceType": "Observation", "status": "final", "code": {"text": MARKER},
+                       "subject": {"reference": "Patient/S0000001"}}
+        for method, path in (("POST", "../../../fhir/Observation"), ("POST", "/../../../fhir/Observation"),
+                             ("GET", "../../other/fhir/Patient"), ("POST", "http://127.0.0.1:1/fhir/Observation"),
+                             ("POST", "%2e%2e/%2e%2e/%2e%2e/fhir/Observation"), ("GET", "Patient/../../../sessions")):
+            result = await env.request(method, path, json=observation if method == "POST" else None)
+            assert not result.ok and result.status == 400, (path, result)
+        result = await env.request("GET", "Patient", params={"_count": "1"})  # a proper path still works
+        assert result.ok, result
+        env.finish([])
+
+
+@pytest.mark.parametrize("fhir", ["embedded", "embedded-http"])
+def test_raw_requests_cannot_leave_the_session(bench_suite, bench_suite_path, bench_service, tmp_path, fhir):
+    import asyncio
+
+    from tasks.clients import LocalFhirClient
+
+    extra = ["--fhir-url", "embedded-http"] if fhir == "embedded-http" else []
+    task = bench_suite.tasks[0]
+    rc = _bench(bench_suite_path, tmp_path / "run", "--agent", "tests.harness.test_trust:Escaper",
+                "--tasks", task.id, "--max-steps", "10", *extra)
+    (trial,) = read_run(tmp_path / "run").trials
+    assert rc == 0 and trial["status"] == "completed", trial["error"]
+    assert [c["status"] for c in trial["tool_calls"][:6]] == [400] * 6
+    baseline = asyncio.run(LocalFhirClient(bench_service).request("GET", "Observation", {"code": MARKER}))
+    assert baseline.status == 200 and not baseline.body.get("entry")
+
+
 def test_walker_finds_a_server_when_one_is_reachable(bench_service):
     from tasks.clients import LocalFhirClient
 
