@@ -10,12 +10,14 @@ grader when the episode finishes.
 from __future__ import annotations
 
 import argparse
+import re
 
 from medagent import gym
 
 
-def policy(observation: dict, history: list[dict], patient: str) -> dict:
+def policy(observation: dict, history: list[dict], instruction: str) -> dict:
     if not history:
+        patient = re.search(r"S\d{7}", instruction).group(0)  # the MRN the task states
         return {"name": "search_lab_observations",
                 "arguments": {"patient": patient, "code": "MG", "date": ["ge2023-11-12T10:15:00+00:00"]}}
     entries = (history[-1].get("content") or {}).get("entry", [])
@@ -33,7 +35,7 @@ def main() -> None:
         print(observation["instruction"])
         history: list[dict] = []
         while True:
-            action = policy(observation, history, env.task.patient)
+            action = policy(observation, history, env.task.instruction)  # env.task: the public view
             observation, reward, terminated, truncated, info = env.step(action)
             history.append(observation)
             print(f"{action['name']}: reward={reward} terminated={terminated} truncated={truncated}")

@@ -17,6 +17,11 @@
   after ``finish``; ``truncated`` is True when the step limit is reached without it.
 - No HTTP: calls go straight to ``FhirService.dispatch`` through ``LocalFhirClient``, in a
   fresh server session per ``reset()`` (so episodes never see each other's writes).
+- ``env.task`` is the task's public view (``tasks.TaskView``: id, category, kind,
+  instruction, context) — what a policy may see. The full task (the answer key) stays
+  private to the grading step.
+- Every tool call and ``finish`` is a step (the original's 8 rounds include ``FINISH``):
+  with ``max_steps=8`` a policy has 7 tool calls and then must finish.
 - Unlike Gymnasium, ``reset()`` returns the observation alone (there is no ``info``).
 """
 
@@ -64,8 +69,8 @@ class MedEnv:
     def __init__(self, task: Any, service: Any, *, max_steps: int = 8) -> None:
         from medagent.runner_backends import LocalBackend
 
-        self.task = task
-        self.service = service
+        self.task = task.view()  # what a policy may see; the answer key stays in _task
+        self._task = task
         self.max_steps = max_steps
         self._backend = LocalBackend(service)  # the runner's own session open/close
         self._loop = asyncio.new_event_loop()
@@ -84,12 +89,12 @@ class MedEnv:
         """Start a new episode in a fresh server session; returns the first observation."""
         self._end_session()
         self._session, client = self._loop.run_until_complete(self._backend.open())
-        self._env = TrialEnv(self.task, client, max_steps=self.max_steps)
+        self._env = TrialEnv(self._task, client, max_steps=self.max_steps)
         self._done = False
         return {
             "task_id": self.task.id,
             "instruction": self.task.instruction,
-            "context": getattr(self.task, "context", None),
+            "context": self.task.context,
             "tools": self._env.tools,
         }
 
@@ -99,13 +104,12 @@ class MedEnv:
         name, args = (action if isinstance(action, tuple) else (action.get("name"), action.get("arguments")))
         args = args or {}
         env = self._env
-        if name == "finish":
-            env.finish(args.get("answer"))
-            return self._end(terminated=True)
         try:
             result = self._loop.run_until_complete(env.call(name, args))
         except StepLimitReached:
             return self._end(terminated=False)
+        if env.finished:
+            return self._end(terminated=True)
         obs = {"tool": name, "ok": result.ok, "status": result.status, "content": result.content}
         if env.steps >= env.max_steps:
             self._done = True
@@ -121,7 +125,7 @@ class MedEnv:
         info: dict[str, Any] = {"steps": self._env.steps, "writes": writes}
         reward = 0.0
         if terminated:
-            grade = tasks.grade(self.task, self._env.answer, writes)
+            grade = tasks.grade(self._task, self._env.answer, writes)
             info["grade"] = to_jsonable(grade)
             reward = 1.0 if grade.passed else 0.0
         return {"answer": self._env.answer}, reward, terminated, not terminated, info

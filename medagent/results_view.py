@@ -107,6 +107,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
 def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Path | None = None) -> None:
     console = console or Console()
     console.print(summary_table(summary))
+    if summary.get("generation"):
+        settings = ", ".join(f"{k}={orjson.dumps(v).decode()}" for k, v in sorted(summary["generation"].items()))
+        console.print(escape(f"generation: {settings}"))
     if summary.get("cost_note"):
         console.print(f"[dim]{escape(summary['cost_note'])}[/dim]")
     if out_dir is not None:

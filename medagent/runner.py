@@ -4,15 +4,19 @@
 ``config.concurrency`` trials at once on one asyncio loop. Each trial:
 
 1. opens its own FHIR session (embedded service or ``--fhir-url`` server);
-2. makes a fresh agent and awaits ``agent.run(task, env)`` under the trial time limit
-   (``HarnessSettings.trial_timeout``) and the env's step limit;
+2. makes a fresh agent and awaits ``agent.run(task.view(), env)`` under the trial time
+   limit (``HarnessSettings.trial_timeout``) and the env's step limit — only the built-in
+   reference solver (``full_task``) is given the whole ``tasks.Task``;
 3. fetches the session's write log, deletes the session, grades with ``tasks.grade``;
 4. appends the full record to ``trials.jsonl`` (atomic, fsynced) and refreshes
    ``summary.json`` (at most once a second, and at the end).
 
-A provider that fails after all retries (``ProviderError``), a timeout or a crashing agent
-make the trial ``status: "error"`` (with the reason in ``error``); the run goes on. A
-resumed run (``resume=True``) skips every trial already in ``trials.jsonl``.
+A provider that fails after all retries (``ProviderError``), a FHIR server that keeps
+failing (``FhirBackendError``), a timeout or a crashing agent (an agent reading
+``task.expected`` gets an ``AttributeError``) make the trial ``status: "error"`` (with the
+reason in ``error``); the run goes on. ``ProviderUnavailable`` (no trial can reach the
+model) stops the run: the trials in flight are cancelled and not recorded, the finished
+ones stay for ``--resume``. A resumed run skips every trial already in ``trials.jsonl``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from medagent.env import StepLimitReached, TrialEnv
-from medagent.errors import ProviderError
+from medagent.errors import FhirBackendError, ProviderError, ProviderUnavailable
 from medagent.pricing import PriceTable
 from medagent.results import TrialLog, summarize, write_json
 
@@ -54,34 +58,53 @@ class TrialRunner:
     llm: Any = None
     model: str | None = None
     prices: PriceTable = field(default_factory=PriceTable)
+    full_task: bool = False  # only the built-in reference solver sees the whole Task
 
     async def run(self, trial: Trial) -> dict[str, Any]:
         import tasks
 
         task = trial.task
         start = time.perf_counter()
-        session, client = await self.backend.open()
+        status, error, stop = "completed", None, "no_finish"
+        session = client = None
+        opened = False
+        writes: list[dict[str, Any]] = []
+        try:
+            session, client = await self.backend.open()
+            opened = True
+        except FhirBackendError as exc:
+            status, error, stop = "error", str(exc), "error"
         server_s = time.perf_counter() - start
         env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm)
-        status, error, stop = "completed", None, "no_finish"
-        try:
-            async with asyncio.timeout(self.trial_timeout):
-                await self.agent_factory().run(task, env)
-            stop = "finish" if env.finished else "no_finish"
-        except StepLimitReached:
-            stop = "max_steps"
-        except TimeoutError:
-            status, error, stop = "error", f"trial timed out after {self.trial_timeout:g} s", "error"
-        except ProviderError as exc:
-            status, error, stop = "error", str(exc), "error"
-        except Exception as exc:  # noqa: BLE001 - a crashing agent is recorded, and the run goes on
-            frame = traceback.extract_tb(exc.__traceback__)[-1]
-            where = f" ({Path(frame.filename).name}:{frame.lineno})"
-            status, error, stop = "error", f"agent crashed: {type(exc).__name__}: {exc}{where}", "error"
-        finally:
-            t0 = time.perf_counter()
-            writes = await self.backend.close(session)
-            server_s += time.perf_counter() - t0
+        if opened:
+            try:
+                async with asyncio.timeout(self.trial_timeout):
+                    await self.agent_factory().run(task if self.full_task else task.view(), env)
+            except StepLimitReached:
+                pass
+            except TimeoutError:
+                status, error = "error", f"trial timed out after {self.trial_timeout:g} s"
+            except ProviderUnavailable:
+                raise
+            except (ProviderError, FhirBackendError) as exc:
+                status, error = "error", str(exc)
+            except Exception as exc:  # noqa: BLE001 - a crashing agent is recorded, and the run goes on
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                where = f" ({Path(frame.filename).name}:{frame.lineno})"
+                status, error = "error", f"agent crashed: {type(exc).__name__}: {exc}{where}"
+            finally:
+                t0 = time.perf_counter()
+                try:
+                    writes = await self.backend.close(session)
+                except FhirBackendError as exc:
+                    status, error = "error", error or str(exc)
+                server_s += time.perf_counter() - t0
+            if self.llm is not None and self.llm.unavailable is not None:
+                raise self.llm.unavailable  # the agent swallowed it; the run still stops
+            if status == "completed" and env.backend_error:
+                status, error = "error", env.backend_error  # the agent swallowed FhirBackendError
+            stop = ("error" if status == "error" else "finish" if env.finished
+                    else "max_steps" if env.truncated else env.stop or "no_finish")
         t0 = time.perf_counter()
         grade = tasks.grade(task, env.answer, writes) if status == "completed" else None
         grade_s = time.perf_counter() - t0
@@ -103,7 +126,7 @@ class TrialRunner:
             "harm_checks": [c.name for c in grade.harm] if grade is not None else [],
             "messages": env.messages,
             "tool_calls": env.tool_calls,
-            "fhir_requests": getattr(client, "requests", []),  # plain JSON values already
+            "fhir_requests": getattr(client, "requests", None) or [],  # plain JSON values already
             "usage": usage,
             "cost_usd": self.prices.cost(self.model, usage["prompt_tokens"], usage["completion_tokens"])
             if self.llm is not None
@@ -141,9 +164,12 @@ async def run_trials(
             log.append(record, secrets)
             on_record(record)
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, min(concurrency, len(trials)))):
-            group.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(concurrency, len(trials)))):
+                group.create_task(worker())
+    except* ProviderUnavailable as group:  # the other workers were cancelled: stop the run
+        raise group.exceptions[0] from None
 
 
 class SummaryWriter:

@@ -4,16 +4,25 @@ A backend opens one session per trial and hands back a FHIR client bound to it
 (``tasks.clients.LocalFhirClient`` or ``HttpFhirClient``, both recording every
 request/response pair in ``client.requests``); closing the session fetches its write log
 and deletes it.
+
+Over HTTP, a session call that gets no reply or a 5xx is retried (``SESSION_RETRIES``
+times, with backoff); if it keeps failing, ``FhirBackendError`` is raised and the runner
+records that trial as an error (the run goes on). Only ``check()``, before the first
+trial, turns an unusable server into a ``ConfigError`` that stops the run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from medagent.errors import ConfigError
+from medagent.errors import ConfigError, FhirBackendError
+
+SESSION_RETRIES = 3
+SESSION_BACKOFF = 0.25  # seconds before the first retry, doubled per retry
 
 __all__ = ["LocalBackend", "HttpBackend", "session_root"]
 
@@ -68,13 +77,24 @@ class HttpBackend:
         self.http = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._client_type = HttpFhirClient
 
-    async def _call(self, method: str, url: str, *, missing_ok: bool = False) -> httpx.Response:
-        try:
-            response = await self.http.request(method, url)
-        except httpx.HTTPError as exc:
-            raise ConfigError(f"FHIR server {self.root}: {method} {url} failed ({exc})") from None
+    async def _call(self, method: str, url: str, *, missing_ok: bool = False,
+                    error: type[Exception] = FhirBackendError) -> httpx.Response:
+        failure = ""
+        for attempt in range(SESSION_RETRIES + 1):
+            if attempt:
+                await asyncio.sleep(SESSION_BACKOFF * 2 ** (attempt - 1))
+            try:
+                response = await self.http.request(method, url)
+            except httpx.HTTPError as exc:
+                failure = f"failed ({type(exc).__name__}: {exc})"
+                continue
+            if response.status_code < 500:
+                break
+            failure = f"answered HTTP {response.status_code}"
+        else:
+            raise error(f"FHIR server {self.root}: {method} {url} {failure}")
         if response.status_code >= 400 and not (missing_ok and response.status_code == 404):
-            raise ConfigError(
+            raise error(
                 f"FHIR server {self.root}: {method} {url} answered HTTP {response.status_code} "
                 "(is it a medagent server with the session API?)"
             )
@@ -99,7 +119,7 @@ class HttpBackend:
         if mrn is None:
             return
         url = f"{self.fhir_url.rstrip('/')}/Patient/{mrn}"
-        response = await self._call("GET", url, missing_ok=True)
+        response = await self._call("GET", url, missing_ok=True, error=ConfigError)
         if response.status_code == 404:
             raise ConfigError(
                 f"FHIR server {self.fhir_url} has no Patient/{mrn}: it does not hold the cohort of suite "

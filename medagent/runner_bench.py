@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from medagent.errors import ConfigError
 
-__all__ = ["BenchConfig", "check_resume", "default_out_dir", "run_bench", "run_document", "select_tasks"]
+__all__ = ["BenchConfig", "check_resume", "default_out_dir", "parse_model_args", "run_bench", "run_document",
+           "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
 _RESUMABLE = {"concurrency", "fhir_url"}
+_SECRET_ARG = re.compile(r"^key$|api[_-]?key|secret|passw|(?<![a-z])token(?![a-z])|authori[sz]ation|credential",
+                         re.IGNORECASE)
 
 
 @dataclass
@@ -36,6 +41,12 @@ class BenchConfig:
     max_steps: int = 8
     protocol: str = "tools"
     fhir_url: str | None = None
+    # generation settings, sent with every model request (None: not sent)
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    seed: int | None = None
+    reasoning_effort: str | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)  # --model-arg key=value
 
     def __post_init__(self) -> None:
         if self.protocol not in ("tools", "text"):
@@ -47,11 +58,37 @@ class BenchConfig:
         for name in ("concurrency", "epochs", "max_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ConfigError("--max-tokens must be at least 1")
+        for key in self.model_args:
+            if _SECRET_ARG.search(key):
+                raise ConfigError(f"--model-arg {key}: secrets go in the environment, never in a run's settings")
+
+    def generation(self) -> dict[str, Any]:
+        """The generation settings as sent to the provider (``--model-arg`` wins; None: not sent)."""
+        settings = {"temperature": self.temperature, "max_completion_tokens": self.max_tokens,
+                    "seed": self.seed, "reasoning_effort": self.reasoning_effort, **self.model_args}
+        return {k: v for k, v in settings.items() if v is not None}
 
     @classmethod
     def from_run(cls, run: dict[str, Any]) -> BenchConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (run.get("config") or {}).items() if k in names})
+
+
+def parse_model_args(items: list[str]) -> dict[str, Any]:
+    """``["top_p=0.9", "stop=[\"x\"]", "mode=fast"]`` → a dict (JSON values, else strings)."""
+    args: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--model-arg {item!r}: expected key=value")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        args[key.strip()] = value
+    return args
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -97,7 +134,8 @@ def default_out_dir(config: BenchConfig) -> Path:
     return Path("runs") / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None) -> dict[str, Any]:
+def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None,
+                 reference_agent: bool = False) -> dict[str, Any]:
     from medagent import __version__
 
     doc = asdict(config)
@@ -107,6 +145,9 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "base_url": doc["base_url"],
         "base_url_host": urlsplit(config.base_url).hostname if config.base_url else None,
         "agent": config.agent,
+        # the agent was given the whole task (answer key included): a reference run, not an entry
+        "reference_agent": reference_agent,
+        "generation": config.generation() if needs_model else None,
         "suite": suite.id,
         "suite_checksum": suite.checksum,
         "cohort_checksum": suite.cohort_checksum,

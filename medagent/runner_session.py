@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from medagent.agents import load_agent, needs_model
-from medagent.errors import ConfigError
+from medagent.agents import load_agent, needs_model, reads_full_task
+from medagent.errors import ConfigError, ProviderUnavailable
 from medagent.pricing import PriceTable
 from medagent.results import TrialLog, write_json
 from medagent.runner import SummaryWriter, Trial, TrialRunner, run_trials
@@ -65,7 +65,7 @@ class BenchSession:
                 raise ConfigError(f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}")
             self.out_dir.mkdir(parents=True, exist_ok=True)
             note = self.prices.note(config.model) if self.uses_model else None
-            self.run_doc = run_document(config, self.suite, self.uses_model, note)
+            self.run_doc = run_document(config, self.suite, self.uses_model, note, reads_full_task(self.factory))
             write_json(run_path, self.run_doc)
         self.previous = self.log.open()
         done = {r.get("trial_id") for r in self.previous}
@@ -95,7 +95,8 @@ class BenchSession:
             raise
         llm = None
         if self.uses_model:
-            llm = ChatClient(self.config.model, self.config.base_url, self.api_key, self.settings)
+            llm = ChatClient(self.config.model, self.config.base_url, self.api_key, self.settings,
+                             generation=self.config.generation())
         self.runner = TrialRunner(
             backend=backend,
             agent_factory=self.factory,
@@ -104,11 +105,13 @@ class BenchSession:
             llm=llm,
             model=self.config.model,
             prices=self.prices,
+            full_task=reads_full_task(self.factory),
         )
         summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
         total = len(self.previous) + len(self.todo)
         self.started = time.perf_counter()
         done = False
+        unavailable: ProviderUnavailable | None = None
         try:
             with Progress(self.console, total, summary_writer.trials, enabled=self.show_progress) as bar:
 
@@ -125,16 +128,23 @@ class BenchSession:
                     secrets=[self.api_key] if self.api_key and self.api_key != "EMPTY" else [],
                 )
             done = True
+        except ProviderUnavailable as exc:
+            unavailable = exc
         finally:
             self.log.close()
             summary = summary_writer.write()
-            if not done:
+            if not done and unavailable is None:
                 (self.console or Console(stderr=True)).print(
                     escape(f"stopped: {len(summary_writer.trials)} finished trials are saved in {self.out_dir}; "
                            f"continue with: medagent bench --resume {self.out_dir}"))
             await backend.aclose()
             if llm is not None:
                 await llm.close()
+        if unavailable is not None:  # one line: the cause, and where the finished trials are
+            kept = len(summary_writer.trials)
+            where = (f"; {kept} finished trials are kept in {self.out_dir} (medagent bench --resume {self.out_dir})"
+                     if kept else "")
+            raise ProviderUnavailable(f"{unavailable}{where}") from None
         if self.show_progress:
             print_summary(self.console, summary, self.out_dir)
         return summary

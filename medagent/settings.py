@@ -20,10 +20,10 @@ settings file, then the defaults below. The settings file is TOML, read from
 |------------------|-----------------------------|---------|---------|
 | api_key          | MEDAGENT_API_KEY            | none    | provider key (after ``--api-key-env``/``OPENAI_API_KEY``) |
 | base_url         | MEDAGENT_BASE_URL           | none    | OpenAI-compatible base URL (``--base-url`` wins) |
-| max_retries      | MEDAGENT_MAX_RETRIES        | 6       | retries of one provider call before the trial is an error |
+| max_retries      | MEDAGENT_MAX_RETRIES        | 6       | transport retries of one provider call (connection, timeout, 429, 5xx) before the trial is an error |
 | backoff_base     | MEDAGENT_BACKOFF_BASE       | 1.0 s   | first backoff delay; doubles per retry, with jitter |
 | backoff_max      | MEDAGENT_BACKOFF_MAX        | 60 s    | cap of one backoff delay (a longer Retry-After is honoured up to 300 s) |
-| request_timeout  | MEDAGENT_REQUEST_TIMEOUT    | 120 s   | timeout of one provider request |
+| request_timeout  | MEDAGENT_REQUEST_TIMEOUT    | 120 s   | timeout of one provider request (connecting: at most 10 s) |
 | trial_timeout    | MEDAGENT_TRIAL_TIMEOUT      | 900 s   | wall-time limit of one trial |
 | prices           | (settings file only)        | {}      | extra or overriding model prices |
 

@@ -18,7 +18,9 @@ Misbehaviour is injected per task with ``faults={task_id: [kind, ...]}`` (consum
 request of that task, in order) or for every request with ``fault_all=[kind, ...]``
 (consumed in order, whatever the task). Kinds: ``"429"`` (with ``Retry-After``),
 ``"500"``, ``"401"`` (not retried; its message echoes the Authorization header, as real
-providers echo part of a bad key), ``"malformed"`` (tool arguments that are not JSON),
+providers echo part of a bad key), ``"404"`` (unknown model), ``"400"`` (a request the
+provider refuses), ``"quota"`` (429 ``insufficient_quota``), ``"malformed"`` (tool
+arguments that are not JSON),
 ``"slow"`` (answers after ``slow_s`` seconds — longer than the client's request timeout),
 ``"empty"`` (no content, no tool calls). ``delay_s`` delays every answer (to keep a run
 busy long enough to kill it).
@@ -194,6 +196,12 @@ class FakeOpenAI:
             time.sleep(self.delay_s)
         if fault == "401":
             return 401, {}, _error(f"Incorrect API key provided: {auth.removeprefix('Bearer ')}", "invalid_api_key")
+        if fault == "404":
+            return 404, {}, _error(f"The model `{body.get('model')}` does not exist", "model_not_found")
+        if fault == "400":
+            return 400, {}, _error("Unsupported parameter: 'reasoning_effort'", "unsupported_parameter")
+        if fault == "quota":
+            return 429, {}, _error("You exceeded your current quota", "insufficient_quota")
         if fault == "429":
             return 429, {"Retry-After": str(self.retry_after)}, _error("Rate limit reached", "rate_limit_exceeded")
         if fault == "500":

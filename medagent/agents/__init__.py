@@ -7,11 +7,26 @@ An agent is any object with one async method::
             result = await env.call("search_patients", {"name": "..."})   # a tool call
             env.finish([...])                                           # the answer
 
-``task`` is a ``tasks.Task`` (``instruction``, ``context``, ``id``, ``category``…) and
-``env`` a :class:`medagent.env.TrialEnv` (tool schemas, ``call``, ``request``, ``finish``,
-``llm``, ``usage``, ``messages``). The trial ends when ``run`` returns, or at the step or
-time limit. One agent object is made per trial (``Class()``), so ``run`` may keep state on
-``self``.
+The contract:
+
+- ``task`` is a ``tasks.TaskView``: ``id``, ``category``, ``kind``, ``instruction`` and
+  ``context`` (``task.as_dict()`` gives them as a dict) — everything the task states, and
+  nothing of the answer key. ``task.expected``, ``task.branch`` and ``task.patient`` raise
+  ``AttributeError`` (the trial is recorded as an ``error``). Only the built-in reference
+  solver (``oracle``, see :func:`reads_full_task`) is given the whole ``tasks.Task``; its
+  runs are marked ``"reference_agent": true`` in ``run.json``.
+- ``env`` is a :class:`medagent.env.TrialEnv`: ``env.tools`` (schemas), ``await
+  env.call(name, args)``, ``await env.request(...)`` (raw FHIR for text protocols; a path
+  relative to the session's base — one that would leave the session is refused),
+  ``env.finish(answer)``, ``env.pass_turn()``, ``env.end(reason)``, ``env.llm`` (the model
+  client, or None), ``env.usage``, ``env.messages`` (the transcript to record) and
+  read-only metadata (``env.task``, ``env.max_steps``, ``env.steps``). Nothing else: the
+  FHIR server, other sessions and the baseline are not reachable through ``env``.
+- Every tool call, raw request, ``finish`` and tool-less model turn is one step; at
+  ``env.max_steps`` (default 8, the original's rounds, ``finish`` included) the trial ends.
+  The trial also ends when ``run`` returns, or at the time limit.
+
+One agent object is made per trial (``Class()``), so ``run`` may keep state on ``self``.
 
 ``--agent`` accepts a built-in name (:data:`BUILTIN`), ``module:Class`` (``module`` may
 also be a path to a ``.py`` file), or a name registered in the entry-point group
@@ -33,7 +48,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from medagent.errors import ConfigError
 
-__all__ = ["Agent", "BUILTIN", "ENTRY_POINT_GROUP", "load_agent", "known_agents", "needs_model"]
+__all__ = ["Agent", "BUILTIN", "ENTRY_POINT_GROUP", "load_agent", "known_agents", "needs_model",
+           "reads_full_task"]
 
 ENTRY_POINT_GROUP = "medagent.agents"
 
@@ -42,7 +58,7 @@ ENTRY_POINT_GROUP = "medagent.agents"
 class Agent(Protocol):
     """One async method: act on ``task`` through ``env`` and call ``env.finish(answer)``."""
 
-    async def run(self, task: Any, env: Any) -> None: ...
+    async def run(self, task: Any, env: Any) -> None: ...  # task: tasks.TaskView
 
 
 # name -> "module:Class"; imported lazily so `medagent --help` stays fast.
@@ -122,3 +138,11 @@ def needs_model(factory: Callable[[], Agent]) -> bool | None:
     """
     value = getattr(factory, "uses_model", None)
     return None if value is None else bool(value)
+
+
+def reads_full_task(factory: Callable[[], Agent]) -> bool:
+    """Whether the agent is given the whole ``tasks.Task`` (answer key included): only the
+    built-in reference solver. No attribute or name of another agent can ask for it."""
+    from medagent.agents._builtin import OracleAgent
+
+    return factory is OracleAgent

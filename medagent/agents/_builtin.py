@@ -7,7 +7,10 @@ from typing import Any
 
 
 class OracleAgent:
-    """Runs the task's reference solution through the env's tools; scores 100% by design."""
+    """Runs the task's reference solution through the env's tools; scores 100% by design.
+
+    The one agent given the whole ``tasks.Task`` (the solutions read ``params``); its runs
+    are reference runs, not entries (``reference_agent`` in run.json)."""
 
     uses_model = False
 

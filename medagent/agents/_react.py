@@ -2,10 +2,14 @@
 
 The graph has two nodes: ``model`` asks the model (``medagent.llm.ChatClient``, the
 ``openai`` client with ``tools``) for the next turn; ``tools`` runs every tool call of
-that turn through the env and appends one ``tool`` message per call (errors included, so
-the model can correct itself). ``finish`` ends the loop with the answer. A turn with text
-but no tool call gets a reminder to use the tools or ``finish``; the step limit of the env
-(and ``max_turns``) bound the loop.
+that turn through the env (``finish`` included) and appends one ``tool`` message per call.
+The model's mistakes are its own: arguments that are not JSON, an unknown tool or
+arguments that fail the tool's schema come back as that call's result (``error: …``), the
+step counts and the loop goes on (as LangGraph's ToolNode, Inspect AI and tau2-bench do).
+A turn with text but no tool call uses a step and gets a reminder to use the tools or
+``finish``; an empty turn (no text, no tool call) gets one reminder, and a second one
+ends the trial (``stop: "empty_reply"``). ``finish`` ends the loop with the answer; the
+env's step limit (every tool call and ``finish`` is a step) bounds it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import orjson
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
+from medagent.env import StepLimitReached
+
 SYSTEM_PROMPT = (
     "You are working inside a hospital's electronic health record (a FHIR R4 server) on "
     "behalf of a clinician. Use the tools to look up and record information; every tool "
@@ -25,12 +31,15 @@ SYSTEM_PROMPT = (
     "answer list in exactly the format the task asks for."
 )
 REMINDER = "Use the tools to continue, or call `finish` with the answer list."
+EMPTY_REMINDER = ("Your reply was empty (no text and no tool call). Use the tools to continue, "
+                  "or call `finish` with the answer list.")
 
 
 class _State(TypedDict):
     messages: Annotated[list[dict[str, Any]], operator.add]
     turns: int
     done: bool
+    empties: int  # empty replies so far
 
 
 def task_prompt(task: Any) -> str:
@@ -69,21 +78,31 @@ async def _model(state: _State, config: RunnableConfig) -> dict[str, Any]:
 
 async def _tools(state: _State, config: RunnableConfig) -> dict[str, Any]:
     env = _env(config)
+    turn = state["messages"][-1]
+    calls = turn.get("tool_calls") or []
+    if not calls:  # a turn without a tool call
+        empty = not (turn.get("content") or "").strip()
+        if empty and state["empties"]:
+            env.end("empty_reply")  # reminded once already: the empty reply is the answer
+            return {"messages": [], "done": True}
+        try:
+            env.pass_turn()
+        except StepLimitReached:
+            return {"messages": [], "done": True}
+        if empty:
+            return {"messages": [{"role": "user", "content": EMPTY_REMINDER}], "empties": 1}
+        return {"messages": [{"role": "user", "content": REMINDER}]}
     replies: list[dict[str, Any]] = []
-    done = False
-    for call in state["messages"][-1].get("tool_calls") or []:
-        name = call["function"]["name"]
-        args = orjson.loads(call["function"]["arguments"])
-        if name == "finish":
-            env.finish(args.get("answer"))
-            content = "finished"
-            done = True
-        else:
-            content = _tool_content(await env.call(name, args))
-        replies.append({"role": "tool", "tool_call_id": call["id"], "content": content})
-    if not replies:  # a text answer without a tool call
-        replies.append({"role": "user", "content": REMINDER})
-    return {"messages": replies, "done": done}
+    try:
+        for call in calls:
+            # the raw arguments text: invalid JSON is the model's error, returned as the result
+            result = await env.call(call["function"]["name"], call["function"]["arguments"])
+            replies.append({"role": "tool", "tool_call_id": call["id"], "content": _tool_content(result)})
+            if env.finished:
+                break
+    except StepLimitReached:  # keep this turn's results in the transcript, then stop
+        return {"messages": replies, "done": True}
+    return {"messages": replies, "done": env.finished}
 
 
 def _after_model(state: _State, config: RunnableConfig) -> str:
@@ -114,12 +133,12 @@ class ReactAgent:
     async def run(self, task: Any, env: Any) -> None:
         if env.llm is None:
             raise RuntimeError("the react agent needs a model (--model)")
-        max_turns = env.max_steps + 2
+        max_turns = env.max_steps + 2  # every turn uses a step; this is only a safety net
         env.messages[:] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": task_prompt(task)},
         ]
-        state: _State = {"messages": list(env.messages), "turns": 0, "done": False}
+        state: _State = {"messages": list(env.messages), "turns": 0, "done": False, "empties": 0}
         config: RunnableConfig = {
             "recursion_limit": 2 * max_turns + 4,
             "configurable": {"env": env, "max_turns": max_turns},

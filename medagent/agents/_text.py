@@ -11,7 +11,9 @@ answers with exactly one of::
 GETs and POSTs are sent to the trial's FHIR session (unlike the original, POSTs are really
 executed, so the grader sees the stored writes). The reply goes back as the next user
 message. The loop ends at ``FINISH``, at an answer in none of the three forms (as in the
-original) or after ``env.max_steps`` rounds (8 by default, the original's limit).
+original; ``stop: "invalid_reply"``) or after ``env.max_steps`` rounds (8 by default, the
+original's limit, ``FINISH`` included). An empty reply gets one reminder; a second one
+ends the trial (``stop: "empty_reply"``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ Functions (JSON):
 Task: {task}"""
 
 _FINISH = re.compile(r"^FINISH\((.*)\)\s*$", re.DOTALL)
+EMPTY_REMINDER = "Your reply was empty. Reply with exactly one of: GET url, POST url + JSON payload, FINISH([...])."
 
 
 # The tools as the original's HTTP functions: (method, resource type, fixed search parameters).
@@ -118,10 +121,12 @@ async def _act(reply: str, env: Any) -> str | None:
         try:
             body = json.loads(payload)
         except json.JSONDecodeError as exc:
+            env.pass_turn()  # the model's mistake: the round counts
             return f"The POST payload is not valid JSON ({exc}); nothing was sent."
         result = await env.request("POST", path, json=body)
         return f"Response of the POST request (HTTP {result.status}):\n{result_text(result)}"
-    return None  # not one of the three forms: the original ends the task here
+    env.end("invalid_reply")  # not one of the three forms: the original ends the task here
+    return None
 
 
 class TextAgent:
@@ -136,9 +141,18 @@ class TextAgent:
             raise RuntimeError("the text agent needs a model (--model)")
         prompt = PROMPT.format(functions=function_list(list(TOOLS)), task=task_prompt(task))
         env.messages[:] = [{"role": "user", "content": prompt}]
-        for _ in range(env.max_steps):
+        reminded = False
+        while True:  # every round is a step: the env's step limit ends the loop
             turn = await env.llm.complete(env.messages, env.usage)
             env.messages.append(turn.message)
+            if turn.empty:
+                if reminded:
+                    env.end("empty_reply")
+                    return
+                reminded = True
+                env.pass_turn()
+                env.messages.append({"role": "user", "content": EMPTY_REMINDER})
+                continue
             follow_up = await _act(turn.content or "", env)
             if follow_up is None:
                 return

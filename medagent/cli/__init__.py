@@ -5,7 +5,8 @@ Each verb lives in its own module under ``medagent.cli`` and exposes
 taking the parsed ``argparse.Namespace`` and returning an exit code).
 
 Errors from any package's hierarchy are printed as one readable line (no traceback)
-and turn into exit code 2.
+and turn into their ``exit_code`` (2 unless the error says otherwise; 3 for a model that
+cannot be used, see ``medagent.errors``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except _user_errors() as exc:
         print(f"medagent: error: {exc}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         print("medagent: interrupted", file=sys.stderr)
         return 130

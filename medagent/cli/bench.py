@@ -15,17 +15,32 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
             "in-process (seeded with the suite's cohort on first use). Results go to --out: "
             "run.json, trials.jsonl (one line per finished trial) and summary.json."
         ),
+        epilog=(
+            "Exit codes: 0 every trial completed; 1 the run finished but some trials are errors "
+            "(see summary.json; --resume does not re-run them); 2 bad flags, settings or FHIR server; "
+            "3 the model cannot be used (unreachable, key refused, unknown model): the run "
+            "stopped, its finished trials are kept for --resume."
+        ),
     )
     p.add_argument("--model", help="model name (needed by agents that call a model)")
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (default: OpenAI)")
     p.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default 0, as the original)")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="output token limit per model turn "
+                   "(sent as max_completion_tokens; --model-arg max_tokens=N for servers that want the old name)")
+    p.add_argument("--seed", type=int, help="sampling seed, for providers that support it")
+    p.add_argument("--reasoning-effort", metavar="LEVEL", help="reasoning effort (e.g. low, medium, high)")
+    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE", dest="model_arg",
+                   help="any other request field, repeatable; VALUE is JSON or a string; null removes a default "
+                        "(e.g. --model-arg top_p=0.9 --model-arg temperature=null)")
     p.add_argument("--agent", help="react (default), text, oracle, blind, null, module:Class or an entry-point name")
     p.add_argument("--suite", help="suite id or path of a suite file (default mab-edge-v1; mab-v1 is the "
                                    "original benchmark's shape, for comparison with the paper)")
     p.add_argument("--tasks", nargs="+", metavar="ID|CATEGORY", help="task ids, category numbers, query or action")
     p.add_argument("--concurrency", type=int, help="trials run at once (default 1)")
     p.add_argument("--epochs", type=int, help="runs of every task (default 1; pass^k is reported when > 1)")
-    p.add_argument("--max-steps", type=int, help="tool calls per trial (default 8, the original's round limit)")
+    p.add_argument("--max-steps", type=int, help="rounds per trial: tool calls, finish and tool-less model turns "
+                   "(default 8, the original's limit, finish included)")
     p.add_argument("--protocol", choices=["tools", "text"], help="native tool calls (default) or the original text protocol")
     p.add_argument("--fhir-url", metavar="URL|docker|embedded-http",
                    help="a medagent FHIR server's base URL; docker starts one in a container; "
@@ -37,15 +52,17 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
 
 _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concurrency", "epochs",
-          "max_steps", "protocol", "fhir_url")
+          "max_steps", "protocol", "fhir_url", "temperature", "max_tokens", "seed", "reasoning_effort")
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     from medagent.errors import ConfigError
     from medagent.leaderboard._rundir import read_json
-    from medagent.runner_bench import BenchConfig
+    from medagent.runner_bench import BenchConfig, parse_model_args
 
     given = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
+    if args.model_arg:
+        given["model_args"] = parse_model_args(args.model_arg)
     if args.resume is None:
         return BenchConfig(**given)
     if args.out is not None and args.out != args.resume:
@@ -69,4 +86,4 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     out = args.resume or args.out
     summary = run_bench(config, out, resume=args.resume is not None, console=console, progress=not args.quiet)
-    return 0 if summary.get("n_trials") else 1
+    return 0 if summary.get("n_trials") and not summary.get("errors") else 1

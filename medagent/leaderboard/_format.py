@@ -104,11 +104,13 @@ REFERENCE_AGENTS = frozenset({"oracle", "null", "blind"})
 
 def is_baseline(metadata: dict, run: dict | None = None) -> bool:
     """A reference agent's run: a built-in reference agent, or one whose run says it reads
-    the full task (``run.json`` ``reads_full_task: true``); labelled, never ranked."""
+    the full task (``run.json`` ``reference_agent: true``, written by the runner, or
+    ``reads_full_task: true``); labelled, never ranked."""
     run = run or {}
     agent = str(metadata.get("agent") or "")
     return (agent in REFERENCE_AGENTS or metadata.get("baseline") is True
-            or run.get("reads_full_task") is True or run.get("baseline") is True)
+            or run.get("reads_full_task") is True or run.get("reference_agent") is True
+            or run.get("baseline") is True)
 
 
 def find_secret(obj: object, where: str = "") -> str | None:

@@ -68,6 +68,10 @@ def _summary(folder: RunFolder, scores: dict) -> str:
         f"{key} {run[key]}" for key in ("suite", "epochs", "concurrency", "max_steps", "protocol", "started_at")
         if run.get(key) is not None
     )
+    if run.get("generation"):
+        config += "; " + ", ".join(f"{k} {v}" for k, v in sorted(run["generation"].items()))
+    if run.get("reference_agent"):
+        config += "; reference agent (given the full task)"
     return f'<p class="sub">{esc(config)}</p><div class="cards" id="summary">{"".join(cards)}</div>'
 
 

@@ -64,7 +64,7 @@ def test_blind_agent_makes_no_read_and_scores_the_suites_blind_baseline(bench_su
 def test_fake_model_scores_what_it_answers(bench_suite, bench_suite_path, oracle_scripts, fast_retries, tmp_path):
     wrong = set(_pick(bench_suite, "query", 2))
     flaky_query, flaky_action = _pick(bench_suite, "query", 3)[2], _pick(bench_suite, "action", 1)[0]
-    faults = {flaky_query: ["429", "429", "malformed"], flaky_action: ["500", "slow"]}
+    faults = {flaky_query: ["429", "429", "500"], flaky_action: ["500", "slow"]}
     with FakeOpenAI(ReplayPolicy(oracle_scripts, wrong=wrong), faults=faults, slow_s=2.0) as fake:
         rc = _bench(bench_suite_path, tmp_path / "run", "--model", "fake-model", "--base-url", fake.url,
                     "--concurrency", "4")
@@ -82,34 +82,33 @@ def test_fake_model_scores_what_it_answers(bench_suite, bench_suite_path, oracle
 
 
 def test_provider_errors_are_recorded_not_fatal(bench_suite, bench_suite_path, oracle_scripts, fast_retries, tmp_path):
-    broken, unlucky = _pick(bench_suite, "query", 2)
-    faults = {broken: ["500"] * 20, unlucky: ["401"]}
-    with FakeOpenAI(ReplayPolicy(oracle_scripts), faults=faults) as fake:
+    broken = _pick(bench_suite, "query", 1)[0]
+    with FakeOpenAI(ReplayPolicy(oracle_scripts), faults={broken: ["500"] * 20}) as fake:
         rc = _bench(bench_suite_path, tmp_path / "run", "--model", "fake-model", "--base-url", fake.url)
-    assert rc == 0
+    assert rc == 1  # the run finished, but a trial is an error: scripts and CI can tell
     trials = _by_id(tmp_path / "run")
     assert len(trials) == len(bench_suite.tasks)
     assert trials[f"{broken}#1"]["status"] == "error"
     assert "HTTP 500" in trials[f"{broken}#1"]["error"]
-    assert trials[f"{unlucky}#1"]["status"] == "error" and "HTTP 401" in trials[f"{unlucky}#1"]["error"]
     summary = read_run(tmp_path / "run").summary
-    assert summary["errors"] == 2
-    assert summary["overall"] == pytest.approx((len(trials) - 2) / len(trials))
+    assert summary["errors"] == 1
+    assert summary["overall"] == pytest.approx((len(trials) - 1) / len(trials))
 
 
 def test_api_key_never_reaches_the_run_folder(bench_suite, bench_suite_path, oracle_scripts, fast_retries, tmp_path, capsys):
     victim = _pick(bench_suite, "query", 1)[0]
-    with FakeOpenAI(ReplayPolicy(oracle_scripts), faults={victim: ["401"]}) as fake:
-        _bench(bench_suite_path, tmp_path / "run", "--model", "fake-model", "--base-url", fake.url,
-               "--tasks", victim, "1")
+    with FakeOpenAI(ReplayPolicy(oracle_scripts), faults={victim: [None, "401"]}) as fake:
+        rc = _bench(bench_suite_path, tmp_path / "run", "--model", "fake-model", "--base-url", fake.url,
+                    "--tasks", victim, "1")
         assert "Bearer sk-test-SECRET-4242" in fake.auth  # the key was used…
+    assert rc == 3  # a refused key stops the run
     files = list((tmp_path / "run").iterdir())
     assert {f.name for f in files} >= {"run.json", "trials.jsonl", "summary.json"}
     for f in files:  # …but is in no result file, nor in what the command printed
         assert "SECRET-4242" not in f.read_text(), f.name
     out = capsys.readouterr()
     assert "SECRET-4242" not in out.out + out.err
-    assert "***" in _by_id(tmp_path / "run")[f"{victim}#1"]["error"]
+    assert "Incorrect API key provided: ***" in out.err
 
 
 def test_concurrency_gives_the_same_grades_as_sequential(bench_suite, bench_suite_path, oracle_scripts, fast_retries, tmp_path):

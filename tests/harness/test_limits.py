@@ -18,8 +18,8 @@ class Looper:
         return tool_call_message("search_patients", {"family": "Nobody"}, f"call_{len(body['messages'])}")
 
 
-def _run(suite_path, out, *extra) -> list[dict]:
-    assert main(["bench", "--suite", str(suite_path), "--out", str(out), "--quiet", *extra]) == 0
+def _run(suite_path, out, *extra, rc: int = 0) -> list[dict]:
+    assert main(["bench", "--suite", str(suite_path), "--out", str(out), "--quiet", *extra]) == rc
     return read_run(out).trials
 
 
@@ -40,7 +40,7 @@ def test_time_limit_is_an_error(bench_suite, bench_suite_path, fast_retries, mon
     task = bench_suite.tasks[0]
     with FakeOpenAI(Looper(), delay_s=0.2) as fake:
         (trial,) = _run(bench_suite_path, tmp_path / "run", "--model", "m", "--base-url", fake.url,
-                        "--tasks", task.id, "--max-steps", "50")
+                        "--tasks", task.id, "--max-steps", "50", rc=1)
     assert trial["status"] == "error" and "timed out after 0.3 s" in trial["error"]
     assert trial["grade"] is None
 
@@ -54,7 +54,7 @@ def test_a_crashing_agent_is_recorded_and_the_run_goes_on(bench_suite, bench_sui
         "            raise KeyError('boom')\n"
         "        env.finish([])\n"
     )
-    trials = _run(bench_suite_path, tmp_path / "run", "--agent", f"{agent}:Agent", "--tasks", "1", "2")
+    trials = _run(bench_suite_path, tmp_path / "run", "--agent", f"{agent}:Agent", "--tasks", "1", "2", rc=1)
     crashed = [t for t in trials if t["category"] == 1]
     assert crashed and all(t["status"] == "error" and "KeyError: 'boom'" in t["error"] for t in crashed)
     assert all(t["status"] == "completed" for t in trials if t["category"] == 2)
