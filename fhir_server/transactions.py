@@ -2,7 +2,8 @@
 
 A transaction runs in one store write transaction: entries are processed in FHIR order
 (DELETE, POST, PUT, GET), ``urn:uuid:`` fullUrls of created resources are replaced by their
-new ``Type/id`` everywhere in the Bundle's resources, and the first failing entry rolls
+new ``Type/id`` everywhere in the Bundle's resources, patient references are checked once
+all entries are in (``references.py``), and the first failing entry rolls
 everything back (its OperationOutcome is the answer). A batch runs each entry on its own.
 """
 
@@ -17,6 +18,7 @@ import orjson
 from . import writes
 from .bundles import bundle, entry
 from .errors import FhirError
+from .references import check_patient_references
 from .validation import check_type
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ def _rewrite(value: object, mapping: dict[str, str]) -> object:
     return value
 
 
-def _run(service: FhirService, ctx: Ctx, e: _Entry) -> FhirResponse:
+def _run(service: FhirService, ctx: Ctx, e: _Entry, check_refs: bool = True) -> FhirResponse:
     from .service import resource_response
 
     if e.method == "POST":
@@ -72,11 +74,12 @@ def _run(service: FhirService, ctx: Ctx, e: _Entry) -> FhirResponse:
             cur = service.store.current(e.path, e.assigned_id, ctx.session)
             return resource_response(200, cur.body, cur.version, cur.lu)
         return writes.create(service, ctx, e.path, e.resource, None, url=e.url,
-                             assigned_id=e.assigned_id)
+                             assigned_id=e.assigned_id, check_refs=check_refs)
     if e.method == "PUT":
         rtype, _, rid = e.path.partition("/")
         check_type(rtype)
-        return writes.update(service, ctx, rtype, rid, e.resource, e.if_match, url=e.url)
+        return writes.update(service, ctx, rtype, rid, e.resource, e.if_match, url=e.url,
+                             check_refs=check_refs)
     if e.method == "DELETE":
         rtype, _, rid = e.path.partition("/")
         check_type(rtype)
@@ -126,7 +129,7 @@ def process_bundle(service: FhirService, ctx: Ctx, data: dict) -> FhirResponse:
                 e.resource = _rewrite(e.resource, mapping)
         for e in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             try:
-                resp = _run(service, ctx, e)
+                resp = _run(service, ctx, e, check_refs=False)
             except FhirError as exc:
                 raise FhirError(exc.status, f"Transaction failed at Bundle.entry[{e.index}] "
                                 f"({e.method} {e.url}); nothing was stored: {exc.diagnostics}",
@@ -135,6 +138,11 @@ def process_bundle(service: FhirService, ctx: Ctx, data: dict) -> FhirResponse:
                 raise FhirError(resp.status, f"Transaction failed at Bundle.entry[{e.index}] "
                                 f"({e.method} {e.url}); nothing was stored", code="processing")
             responses[e.index] = resp
+        for e in entries:  # references may point anywhere in the Bundle: check at the end
+            if e.method in ("POST", "PUT") and not e.existing:
+                check_patient_references(service, ctx, e.path.partition("/")[0], e.resource,
+                                         where=f"Transaction refused, nothing was stored: "
+                                         f"Bundle.entry[{e.index}] ")
     out = [_response_entry(responses[e.index]) for e in entries]
     return FhirResponse(200, {"content-type": CONTENT_TYPE}, bundle("transaction-response", out))
 

@@ -1,7 +1,8 @@
 """Write interactions: create (incl. conditional), update (incl. create-on-update), delete.
 
 A write validates outside the store's write lock, then, inside one write transaction,
-reads the visible current version, stores the new version with ``meta.versionId`` and
+reads the visible current version, refuses a ``subject``/``patient`` naming a Patient that
+is not here (``references.py``; a transaction checks after all its entries), stores the new version with ``meta.versionId`` and
 ``meta.lastUpdated`` set, and appends the session's write-log entry (sessions only).
 What is stored is the client's JSON with those two meta fields set, keys sorted.
 """
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl
 from .bundles import dumps
 from .dates import now_iso
 from .errors import FhirError
+from .references import check_patient_references
 from .results import run_search
 from .search import parse_search
 from .store import Current, lu_ms
@@ -70,7 +72,7 @@ def conditional_match(service: FhirService, ctx: Ctx, rtype: str, query: str) ->
 
 
 def create(service: FhirService, ctx: Ctx, rtype: str, data: dict, if_none_exist: str | None,
-           url: str, assigned_id: str | None = None) -> FhirResponse:
+           url: str, assigned_id: str | None = None, check_refs: bool = True) -> FhirResponse:
     from .service import resource_response
 
     _prepare(data, rtype)
@@ -84,6 +86,8 @@ def create(service: FhirService, ctx: Ctx, rtype: str, data: dict, if_none_exist
         previous = service.store.current(rtype, rid, ctx.session)
         if previous is not None and not previous.deleted:
             raise FhirError(409, f"{rtype}/{rid} already exists", code="duplicate")
+        if check_refs:
+            check_patient_references(service, ctx, rtype, data)
         body, version, lu = commit(service, ctx, "create", "POST", url, 201, rtype, rid, data,
                                    previous)
     return resource_response(201, body, version, lu,
@@ -102,7 +106,7 @@ def _if_match(value: str) -> int:
 
 
 def update(service: FhirService, ctx: Ctx, rtype: str, rid: str, data: dict,
-           if_match: str | None, url: str) -> FhirResponse:
+           if_match: str | None, url: str, check_refs: bool = True) -> FhirResponse:
     from .service import resource_response
 
     body_id = data.get("id")
@@ -122,6 +126,8 @@ def update(service: FhirService, ctx: Ctx, rtype: str, rid: str, data: dict,
             have = f"version {previous.version}" if exists else "no current version"
             raise FhirError(412, f"If-Match version {wanted} does not match {rtype}/{rid} "
                             f"({have})", code="conflict")
+        if check_refs:
+            check_patient_references(service, ctx, rtype, data)
         status = 200 if exists else 201
         body, version, lu = commit(service, ctx, "update", "PUT", url, status, rtype, rid, data,
                                    previous)

@@ -1,16 +1,20 @@
 """Checks of written FHIR resources by meaning: codings, quantities, references, times.
 
 Accepted equivalences (documented for task authors and agents):
-- A code matches in ANY coding of a CodeableConcept; a coding whose ``system`` is absent
-  matches on its code alone. Where a category allows it (drugs, routes), the concept's
-  ``text`` or a coding's ``display`` naming the thing also matches (whole words,
-  case-insensitive).
+- Codes beat words: a coding in an expected system (NDC, SNOMED, LOINC, the local lab
+  system) decides, and every such coding must carry an accepted code; a coding whose
+  ``system`` is absent matches on its code alone. Only where no expected system is coded,
+  and where a category allows it (drugs, routes), does the ``text`` or a coding's
+  ``display`` naming the thing match (whole words, case-insensitive). A negated or hedged
+  text ("NOT magnesium sulfate - hold", "IV?", "consider …") or one naming a conflicting
+  concept (oral vs IV, another drug) fails the concept whatever its codes say.
 - Quantities are converted by UCUM-equivalent units: g/mg/mcg/kg; h/min/s/d; mEq/meq/mmol
   (monovalent ions such as potassium); mm[Hg]/mmHg. A rate is a ``rateQuantity`` in
   mass/time (``g/h``, ``mg/h``, ``mg/min``) or a ``rateRatio`` of a mass over a time.
 - Subject: ``Patient/<MRN>`` (relative or absolute URL) or a logical identifier reference
   with the MRN as its value.
 - Times: the same instant in any offset.
+- Doses and rates match within 0.5 % (``REL_TOL``); messages print 6 significant digits.
 """
 
 from __future__ import annotations
@@ -78,21 +82,65 @@ def names_any(text: Any, names: tuple[str, ...]) -> bool:
     return text is not None and any(_words(n) in _words(text) for n in names)
 
 
-def concept_matches(concept: Any, codes: set[tuple[str, str]], names: tuple[str, ...] = ()) -> bool:
-    """Any coding with an accepted (system, code), or, if ``names`` given, a naming text."""
+# Words that negate or hedge what a text names: such a text never confirms a concept.
+_HEDGES = ("not", "no", "none", "never", "hold", "held", "holding", "consider", "considering",
+           "maybe", "perhaps", "possibly", "possible", "avoid", "stop", "stopped", "discontinue",
+           "discontinued", "cancel", "cancelled", "canceled", "without", "pending", "unless",
+           "if", "instead", "defer", "deferred", "dont", "don t", "do not", "rule out", "r o",
+           "d c", "prn", "as needed", "contraindicated")
+
+
+def hedged(text: Any) -> bool:
+    """Whether a text negates or hedges what it says ("NOT magnesium sulfate - hold", "IV?")."""
+    return isinstance(text, str) and ("?" in text or names_any(text, _HEDGES))
+
+
+def concept_verdict(concept: Any, codes: set[tuple[str, str]], names: tuple[str, ...] = (),
+                    conflicts: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """Whether a CodeableConcept means the expected concept, and why not.
+
+    Codes beat words: when a coding of an expected system is present it decides (every
+    such coding must be an accepted code); a coding without a system counts on its code.
+    Words (``text``, a coding's ``display``) decide only when no expected system is coded,
+    and only with ``names``. Whatever the codes say, the concept fails when a text negates
+    or hedges it, or names a ``conflicts`` entry (the concept contradicts itself).
+    """
     if not isinstance(concept, dict):
-        return False
-    for coding in concept.get("coding") or []:
-        if not isinstance(coding, dict):
-            continue
+        return False, "no CodeableConcept given"
+    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
+    texts = [t for t in [concept.get("text"), *(c.get("display") for c in codings)]
+             if isinstance(t, str)]
+    for text in texts:
+        if hedged(text):
+            return False, f"{text!r} negates or hedges it"
+        if conflicts and names_any(text, conflicts):
+            return False, f"{text!r} names something else (contradicts the concept)"
+    systems = {s for s, _ in codes}
+    hit, wrong = False, []
+    for coding in codings:
         code, system = coding.get("code"), coding.get("system")
         if system == NDC and isinstance(code, str):  # NDCs are written with or without dashes
             code = next((c for s, c in codes if s == NDC and _digits(c) == _digits(code)), code)
-        if any(code == c and (system is None or system == s) for s, c in codes):
-            return True
-        if names and names_any(coding.get("display"), names):
-            return True
-    return bool(names) and names_any(concept.get("text"), names)
+        if system in systems:
+            if (system, code) in codes:
+                hit = True
+            else:
+                wrong.append(f"{system}|{code}")
+        elif system is None and any(code == c for _, c in codes):
+            hit = True
+    if wrong:
+        return False, f"coded {wrong[0]}, which is not the expected code (codes beat words)"
+    if hit:
+        return True, ""
+    if names and any(names_any(t, names) for t in texts):
+        return True, ""
+    return False, "no accepted code" + (" and no text naming it" if names else "")
+
+
+def concept_matches(concept: Any, codes: set[tuple[str, str]], names: tuple[str, ...] = (),
+                    conflicts: tuple[str, ...] = ()) -> bool:
+    """Whether a CodeableConcept means the expected concept (see :func:`concept_verdict`)."""
+    return concept_verdict(concept, codes, names, conflicts)[0]
 
 
 def concept_summary(concept: Any) -> Any:
@@ -134,15 +182,36 @@ def field_check(resource: dict, field: str, allowed: tuple[str, ...]) -> Check:
 
 
 def concept_check(name: str, concept: Any, codes: set[tuple[str, str]],
-                  names: tuple[str, ...] = ()) -> Check:
-    ok = concept_matches(concept, codes, names)
+                  names: tuple[str, ...] = (), conflicts: tuple[str, ...] = ()) -> Check:
+    ok, why = concept_verdict(concept, codes, names, conflicts)
     want = sorted(f"{s}|{c}" for s, c in codes) + [f"text naming {n!r}" for n in names[:1]]
-    return check(name, ok, want, concept_summary(concept))
+    got = concept_summary(concept)
+    return check(name, ok, want, got, f"{name}: {why}; expected {want[0]}, got {got!r}")
 
 
-def quantity_check(name: str, got: float | None, expected: float, unit: str, tol: float,
-                   raw: Any) -> Check:
+REL_TOL = 0.005  # doses and rates: 0.5 % of the expected value (16.67 mg/min is 1 g/h)
+
+
+def fmt(x: float) -> str:
+    """A number with enough digits to see a difference (up to 6 significant)."""
+    return f"{x:.6g}"
+
+
+def quantity_text(raw: Any) -> str:
+    if isinstance(raw, dict) and "value" in raw:
+        return f"{raw.get('value')} {raw.get('code') or raw.get('unit') or ''}".strip()
+    return repr(raw)
+
+
+def quantity_check(name: str, got: float | None, expected: float, unit: str, raw: Any,
+                   rel: float = REL_TOL, abs_tol: float = 0.0) -> Check:
+    """``got`` (already in ``unit``) within ``max(abs_tol, rel × expected)`` of ``expected``."""
+    tol = max(abs_tol, rel * abs(expected))
     ok = got is not None and abs(got - expected) <= tol + 1e-9
-    return check(name, ok, f"{expected:g} {unit}", raw,
-                 f"{name}: expected {expected:g} {unit}, got "
-                 + (f"{got:g} {unit}" if got is not None else f"{raw!r} (no usable quantity)"))
+    limit = f"±{fmt(abs_tol)} {unit}" if abs_tol >= rel * abs(expected) else f"±{rel:.1%}"
+    if got is None:
+        why = f"{name}: expected {fmt(expected)} {unit}, got {quantity_text(raw)} (no usable quantity)"
+    else:
+        why = (f"{name}: expected {fmt(expected)} {unit} ({limit}), got {quantity_text(raw)}"
+               f" = {fmt(got)} {unit}")
+    return check(name, ok, f"{fmt(expected)} {unit}", raw, why)

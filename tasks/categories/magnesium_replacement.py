@@ -7,12 +7,16 @@ Branches: ``order_4g``, ``order_2g``, ``order_1g`` (half of the instances) and
 (``[-1]`` when none), so doing nothing earns nothing.
 
 The order (one MedicationRequest; any other write fails): magnesium sulfate by NDC
-0338-1715-40 in any coding, or a coding display / text naming "magnesium sulfate";
-route intravenous (SNOMED 47625008, or text IV/intravenous); doseQuantity equal to the
-protocol dose in any mass unit (4 g = 4000 mg); the infusion time given as a rate
-(``rateQuantity`` g/h or mg/h, or ``rateRatio`` mass/time) equal to dose/duration, or
-as ``timing.repeat.duration`` in a time unit; plus the common order checks (active,
-order, patient, authored now).
+0338-1715-40 (in ``medicationCodeableConcept`` or a contained Medication's ``code``), or,
+with no NDC coded, a display / text naming "magnesium sulfate" (a text naming potassium
+or another magnesium salt, or a negated/hedged text, fails); route intravenous (SNOMED
+47625008, or with no route code, text IV/intravenous); doseQuantity equal to the protocol
+dose in any mass unit (4 g = 4000 mg) within 0.5 %; the infusion time given as a rate
+(``rateQuantity`` g/h, mg/h, mg/min, or ``rateRatio`` mass/time) equal to dose/duration
+within 0.5 %, or as ``timing.repeat.duration`` in a time unit. Every dosageInstruction /
+doseAndRate entry that states a route, dose, rate or duration must agree (a second
+instruction changing the dose, or a rate and a duration that disagree, fail). Plus the
+common order checks (active, an order intent, patient, authored now).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from .._labs import last_24h, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import numeric_answer
 from ._common import fetch_series, graded, guess, mrn, templated, write
-from ._fhir import NDC, check, concept_check, convert, quantity_check, rate_g_per_h
-from ._orders import ROUTE_IV, dosage, medication_request, order_checks, ucum
+from ._fhir import NDC, concept_check, convert, quantity_check, rate_g_per_h
+from ._orders import (ROUTE_IV, Dosage, all_agree, dosage, medication_concept,
+                      medication_request, order_checks, ucum)
 from ._edges import just_outside, voided_after, voided_in_window
 from ._select import by_chart_state, designed, weights_of
 from ._states import magnesium
@@ -34,6 +39,8 @@ from ._writes import WriteSpec
 NUMBER, NAME, KIND = 5, "magnesium_replacement", "action"
 TITLE = "Magnesium replacement"
 DRUG_NDC, DRUG = "0338-1715-40", "magnesium sulfate"
+DRUG_NAMES = (DRUG, "magnesium sulphate", "mgso4")
+OTHER_DRUGS = ("potassium", "kcl", "magnesium oxide", "magnesium chloride", "magnesium citrate")
 DOSES = {"lt1": (4, 4), "lt1.5": (2, 2), "le1.9": (1, 1)}  # state → (grams, hours)
 BRANCHES = {"order_4g": 5, "order_2g": 5, "order_1g": 5, "no_order_normal": 8,
             "no_order_none_24h": 7}
@@ -87,32 +94,37 @@ render = templated(KIND, (
     labs=True)
 
 
-def _timing_check(instruction: dict, dose_rate: dict, grams: float, hours: float) -> Check:
-    rate = rate_g_per_h(dose_rate)
-    if rate is not None:
-        return quantity_check("rate", rate, grams / hours, "g/h", 1e-6,
-                              dose_rate.get("rateQuantity") or dose_rate.get("rateRatio"))
-    repeat = ((instruction.get("timing") or {}).get("repeat") or {})
-    duration = convert({"value": repeat.get("duration"), "unit": repeat.get("durationUnit")},
-                       "time_h")
-    if duration is not None:
-        return quantity_check("duration", duration, hours, "h", 1e-6, repeat)
-    return check("rate", False, f"{grams / hours:g} g/h", None,
-                 "no infusion rate (rateQuantity/rateRatio) or duration given")
+def _timing_check(d: Dosage, grams: float, hours: float) -> Check:
+    """Every rate and every infusion duration given must say ``grams`` over ``hours``."""
+    found = [(w, ("rate", dr)) for w, dr in d.rates] + [(w, ("duration", rep))
+                                                        for w, rep in d.durations]
+
+    def judge(where: str, item: tuple[str, dict]) -> Check:
+        kind, value = item
+        if kind == "rate":
+            raw = value.get("rateQuantity") or value.get("rateRatio") or value.get("rateRange")
+            return quantity_check("rate", rate_g_per_h(value), grams / hours, "g/h", raw)
+        duration = convert({"value": value.get("duration"), "unit": value.get("durationUnit")},
+                           "time_h")
+        return quantity_check("rate", duration, hours, "h (infusion duration)",
+                              {"value": value.get("duration"), "unit": value.get("durationUnit")})
+    return all_agree("rate", found, judge,
+                     "no infusion rate (rateQuantity/rateRatio) or timing.repeat.duration given")
 
 
 def order_spec(task: Task) -> WriteSpec:
     grams, hours = task.expected["order"]["dose_g"], task.expected["order"]["hours"]
 
     def checks(r: dict) -> list[Check]:
-        instruction, dose_rate = dosage(r)
-        dose = dose_rate.get("doseQuantity")
+        d = dosage(r)
         return order_checks(r, mrn(task)) + [
-            concept_check("medication", r.get("medicationCodeableConcept"),
-                          {(NDC, DRUG_NDC)}, (DRUG, "magnesium sulphate", "mgso4")),
-            concept_check("route", instruction.get("route"), *ROUTE_IV),
-            quantity_check("dose", convert(dose, "mass_g"), grams, "g", 1e-6, dose),
-            _timing_check(instruction, dose_rate, grams, hours),
+            concept_check("medication", medication_concept(r), {(NDC, DRUG_NDC)}, DRUG_NAMES,
+                          OTHER_DRUGS),
+            all_agree("route", d.routes, lambda w, v: concept_check("route", v, *ROUTE_IV),
+                      "no route given"),
+            all_agree("dose", d.doses, lambda w, q: quantity_check(
+                "dose", convert(q, "mass_g"), grams, "g", q), "no doseQuantity given"),
+            _timing_check(d, grams, hours),
         ]
     return WriteSpec("magnesium order", "MedicationRequest", checks)
 

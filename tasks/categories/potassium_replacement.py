@@ -7,10 +7,13 @@ Branches: ``order`` (half), ``no_order_normal``, ``no_order_never``. Every branc
 the potassium value (``[-1]`` when none).
 
 The two orders (any other write fails):
-- MedicationRequest: potassium chloride by NDC 40032-917-01 in any coding, or a display /
-  text naming "potassium chloride" or "KCl"; route oral (SNOMED 26643006, or text
-  oral/PO/by mouth); doseQuantity in mEq (mmol accepted: 1 mmol KCl = 1 mEq) within
-  0.5 mEq of the formula; common order checks.
+- MedicationRequest: potassium chloride by NDC 40032-917-01 (in
+  ``medicationCodeableConcept`` or a contained Medication), or, with no NDC coded, a
+  display / text naming "potassium chloride" or "KCl" (a text naming magnesium or another
+  potassium salt, or a negated/hedged text, fails); route oral (SNOMED 26643006, or with
+  no route code, text oral/PO/by mouth); doseQuantity in mEq (mmol accepted: 1 mmol KCl =
+  1 mEq) within 0.5 mEq of the formula; every dosageInstruction must agree; common order
+  checks.
 - ServiceRequest: LOINC 2823-3 or the local code K in any coding; occurrenceDateTime (or
   occurrencePeriod.start) the same instant as 2023-11-14T08:00:00+00:00; common order
   checks.
@@ -25,8 +28,8 @@ from ..models import Check, Grade, Task
 from ._answers import numeric_answer
 from ._common import fetch_series, graded, guess, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
-from ._orders import (ROUTE_ORAL, dosage, medication_request, order_checks, service_request,
-                      ucum)
+from ._orders import (ROUTE_ORAL, all_agree, dosage, medication_concept, medication_request,
+                      order_checks, service_request, ucum)
 from ._edges import voided_after
 from ._select import by_chart_state, designed, weights_of
 from ._states import K_LOW, potassium
@@ -35,6 +38,9 @@ from ._writes import WriteSpec
 NUMBER, NAME, KIND = 9, "potassium_replacement", "action"
 TITLE = "Potassium replacement"
 DRUG_NDC = "40032-917-01"
+DRUG_NAMES = ("potassium chloride", "kcl")
+OTHER_DRUGS = ("magnesium", "mgso4", "potassium phosphate", "potassium citrate",
+               "potassium bicarbonate", "potassium acetate", "potassium gluconate")
 RECHECK_AT = "2023-11-14T08:00:00+00:00"
 THRESHOLD = K_LOW
 DOSE_TOLERANCE = 0.5
@@ -85,14 +91,15 @@ def order_specs(task: Task) -> list[WriteSpec]:
     order = task.expected["order"]
 
     def drug(r: dict) -> list[Check]:
-        instruction, dose_rate = dosage(r)
-        dose = dose_rate.get("doseQuantity")
+        d = dosage(r)
         return order_checks(r, mrn(task)) + [
-            concept_check("medication", r.get("medicationCodeableConcept"),
-                          {(NDC, DRUG_NDC)}, ("potassium chloride", "kcl")),
-            concept_check("route", instruction.get("route"), *ROUTE_ORAL),
-            quantity_check("dose", convert(dose, "meq"), order["dose_meq"], "mEq",
-                           DOSE_TOLERANCE, dose),
+            concept_check("medication", medication_concept(r), {(NDC, DRUG_NDC)}, DRUG_NAMES,
+                          OTHER_DRUGS),
+            all_agree("route", d.routes, lambda w, v: concept_check("route", v, *ROUTE_ORAL),
+                      "no route given"),
+            all_agree("dose", d.doses, lambda w, q: quantity_check(
+                "dose", convert(q, "meq"), order["dose_meq"], "mEq", q,
+                abs_tol=DOSE_TOLERANCE), "no doseQuantity given"),
         ]
 
     def recheck(r: dict) -> list[Check]:

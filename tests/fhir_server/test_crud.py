@@ -17,6 +17,7 @@ def _post(client, resource, **headers):
 
 def test_create_read_vread_update_delete_history(asgi_client):
     c = asgi_client
+    assert c.put("/fhir/Patient/S1", content=orjson.dumps(patient("S1")), headers=FHIR_JSON).status_code == 201
     obs = observation("S1", "MG", "19123-9", 1.50, "2023-11-13T10:15:00.000+00:00")
     created = _post(c, obs)
     assert created.status_code == 201
@@ -214,6 +215,7 @@ def test_codes_outside_a_required_value_set_are_refused(asgi_client, empty_store
 
 def test_codes_the_models_leave_open_are_checked_against_the_full_value_set(asgi_client):
     # R4B's model lists only registered|preliminary|final|amended "+"; R4 also allows these.
+    asgi_client.put("/fhir/Patient/S1", content=orjson.dumps(patient("S1")), headers=FHIR_JSON)
     for status in ("corrected", "cancelled", "entered-in-error", "unknown"):
         obs = {**observation("S1", "MG", "19123-9", 1.5, "2023-11-13T10:15:00+00:00"), "status": status}
         assert _post(asgi_client, obs).status_code == 201, status

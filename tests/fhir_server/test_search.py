@@ -194,6 +194,7 @@ def test_post_search_form_body(lab):
 
 
 def test_paging_is_stable_and_complete(service):
+    put(service, patient("S1"))
     for i in range(23):
         put(service, {**observation("S1", "MG", "19123-9", 1.0 + i / 10,
                                     f"2023-01-{1 + i % 5:02d}T00:00:00Z"), "id": f"x{i:02d}"})
@@ -227,6 +228,7 @@ def test_search_reads_stored_bytes(lab, service):  # noqa: ARG001 - lab seeds th
 
 
 def test_parameters_of_other_clinical_types(service):
+    put(service, patient("S0000001"))
     subject = {"reference": "Patient/S0000001"}
     cc = {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]}
     resources = [

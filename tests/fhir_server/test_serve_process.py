@@ -11,7 +11,7 @@ import httpx
 
 from fhir_server.process import start_serve
 
-from ._data import observation
+from ._data import observation, patient
 
 
 def test_sigkill_mid_write_keeps_every_acknowledged_write(tmp_path):
@@ -20,6 +20,7 @@ def test_sigkill_mid_write_keeps_every_acknowledged_write(tmp_path):
     proc, base = server.proc, server.base_url
     acked: list[str] = []
     stop = threading.Event()
+    httpx.put(f"{base}/Patient/S0000001", json=patient("S0000001")).raise_for_status()
 
     def writer(n: int) -> None:
         with httpx.Client(timeout=5) as client:
