@@ -11,15 +11,20 @@ WINDOW_START = NOW - DAY  # "the last 24 hours" is [NOW - 24 h, NOW]
 
 
 def parse_instant(value: object) -> datetime | None:
-    """An aware datetime from an ISO 8601 string (``Z`` or an offset); None if not one.
+    """An aware datetime from an RFC 3339 / ISO 8601 string (``Z`` or an offset); None if
+    not one. RFC 3339 allows a space (or a lower-case ``t``) between date and time, and a
+    lower-case ``z``: the same instant.
 
     A dateTime without an offset is read as UTC (the clock of the record); a plain date
     is not an instant and gives None.
     """
-    if not isinstance(value, str) or len(value) < 16 or "T" not in value:
+    if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.endswith("Z"):
+    if len(text) < 16 or text[10] not in "Tt ":
+        return None
+    text = text[:10] + "T" + text[11:]
+    if text[-1] in "Zz":
         text = text[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(text)

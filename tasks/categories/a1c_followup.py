@@ -16,7 +16,7 @@ from typing import Any
 
 from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
-from ._answers import check_answer, same_instant, same_number
+from ._answers import A1C_PERCENT, check_answer, number_in, same_instant
 from ._common import fetch_series, graded, mrn, mrn_in, templated, write
 from ._fhir import concept_check
 from ._orders import order_checks, service_request
@@ -102,6 +102,6 @@ async def blind(view: Any, env: Any) -> list:
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     expected = task.expected["answer"]
-    compare = [same_number, same_instant][: len(expected)]
+    compare = [number_in(A1C_PERCENT), same_instant][: len(expected)]
     specs = [order_spec(task)] if task.expected["order"] else []
     return graded(check_answer(answer, expected, compare), writes, specs)

@@ -11,7 +11,7 @@ from typing import Any
 from .._clock import WINDOW_START
 from .._labs import last_24h, mean
 from ..models import Grade, Task
-from ._answers import numeric_answer
+from ._answers import GLUCOSE_MG_DL, numeric_answer
 from ._common import answer_solver, graded, guess, templated
 from datetime import timedelta
 
@@ -66,7 +66,7 @@ render = templated(KIND, (
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return graded(numeric_answer(answer, task.expected["answer"], TOLERANCE), writes, [])
+    return graded(numeric_answer(answer, task.expected["answer"], TOLERANCE, GLUCOSE_MG_DL), writes, [])
 
 
 # Without reads the best answer is the sentinel (right when there is no value) and no order.

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._labs import latest, reported
 from ..models import Grade, Task
-from ._answers import numeric_answer
+from ._answers import GLUCOSE_MG_DL, numeric_answer
 from ._common import answer_solver, graded, guess, templated
 from ._edges import voided_after
 from ._select import by_chart_state, designed, weights_of
@@ -43,7 +43,7 @@ render = templated(KIND, (
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return graded(numeric_answer(answer, task.expected["answer"]), writes, [])
+    return graded(numeric_answer(answer, task.expected["answer"], unit=GLUCOSE_MG_DL), writes, [])
 
 
 # Without reads the best answer is the sentinel (right when there is no value) and no order.

@@ -11,7 +11,7 @@ from typing import Any
 from .._clock import WINDOW_START
 from .._labs import last_24h, latest, reported
 from ..models import Grade, Task
-from ._answers import numeric_answer
+from ._answers import MAGNESIUM_MG_DL, numeric_answer
 from ._common import answer_solver, graded, guess, templated
 from ._edges import edge_inside, just_outside, lowest_differs, voided_after, voided_in_window, \
     yesterday_only
@@ -53,7 +53,7 @@ render = templated(KIND, (
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return graded(numeric_answer(answer, task.expected["answer"]), writes, [])
+    return graded(numeric_answer(answer, task.expected["answer"], unit=MAGNESIUM_MG_DL), writes, [])
 
 
 # Without reads the best answer is the sentinel (right when there is no value) and no order.

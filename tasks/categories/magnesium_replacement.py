@@ -26,7 +26,7 @@ from typing import Any
 from .._clock import WINDOW_START
 from .._labs import last_24h, latest, reported
 from ..models import Check, Grade, Task
-from ._answers import numeric_answer
+from ._answers import MAGNESIUM_MG_DL, numeric_answer
 from ._common import fetch_series, graded, guess, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, quantity_check, rate_g_per_h
 from ._orders import (ROUTE_IV, Dosage, all_agree, dosage, medication_concept,
@@ -141,7 +141,7 @@ async def solve(task: Task, env: Any) -> list:
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     specs = [order_spec(task)] if task.expected["order"] else []
-    return graded(numeric_answer(answer, task.expected["answer"]), writes, specs)
+    return graded(numeric_answer(answer, task.expected["answer"], unit=MAGNESIUM_MG_DL), writes, specs)
 
 
 # Without reads the best answer is the sentinel (right when there is no value) and no order.

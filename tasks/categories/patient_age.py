@@ -14,7 +14,7 @@ from typing import Any
 from .._chart import Chart
 from .._clock import NOW
 from ..models import Grade, Task
-from ._answers import check_answer, same_integer
+from ._answers import YEARS, check_answer, number_in
 from ._common import call_ok, graded, guess, mrn, resources, templated
 from ._select import Instance, select_instances
 
@@ -60,7 +60,7 @@ async def solve(task: Task, env: Any) -> list:
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    return graded(check_answer(answer, task.expected["answer"], [same_integer]), writes, [])
+    return graded(check_answer(answer, task.expected["answer"], [number_in(YEARS, integer=True)]), writes, [])
 
 
 # Without reads: the cohort's typical age (MedAgentBench's mean age is 58.2 years).

@@ -25,7 +25,7 @@ from typing import Any
 
 from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ..models import Check, Grade, Task
-from ._answers import numeric_answer
+from ._answers import POTASSIUM_MMOL_L, numeric_answer
 from ._common import fetch_series, graded, guess, mrn, templated, write
 from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
 from ._orders import (ROUTE_ORAL, all_agree, dosage, medication_concept, medication_request,
@@ -126,7 +126,7 @@ async def solve(task: Task, env: Any) -> list:
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
     specs = order_specs(task) if task.expected["order"] else []
-    return graded(numeric_answer(answer, task.expected["answer"]), writes, specs)
+    return graded(numeric_answer(answer, task.expected["answer"], unit=POTASSIUM_MMOL_L), writes, specs)
 
 
 # Without reads the best answer is the sentinel (right when there is no value) and no order.
