@@ -19,6 +19,7 @@ Accepted equivalences (documented for task authors and agents):
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -73,13 +74,20 @@ def _digits(code: str) -> str:
     return re.sub(r"\D", "", code)
 
 
-def _words(text: Any) -> str:
-    return " " + re.sub(r"[^a-z0-9]+", " ", str(text).lower()).strip() + " "
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> str:
+    return " " + _NON_WORD.sub(" ", text.lower()).strip() + " "
 
 
 def names_any(text: Any, names: tuple[str, ...]) -> bool:
     """Whether ``text`` contains one of ``names`` as whole words (case-insensitive)."""
-    return text is not None and any(_words(n) in _words(text) for n in names)
+    if text is None:
+        return False
+    words = _words(str(text))
+    return any(_words(n) in words for n in names)
 
 
 # Words that negate or hedge what a text names: such a text never confirms a concept.
