@@ -103,12 +103,19 @@ def hedged(text: Any) -> bool:
     return isinstance(text, str) and ("?" in text or names_any(text, _HEDGES))
 
 
+def _same_code(code: Any, accepted: str) -> bool:
+    """Equal codes; an NDC-shaped code (two dashes) also equals its digits."""
+    return code == accepted or (isinstance(code, str) and accepted.count("-") == 2
+                                and _digits(code) == _digits(accepted))
+
+
 def concept_verdict(concept: Any, codes: set[tuple[str, str]], names: tuple[str, ...] = (),
                     conflicts: tuple[str, ...] = ()) -> tuple[bool, str]:
     """Whether a CodeableConcept means the expected concept, and why not.
 
     Codes beat words: when a coding of an expected system is present it decides (every
-    such coding must be an accepted code); a coding without a system counts on its code.
+    such coding must be an accepted code); a coding without a system is judged on its
+    code alone (an accepted code matches, any other contradicts).
     Words (``text``, a coding's ``display``) decide only when no expected system is coded,
     and only with ``names``. Whatever the codes say, the concept fails when a text negates
     or hedges it, or names a ``conflicts`` entry (the concept contradicts itself).
@@ -134,8 +141,11 @@ def concept_verdict(concept: Any, codes: set[tuple[str, str]], names: tuple[str,
                 hit = True
             else:
                 wrong.append(f"{system}|{code}")
-        elif system is None and any(code == c for _, c in codes):
-            hit = True
+        elif system is None and code is not None:  # no system: judged on its code alone
+            if any(_same_code(code, c) for _, c in codes):
+                hit = True
+            else:
+                wrong.append(f"(no system)|{code}")
     if wrong:
         return False, f"coded {wrong[0]}, which is not the expected code (codes beat words)"
     if hit:

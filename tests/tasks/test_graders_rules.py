@@ -65,7 +65,10 @@ def test_drug_codes_beat_their_labels_and_hedged_text_fails(small_suite, run_tri
         "hedged text": lambda r: edit(r, MED, {"text": "consider magnesium sulfate?"}),
         "right NDC, text says hold": lambda r: edit(r, MED, drug(MG_NDC, text="Magnesium sulfate - hold")),
         "right NDC, text names KCl": lambda r: edit(r, MED, drug(MG_NDC, text="potassium chloride")),
+        "KCl code without system": lambda r: edit(r, MED, {"coding": [
+            {"code": KCL_NDC, "display": "Magnesium sulfate"}]}),
     }), {"KCl NDC labelled magnesium": f"coded {NDC}|{KCL_NDC}",
+         "KCl code without system": f"coded (no system)|{KCL_NDC}",
          "negated text": "negates or hedges", "hedged text": "negates or hedges",
          "right NDC, text says hold": "negates or hedges",
          "right NDC, text names KCl": "names something else"})
@@ -74,6 +77,7 @@ def test_drug_codes_beat_their_labels_and_hedged_text_fails(small_suite, run_tri
     }), {"KCl NDC labelled magnesium": "names something else"})
     _passes(_variants(run_trial, mg, {
         "NDC only": lambda r: edit(r, MED, drug(MG_NDC)),
+        "NDC without system": lambda r: edit(r, MED, {"coding": [{"code": "0338171540"}]}),
         "text only": lambda r: edit(r, MED, {"text": "Magnesium sulfate 50% injection"}),
         "RxNorm display only": lambda r: edit(r, MED, {"coding": [
             {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1", "display":
