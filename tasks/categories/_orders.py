@@ -4,7 +4,8 @@ readers, and the builders the reference solutions use.
 Every order must be ``status`` active, ``intent`` order (or a code below it in the FHIR
 hierarchy: original-order, reflex-order, filler-order, instance-order), for the task's
 patient, authored now (``authoredOn`` = 2023-11-13T10:15:00+00:00 in any offset, or the
-date 2023-11-13).
+date 2023-11-13), and not negated: ``doNotPerform`` true or an as-needed (PRN)
+``dosageInstruction`` fails.
 """
 
 from __future__ import annotations
@@ -37,12 +38,23 @@ ACTION_CONTEXT = (
 
 
 def order_checks(resource: dict, mrn: str) -> list[Check]:
-    return [
+    checks = [
         subject_check(resource, mrn),
         field_check(resource, "status", ("active",)),
         field_check(resource, "intent", ORDER_INTENTS),
         instant_check("authoredOn", resource.get("authoredOn"), NOW_ISO, date_ok=True),
     ]
+    if resource.get("doNotPerform") is True:  # an order NOT to do it
+        checks.append(check("doNotPerform", False, False, True,
+                            "doNotPerform is true: this orders the opposite"))
+    as_needed = [i for i, di in enumerate(resource.get("dosageInstruction") or [])
+                 if isinstance(di, dict) and (di.get("asNeededBoolean") is True
+                                              or "asNeededCodeableConcept" in di)]
+    if as_needed:
+        checks.append(check("asNeeded", False, False, True,
+                            f"dosageInstruction[{as_needed[0]}] is as needed (PRN): not an "
+                            "order to give it now"))
+    return checks
 
 
 def ucum(value: float, code: str, unit: str | None = None) -> dict:

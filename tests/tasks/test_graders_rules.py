@@ -167,6 +167,17 @@ def test_rates_and_doses_have_a_half_percent_tolerance_and_clear_messages(small_
             assert str(c.expected) not in c.message.split("got", 1)[-1], c.message
 
 
+def test_do_not_perform_and_as_needed_are_not_orders(small_suite, run_trial):
+    task = task_of(small_suite, 9, "order")
+    _fails_naming(_variants(run_trial, task, {
+        "doNotPerform": lambda r: edit(r, "doNotPerform", True),
+        "PRN": lambda r: edit(r, "dosageInstruction.0.asNeededBoolean", True)}),
+        {"doNotPerform": "doNotPerform is true", "PRN": "as needed (PRN)"})
+    _fails_naming(_variants(run_trial, task, {"doNotPerform": lambda r: edit(r, "doNotPerform", True)},
+                            index=1), {"doNotPerform": "doNotPerform is true"})
+    _passes(_variants(run_trial, task, {"doNotPerform false": lambda r: edit(r, "doNotPerform", False)}))
+
+
 def test_intents_below_order_are_orders(small_suite, run_trial):
     task = task_of(small_suite, 9, "order")
     for index in (0, 1):  # the MedicationRequest and the ServiceRequest
