@@ -12,8 +12,9 @@ the instruction asks for ``[]``):
 - value: components 8480-6 (systolic) and 8462-4 (diastolic) with valueQuantity in mm[Hg]
   (``mmHg`` accepted), as the instruction asks, OR a valueString such as "118/77 mmHg"
   (the original benchmark's form); when both are given they must agree, and one
-  component of each kind (a valueString and components that disagree, or two systolic
-  components, fail: the Observation contradicts itself).
+  component of each kind (a valueString and components that disagree, two systolic
+  components, or another value[x] such as a valueQuantity beside them fail: the
+  Observation contradicts itself).
 Exactly one Observation; any other write fails.
 """
 
@@ -79,6 +80,9 @@ def _value_check(resource: dict, s: int, d: int) -> Check:
     text = resource.get("valueString")
     if text is not None:
         said.append(("valueString", _reading(text) if isinstance(text, str) else None))
+    others = sorted(k for k in resource if k.startswith("value") and k != "valueString")
+    if others:  # e.g. a valueQuantity: one number cannot state a systolic/diastolic pair
+        said.append((others[0], resource[others[0]]))
     systolic, diastolic = _component_values(resource, SYSTOLIC), _component_values(resource, DIASTOLIC)
     if systolic or diastolic or resource.get("component"):
         if len(systolic) > 1 or len(diastolic) > 1:

@@ -120,7 +120,9 @@ def test_blood_pressure_must_not_contradict_itself(small_suite, run_trial):
         "valueString disagrees": lambda r: edit(r, "valueString", f"{s + 10}/{d} mmHg"),
         "two systolic components": lambda r: edit(r, "component", r["component"] + [
             edit(r["component"][0], "valueQuantity.value", s + 5)]),
-    }), {"valueString disagrees": "contradicts itself", "two systolic components": "components says"})
+        "a valueQuantity beside": lambda r: edit(r, "valueQuantity", qty(s, "mm[Hg]")),
+    }), {"valueString disagrees": "contradicts itself", "two systolic components": "components says",
+         "a valueQuantity beside": "valueQuantity says"})
     _passes(_variants(run_trial, task, {
         "valueString agrees": lambda r: edit(r, "valueString", f"{s}/{d} mmHg")}))
 
