@@ -3,7 +3,7 @@
 Accepted equivalences (documented for task authors and agents):
 - Codes beat words: a coding in an expected system (NDC, SNOMED, LOINC, the local lab
   system) decides, and every such coding must carry an accepted code; a coding whose
-  ``system`` is absent matches on its code alone. Only where no expected system is coded,
+  ``system`` is absent is judged on its code alone (another code contradicts). Only where no expected system is coded,
   and where a category allows it (drugs, routes), does the ``text`` or a coding's
   ``display`` naming the thing match (whole words, case-insensitive). A negated or hedged
   text ("NOT magnesium sulfate - hold", "IV?", "consider …") or one naming a conflicting
