@@ -142,6 +142,11 @@ def same_number(got: Any, expected: float, tol: float = 1e-6) -> bool:
     return number is not None and abs(number - expected) <= tol + 1e-9
 
 
+def same_integer(got: Any, expected: int) -> bool:
+    """A whole number equal to ``expected``, any unit written ignored (see :func:`number_in`)."""
+    return number_in(None, integer=True)(got, expected)[0]
+
+
 def same_instant(got: Any, expected: str) -> bool:
     want = parse_instant(expected)
     if isinstance(got, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", got):
