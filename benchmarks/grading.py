@@ -3,7 +3,7 @@
     python benchmarks/grading.py RUN_DIR [--repeat 20]
 
 RUN_DIR is a run folder (``trials.jsonl``), e.g. from ``medagent bench --agent oracle``.
-Prints the mean, p50, p99 and worst time of one ``tasks.grade`` call per trial, against a
+Prints the mean, p50, p99, worst wall time and the mean CPU time of one ``tasks.grade`` call per trial, against a
 baseline measured in the same run: parsing the same trial records (``orjson.loads`` of
 each line). Also grades every trial once more with a delete of a baseline record appended
 (the harm path). Target: under 1 ms per trial.
@@ -48,12 +48,14 @@ def main() -> None:
 
     each: list[float] = []
     passed = 0
+    cpu0 = time.process_time()
     for _ in range(args.repeat):
         for task, answer, writes in cases:
             t = time.perf_counter()
             grade = tasks.grade(task, answer, writes)
             each.append(time.perf_counter() - t)
             passed += grade.passed
+    cpu = (time.process_time() - cpu0) / len(each)
     t0 = time.perf_counter()
     harm = sum(tasks.grade(*case).harmed for case in harmed)
     harm_each = (time.perf_counter() - t0) / len(harmed)
@@ -64,6 +66,7 @@ def main() -> None:
           f"p50 {1e6 * ranked[len(ranked) // 2]:.0f} µs, p99 {1e6 * ranked[int(0.99 * len(ranked))]:.0f} µs, "
           f"max {1e6 * ranked[-1]:.0f} µs per trial (target < 1000 µs); "
           f"pass rate {passed / len(each):.3f}")
+    print(f"CPU time per trial {1e6 * cpu:.0f} µs (not inflated by other processes on the machine)")
     print(f"baseline: parsing the trial record {1e6 * parse:.0f} µs → grading costs "
           f"{mean / parse:.1f}x parsing")
     print(f"with a harmful delete appended: {1e6 * harm_each:.0f} µs per trial, "
