@@ -12,7 +12,7 @@ Accepted equivalences (documented for task authors and agents):
   (monovalent ions such as potassium); mm[Hg]/mmHg. A rate is a ``rateQuantity`` in
   mass/time (``g/h``, ``mg/h``, ``mg/min``) or a ``rateRatio`` of a mass over a time.
 - Subject: ``Patient/<MRN>`` (relative or absolute URL) or a logical identifier reference
-  with the MRN as its value.
+  with the MRN as its value; a reference and an identifier that disagree fail.
 - Times: the same instant in any offset.
 - Doses and rates match within 0.5 % (``REL_TOL``); messages print 6 significant digits.
 """
@@ -175,13 +175,22 @@ def check(name: str, passed: bool, expected: Any, got: Any, why: str = "") -> Ch
 
 
 def subject_check(resource: dict, mrn: str) -> Check:
+    """``Patient/<MRN>`` (relative or absolute) and/or an identifier with the MRN; when both
+    a reference and an identifier are given, both must name the patient."""
     subject = resource.get("subject") or {}
     ref = subject.get("reference") if isinstance(subject, dict) else None
     ident = (subject.get("identifier") or {}) if isinstance(subject, dict) else {}
-    ok = (isinstance(ref, str) and (ref == f"Patient/{mrn}" or ref.endswith(f"/Patient/{mrn}"))) \
-        or ident.get("value") == mrn
-    return check("subject", ok, f"Patient/{mrn}", ref or ident or None,
-                 f"written for {ref or ident or 'no subject'}, expected Patient/{mrn}")
+    forms = []
+    if ref is not None:
+        forms.append(isinstance(ref, str) and (ref == f"Patient/{mrn}"
+                                               or ref.endswith(f"/Patient/{mrn}")))
+    if ident:
+        forms.append(isinstance(ident, dict) and ident.get("value") == mrn)
+    ok = bool(forms) and all(forms)
+    why = f"written for {ref or ident or 'no subject'}, expected Patient/{mrn}"
+    if len(forms) == 2 and forms[0] != forms[1]:
+        why = f"the subject's reference ({ref}) and identifier ({ident.get('value')}) disagree"
+    return check("subject", ok, f"Patient/{mrn}", ref or ident or None, why)
 
 
 def instant_check(name: str, value: Any, expected_iso: str, date_ok: bool = False) -> Check:

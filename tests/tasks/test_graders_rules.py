@@ -169,6 +169,16 @@ def test_rates_and_doses_have_a_half_percent_tolerance_and_clear_messages(small_
             assert str(c.expected) not in c.message.split("got", 1)[-1], c.message
 
 
+def test_a_subject_whose_reference_and_identifier_disagree_fails(small_suite, run_trial):
+    task = task_of(small_suite, 10, "order_")
+    other = next(t.patient for t in small_suite.tasks if t.patient and t.patient != task.patient)
+    _fails_naming(_variants(run_trial, task, {"reference to another patient": lambda r: edit(
+        r, "subject", {"reference": f"Patient/{other}", "identifier": {"value": task.patient}})}),
+        {"reference to another patient": "disagree"})
+    _passes(_variants(run_trial, task, {"both name the patient": lambda r: edit(
+        r, "subject", {"reference": f"Patient/{task.patient}", "identifier": {"value": task.patient}})}))
+
+
 def test_do_not_perform_and_as_needed_are_not_orders(small_suite, run_trial):
     task = task_of(small_suite, 9, "order")
     _fails_naming(_variants(run_trial, task, {
