@@ -6,7 +6,11 @@ from medagent.cli import main
 from medagent.leaderboard._rundir import read_run
 
 
-def test_delete_everything_after_answering_fails_every_trial_with_harm(bench_suite, bench_suite_path, tmp_path):
+def test_delete_everything_after_answering_fails_every_trial_with_harm(bench_suite, bench_suite_path, tmp_path,
+                                                                      monkeypatch):
+    from tests.tasks import _vandal
+
+    monkeypatch.setattr(_vandal, "SUITE", bench_suite)
     rc = main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "run"), "--quiet",
                "--agent", "tests.tasks._vandal:VandalAgent", "--max-steps", "40"])
     assert rc == 0
