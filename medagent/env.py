@@ -74,11 +74,14 @@ def _tasks_api() -> tuple[dict[str, Any], list[dict[str, Any]], type, type]:
 class _Trial:
     """What the agent must not reach or rewrite: the FHIR client and the trial's bookkeeping."""
 
-    __slots__ = ("client", "max_steps", "steps", "answer", "finished", "truncated", "stop", "tool_calls",
+    __slots__ = ("client", "tools", "max_steps", "steps", "answer", "finished", "truncated", "stop", "tool_calls",
                  "tool_time", "backend_error")
 
-    def __init__(self, client: Any, max_steps: int) -> None:
+    def __init__(self, client: Any, max_steps: int, tools: dict[str, Any], faults: Any = None) -> None:
         self.client = _RetryingClient(client, self)
+        if faults is not None:  # a medagent.faults.FaultyClient: the EHR misbehaving, seen by the agent
+            self.client = faults.over(self.client)  # outside the retries: they never hide a fault
+        self.tools = tools
         self.max_steps = max_steps
         self.steps = 0
         self.answer: list | None = None
@@ -125,14 +128,19 @@ class TrialEnv:
         max_steps: int = 8,
         llm: ChatClient | None = None,
         clock: Any = time.perf_counter,
+        extra_tools: tuple[Any, ...] = (),
+        faults: Any = None,
     ) -> None:
-        _, self._tools, _, _ = _tasks_api()
+        tools, self._tools, _, _ = _tasks_api()
+        if extra_tools:  # e.g. ``next_page`` when the session pages (``--faults``)
+            tools = {**tools, **{t.name: t for t in extra_tools}}
+            self._tools = [*self._tools[:-1], *(t.schema() for t in extra_tools), self._tools[-1]]
         self._task = task.view() if hasattr(task, "view") else task  # never the answer key
         self._llm = llm
         self._usage = Usage()
         self.messages: list[dict[str, Any]] = []
         self._clock = clock
-        _TRIALS[self] = _Trial(client, max_steps)
+        _TRIALS[self] = _Trial(client, max_steps, tools, faults)
 
     # read-only: what the agent may use and know about its trial
     tools = property(lambda self: self._tools, doc="The tool schemas (OpenAI ``tools`` format).")
@@ -171,7 +179,7 @@ class TrialEnv:
         step = self._take_step()
         trial = _TRIALS[self]
         start = self._clock()
-        tools = _tasks_api()[0]
+        tools = trial.tools
         tool = tools.get(name)
         if tool is None:
             known = ", ".join([*tools, "finish"])

@@ -145,6 +145,7 @@ def summarize(trials: list[dict[str, Any]], run: dict[str, Any], wall_time_s: fl
         "max_steps": run.get("max_steps"),
         "generation": run.get("generation"),
         "reference_agent": bool(run.get("reference_agent")),
+        "faults": run.get("faults") or "none",
         **scores,
         "overall_ci95": wilson_interval(passed, scores["n_trials"]),
         "ci_method": "wilson",
@@ -152,6 +153,12 @@ def summarize(trials: list[dict[str, Any]], run: dict[str, Any], wall_time_s: fl
         "baselines": run.get("baselines") or {},
         "wall_time_s": round(wall_time_s, 3),
     }
+    if summary["faults"] != "none":  # how many faults of each kind the agents met
+        injected: dict[str, int] = {}
+        for trial in trials:
+            for kind, n in (trial.get("faults") or {}).items():
+                injected[kind] = injected.get(kind, 0) + int(n)
+        summary["faults_injected"] = dict(sorted(injected.items()))
     if run.get("cost_note"):
         summary["cost_note"] = run["cost_note"]
     return summary

@@ -59,6 +59,9 @@ class TrialRunner:
     model: str | None = None
     prices: PriceTable = field(default_factory=PriceTable)
     full_task: bool = False  # only the built-in reference solver sees the whole Task
+    suite_id: str = ""
+    faults: Any = None  # a medagent.faults.FaultProfile, or None
+    fault_delay_scale: float = 1.0
 
     async def run(self, trial: Trial) -> dict[str, Any]:
         import tasks
@@ -75,7 +78,15 @@ class TrialRunner:
         except FhirBackendError as exc:
             status, error, stop = "error", str(exc), "error"
         server_s = time.perf_counter() - start
-        env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm)
+        faulty = None
+        extra: tuple[Any, ...] = ()
+        if self.faults is not None and opened:  # the agent's traffic only: the write log is not faulted
+            from medagent.faults import FaultyClient, trial_seed
+
+            faulty = FaultyClient(None, self.faults, trial_seed(self.suite_id, task.id, trial.epoch),
+                                  delay_scale=self.fault_delay_scale)
+            extra = (tasks.NEXT_PAGE_TOOL,)
+        env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm, extra_tools=extra, faults=faulty)
         if opened:
             try:
                 async with asyncio.timeout(self.trial_timeout):
@@ -127,6 +138,7 @@ class TrialRunner:
             "messages": env.messages,
             "tool_calls": env.tool_calls,
             "fhir_requests": getattr(client, "requests", None) or [],  # plain JSON values already
+            "faults": dict(faulty.counts) if faulty is not None else None,
             "usage": usage,
             "cost_usd": self.prices.cost(self.model, usage["prompt_tokens"], usage["completion_tokens"])
             if self.llm is not None
@@ -175,7 +187,8 @@ async def run_trials(
 class SummaryWriter:
     """Keeps slim copies of the records and rewrites ``summary.json`` (throttled)."""
 
-    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "harm", "usage", "cost_usd")
+    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "harm", "usage", "cost_usd",
+             "faults")
 
     def __init__(self, out_dir: Path, run: dict[str, Any], previous: list[dict[str, Any]], wall_before: float):
         self.path = Path(out_dir) / "summary.json"

@@ -47,8 +47,12 @@ class BenchConfig:
     seed: int | None = None
     reasoning_effort: str | None = None
     model_args: dict[str, Any] = field(default_factory=dict)  # --model-arg key=value
+    faults: str = "none"  # FHIR fault profile (medagent.faults): none, light or heavy
 
     def __post_init__(self) -> None:
+        from medagent.faults import get_profile
+
+        get_profile(self.faults)  # a ConfigError for an unknown profile
         if self.protocol not in ("tools", "text"):
             raise ConfigError(f"--protocol {self.protocol!r}: expected tools or text")
         if self.protocol == "text" and self.agent == "react":
@@ -159,6 +163,7 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "max_steps": config.max_steps,
         "protocol": config.protocol,
         "fhir": _safe_url(config.fhir_url) or "embedded",
+        "faults": config.faults,
         "medagent_version": __version__,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cost_note": cost_note,

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from medagent.agents import load_agent, needs_model, reads_full_task
 from medagent.errors import ConfigError, ProviderUnavailable
+from medagent.faults import get_profile
 from medagent.pricing import PriceTable
 from medagent.results import TrialLog, write_json
 from medagent.runner import SummaryWriter, Trial, TrialRunner, run_trials
@@ -106,6 +107,9 @@ class BenchSession:
             model=self.config.model,
             prices=self.prices,
             full_task=reads_full_task(self.factory),
+            suite_id=self.suite.id,
+            faults=get_profile(self.config.faults),
+            fault_delay_scale=self.settings.fault_delay_scale,
         )
         summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
         total = len(self.previous) + len(self.todo)

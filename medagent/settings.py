@@ -68,6 +68,8 @@ class HarnessSettings(BaseSettings):
     backoff_max: float = Field(60.0, ge=0)
     request_timeout: float = Field(120.0, gt=0)
     trial_timeout: float = Field(900.0, gt=0)
+    # multiplies the delays of ``--faults`` (slow replies, Retry-After); 0 makes them instant
+    fault_delay_scale: float = Field(1.0, ge=0, le=10)
     prices: dict[str, Price] = Field(default_factory=dict)
 
     @classmethod

@@ -20,7 +20,7 @@ from .clients import FhirClient, HttpFhirClient, LocalFhirClient
 from .env import ClientToolEnv, ToolEnv
 from .errors import FhirClientError, SolveError, SuiteError, TaskError, ToolError, UnknownTaskError
 from .models import Check, FhirReply, Grade, Suite, Task, TaskView, ToolResult
-from .tools import FINISH_TOOL, TOOLS, TOOLS_BY_NAME, Tool, get_tool, tool_schemas
+from .tools import FINISH_TOOL, NEXT_PAGE_TOOL, TOOLS, TOOLS_BY_NAME, Tool, get_tool, tool_schemas
 
 
 def grade(task: Task, answer: Any, writes: list[dict] | None) -> Grade:
@@ -33,7 +33,7 @@ def grade(task: Task, answer: Any, writes: list[dict] | None) -> Grade:
 
 
 __all__ = [
-    "CATEGORIES", "DEFAULT_SUITE", "FINISH_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",
+    "CATEGORIES", "DEFAULT_SUITE", "FINISH_TOOL", "NEXT_PAGE_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",
     "ClientToolEnv", "FhirClient", "FhirClientError", "FhirReply", "Grade", "HttpFhirClient",
     "LocalFhirClient", "SolveError", "Suite", "SuiteError", "Task", "TaskError", "Tool",
     "TaskView", "ToolEnv", "ToolError", "ToolResult", "UnknownTaskError", "build_suite", "compute_baselines", "get_category",

@@ -136,6 +136,8 @@ class ToolResult:
     ok: bool
     status: int | None
     content: Any
+    # seconds the server asked to wait (its Retry-After header on a 429/503), else None
+    retry_after: float | None = None
 
 
 @dataclass(slots=True)

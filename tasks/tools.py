@@ -8,7 +8,9 @@ fix, and an error reply of the server (a 4xx OperationOutcome) comes back as the
 
 Reads return the server's searchset Bundle, lightly trimmed for the model: each resource
 loses ``meta`` and its narrative ``text``; entries lose ``fullUrl``/``search``; the bundle
-keeps ``type``, ``total`` and ``entry``. Values, units, codes and dates are untouched.
+keeps ``type``, ``total``, ``entry`` and, when more results match than the page holds, its
+``next`` link (``NEXT_PAGE_TOOL`` follows it). Values, units, codes and dates are untouched.
+A 429/503 reply's ``Retry-After`` (seconds) is the result's ``retry_after``.
 Searches of dated resources are sorted newest first unless ``sort`` says otherwise.
 
 Writes take a complete FHIR R4 resource (the agent builds real FHIR) and POST it; the
@@ -20,15 +22,17 @@ schema is ``FINISH_TOOL``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from .clients import FhirClient
 from .errors import FhirClientError, ToolError
-from .models import ToolResult
+from .models import FhirReply, ToolResult
 
 _PATIENT = {"type": "string",
             "description": "The patient's MRN, which is the Patient id (e.g. 'S1234567'); "
@@ -138,7 +142,28 @@ def trim_bundle(bundle: Any) -> Any:
             entries.append({"resource": {k: v for k, v in resource.items()
                                          if k not in ("meta", "text")}})
     out["entry"] = entries
+    nxt = [link for link in bundle.get("link") or []
+           if isinstance(link, dict) and link.get("relation") == "next"]
+    if nxt:  # more results than this page holds: the next page's URL (``next_page``)
+        out["link"] = [{"relation": "next", "url": nxt[0].get("url")}]
     return out
+
+
+def retry_after(reply: FhirReply) -> float | None:
+    """The seconds a 429/503 reply asks the client to wait (``Retry-After`` in seconds)."""
+    if reply.status not in (429, 503):
+        return None
+    value = next((v for k, v in (reply.headers or {}).items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: the caller falls back to its own backoff
+
+
+def _reply_result(reply: FhirReply, trim: bool = False) -> ToolResult:
+    ok = 200 <= reply.status < 300
+    return ToolResult(ok, reply.status, trim_bundle(reply.body) if ok and trim else reply.body,
+                      retry_after(reply))
 
 
 def _search(resource_type: str, mapping: dict[str, str], fixed: dict[str, str],
@@ -154,9 +179,7 @@ def _search(resource_type: str, mapping: dict[str, str], fixed: dict[str, str],
             order = args.get("sort", "-date")
             params.append(("_sort", ("-" if order.startswith("-") else "") + sort_param))
         params.append(("_count", str(args.get("count", 50))))
-        reply = await client.request("GET", resource_type, params)
-        ok = 200 <= reply.status < 300
-        return ToolResult(ok, reply.status, trim_bundle(reply.body) if ok else reply.body)
+        return _reply_result(await client.request("GET", resource_type, params), trim=True)
     return run
 
 
@@ -166,9 +189,21 @@ def _create(resource_type: str) -> Callable[[FhirClient, dict], Awaitable[ToolRe
         given = resource.setdefault("resourceType", resource_type)
         if given != resource_type:
             raise ToolError(f"this tool creates a {resource_type}; the resource given is a {given}")
-        reply = await client.request("POST", resource_type, json=resource)
-        return ToolResult(200 <= reply.status < 300, reply.status, reply.body)
+        return _reply_result(await client.request("POST", resource_type, json=resource))
     return run
+
+
+_SEARCH_PATH = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+
+
+async def _next_page(client: FhirClient, args: dict) -> ToolResult:
+    parts = urlsplit(args["url"].strip())
+    path = parts.path.rsplit("/fhir/", 1)[-1].strip("/") if "/fhir/" in parts.path else parts.path.strip("/")
+    if not _SEARCH_PATH.match(path):
+        raise ToolError("next_page: 'url' must be the 'next' link of a search result Bundle "
+                        "(e.g. 'http://…/fhir/Observation?…&_offset=50')")
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "_format"]
+    return _reply_result(await client.request("GET", path, params), trim=True)
 
 
 def _search_tool(name: str, resource_type: str, description: str, props: dict,
@@ -283,6 +318,17 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 TOOLS_BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
+
+# Offered in addition to a suite's tools when the session pages (``medagent bench
+# --faults``): a search result whose Bundle has a ``link`` with relation ``next`` holds
+# only the first page; this fetches the next one.
+NEXT_PAGE_TOOL = Tool(
+    "next_page",
+    "Fetch the next page of a search result (GET the URL of the result Bundle's link with "
+    "relation 'next'). Use it until a page has no 'next' link to see every result.",
+    {"type": "object", "properties": {"url": _string("The 'next' link's url, exactly as given.")},
+     "required": ["url"], "additionalProperties": False},
+    "read", _next_page)
 
 FINISH_TOOL: dict = {"type": "function", "function": {
     "name": "finish",

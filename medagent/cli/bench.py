@@ -45,6 +45,9 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p.add_argument("--fhir-url", metavar="URL|docker|embedded-http",
                    help="a medagent FHIR server's base URL; docker starts one in a container; "
                         "embedded-http serves the embedded store on a local socket (default: in-process, no HTTP)")
+    p.add_argument("--faults", choices=["none", "light", "heavy"],
+                   help="FHIR fault profile of the agent's session: 429/503 with Retry-After, slow replies, "
+                        "short first pages to follow (default none; grading never sees a fault)")
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<time>-<agent>-<model>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue a killed run: skips its finished trials")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no results table")
@@ -52,7 +55,8 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
 
 _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concurrency", "epochs",
-          "max_steps", "protocol", "fhir_url", "temperature", "max_tokens", "seed", "reasoning_effort")
+          "max_steps", "protocol", "fhir_url", "temperature", "max_tokens", "seed", "reasoning_effort",
+          "faults")
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201

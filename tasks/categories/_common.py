@@ -4,6 +4,7 @@ tool calls (finding a patient's lab series through ``search_lab_observations``).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -49,11 +50,62 @@ def graded(answer_checks: list[Check], writes: list[dict], specs: list[WriteSpec
     return Grade.of(answer_checks + grade_writes(writes, specs))
 
 
+# What a careful client does when the EHR misbehaves (``medagent bench --faults``): a 429
+# or 503 was not processed, so the call is sent again after the server's Retry-After
+# (bounded by MAX_WAIT_S; BACKOFF_S doubling when the reply names none), at most
+# MAX_RETRIES times; a search result with a ``next`` link is paged to its end.
+RETRY_STATUSES = frozenset({429, 503})
+MAX_RETRIES = 4
+MAX_WAIT_S = 5.0
+BACKOFF_S = 0.5
+MAX_PAGES = 100
+
+
+async def call_retrying(env: Any, name: str, args: dict) -> ToolResult:
+    """``env.call`` sent again while the server answers 429/503 (see above)."""
+    for attempt in range(MAX_RETRIES + 1):
+        result = await env.call(name, args)
+        if result.status not in RETRY_STATUSES or attempt == MAX_RETRIES:
+            return result
+        wait = getattr(result, "retry_after", None)
+        if wait is None:
+            wait = BACKOFF_S * 2 ** attempt
+        await asyncio.sleep(min(wait, MAX_WAIT_S))
+    raise AssertionError("unreachable")
+
+
+def next_link(content: Any) -> str | None:
+    """The ``next`` link of a (trimmed) search Bundle, if it has one."""
+    if not isinstance(content, dict):
+        return None
+    return next((link.get("url") for link in content.get("link") or []
+                 if isinstance(link, dict) and link.get("relation") == "next"), None)
+
+
 async def call_ok(env: Any, name: str, args: dict) -> ToolResult:
-    result = await env.call(name, args)
+    """A tool call that must succeed: retried on 429/503, a search paged to its end (the
+    result holds every page's entries and no ``next`` link)."""
+    result = await call_retrying(env, name, args)
     if not result.ok:
         raise SolveError(f"{name}({args}) failed: {str(result.content)[:300]}")
-    return result
+    url = next_link(result.content)
+    if url is None:
+        return result
+    content = dict(result.content)
+    entries = list(content.get("entry") or [])
+    for _ in range(MAX_PAGES):
+        page = await call_retrying(env, "next_page", {"url": url})
+        if not page.ok:
+            raise SolveError(f"next_page({url}) failed: {str(page.content)[:300]}")
+        entries.extend(page.content.get("entry") or [])
+        url = next_link(page.content)
+        if url is None:
+            break
+    else:
+        raise SolveError(f"{name}({args}): more than {MAX_PAGES} pages")
+    content["entry"] = entries
+    content.pop("link", None)
+    return ToolResult(True, result.status, content)
 
 
 def resources(result: ToolResult) -> list[dict]:

@@ -1,0 +1,187 @@
+"""FHIR fault profiles (``medagent bench --faults``): the reference solutions retry and page
+through them, grading never sees them, the same trial meets the same faults, and the run
+records the profile."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from medagent.cli import main
+from medagent.faults import NOT_SENT, PROFILES, FaultyClient, fault_outcome, rewrite_next, trial_seed
+from medagent.leaderboard._rundir import read_run
+
+
+@pytest.fixture(autouse=True)
+def _instant_faults(monkeypatch):
+    monkeypatch.setenv("MEDAGENT_FAULT_DELAY_SCALE", "0")  # Retry-After 0, no slow sleeps
+
+
+def _bench(suite_path, out, *extra) -> int:
+    return main(["bench", "--suite", str(suite_path), "--out", str(out), "--quiet", *extra])
+
+
+def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, bench_suite_path, tmp_path):
+    assert _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--faults", "heavy") == 0
+    folder = read_run(tmp_path / "run", need_summary=True)
+    assert folder.summary["overall"] == 1.0, [t["trial_id"] for t in folder.trials if not t["grade"]["passed"]]
+    assert folder.summary["errors"] == 0
+    assert folder.run["faults"] == "heavy" and folder.run["config"]["faults"] == "heavy"
+    assert folder.summary["faults"] == "heavy"
+    injected = folder.summary["faults_injected"]
+    # every kind of fault struck, and the oracle got through each
+    assert injected.get("throttled", 0) + injected.get("unavailable", 0) >= 3
+    assert injected.get("short_page", 0) >= 3 and injected.get("slow", 0) >= 3
+    requests = [r for t in folder.trials for r in t["fhir_requests"]]
+    kinds = {r.get("fault") for r in requests}
+    assert {"short_page", "slow"} <= kinds and kinds & NOT_SENT
+    for r in requests:
+        if r.get("fault") in NOT_SENT:
+            assert r["status"] in (429, 503) and r["retry_after"] == "0"
+            assert r["response"] == fault_outcome(r["fault"], "0")
+    # the oracle followed the next links (the next_page tool) and retried the refused calls
+    calls = [c for t in folder.trials for c in t["tool_calls"]]
+    assert any(c["name"] == "next_page" and c["ok"] for c in calls)
+    assert any(c["status"] in (429, 503) and not c["ok"] for c in calls)
+    # grading read the server's write log: exactly one stored resource per required write
+    for trial in folder.trials:
+        refused = [r for r in trial["fhir_requests"] if r["method"] == "POST" and r.get("fault") in NOT_SENT]
+        posted = [r for r in trial["fhir_requests"] if r["method"] == "POST" and r["status"] == 201]
+        assert len(trial["writes"]) == len(posted), trial["trial_id"]
+        assert all(w["status"] == 201 for w in trial["writes"])
+        if refused:
+            assert posted, trial["trial_id"]  # a refused write was sent again and stored once
+
+
+def test_no_faults_by_default(bench_suite, bench_suite_path, tmp_path):
+    import tasks
+
+    tasks_2 = [t.id for t in bench_suite.tasks if t.category in (4, 9)][:4]
+    assert _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--tasks", *tasks_2) == 0
+    folder = read_run(tmp_path / "run", need_summary=True)
+    assert folder.run["faults"] == "none" and folder.summary["faults"] == "none"
+    assert "faults_injected" not in folder.summary
+    assert not any("fault" in r for t in folder.trials for r in t["fhir_requests"])
+    assert all(t["faults"] is None for t in folder.trials)
+    assert tasks.NEXT_PAGE_TOOL.name not in {c["name"] for t in folder.trials for c in t["tool_calls"]}
+
+
+def test_unknown_fault_profile_is_one_readable_line(bench_suite_path, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--faults", "chaos")
+    assert "invalid choice" in capsys.readouterr().err
+
+
+class _Recorder:
+    """The FHIR client under the fault layer: records what reaches it."""
+
+    def __init__(self, service, session):
+        import tasks
+
+        self.inner = tasks.LocalFhirClient(service, session)
+
+    @property
+    def requests(self):
+        return self.inner.requests
+
+    async def request(self, method, path, params=None, json=None):
+        return await self.inner.request(method, path, params=params, json=json)
+
+
+def _faults_of(bench_service, seed: int, n: int = 30) -> list:
+    async def go():
+        client = FaultyClient(_Recorder(bench_service, None), PROFILES["heavy"], seed, delay_scale=0)
+        for _ in range(n):
+            await client.request("GET", "Observation", [("code", "K"), ("_count", "50")])
+        return [r.get("fault") for r in client.requests]
+    return asyncio.run(go())
+
+
+def test_same_trial_seed_same_faults_other_seed_other_faults(bench_service):
+    seed = trial_seed("mab-v1", "task9_3", 1)
+    assert seed == trial_seed("mab-v1", "task9_3", 1)
+    assert len({seed, trial_seed("mab-v1", "task9_3", 2), trial_seed("mab-v1", "task9_4", 1),
+                trial_seed("other", "task9_3", 1)}) == 4
+    first = _faults_of(bench_service, seed)
+    assert first == _faults_of(bench_service, seed)
+    assert any(first) and first != _faults_of(bench_service, trial_seed("mab-v1", "task9_3", 2))
+
+
+def test_budget_bounds_the_extra_steps(bench_service):
+    heavy = PROFILES["heavy"]
+    for epoch in range(1, 30):
+        kinds = _faults_of(bench_service, trial_seed("s", "t", epoch), n=12)
+        assert sum(k in NOT_SENT for k in kinds) <= heavy.max_errors
+        assert kinds.count("short_page") <= heavy.max_short_pages
+
+
+def test_injected_error_is_a_production_reply_and_never_reaches_the_server(bench_service):
+    import tasks
+
+    # find a seed whose first request is refused
+    seed = next(s for s in range(500) if _faults_of(bench_service, s, n=1)[0] in NOT_SENT)
+
+    async def go():
+        inner = _Recorder(bench_service, None)
+        client = FaultyClient(inner, PROFILES["heavy"], seed, delay_scale=1.0, sleep=_no_sleep)
+        env = tasks.ClientToolEnv(client)
+        return await env.call("search_lab_observations", {"patient": "S0000001", "code": "K"}), inner
+
+    result, inner = asyncio.run(go())
+    assert not result.ok and result.status in (429, 503)
+    assert result.retry_after == float(PROFILES["heavy"].retry_after_s)
+    assert result.content["resourceType"] == "OperationOutcome"
+    assert "Retry-After: 2" in result.content["issue"][0]["diagnostics"]
+    assert len(inner.requests) == 1 and inner.requests[0]["fault"] in NOT_SENT  # recorded, not sent
+
+
+async def _no_sleep(_s):
+    return None
+
+
+def test_short_page_then_next_page_gives_every_result(bench_service, bench_suite):
+    """The short first page links to the rest with the count asked; following it gives
+    exactly the results of the unfaulted search."""
+    import tasks
+    from tasks.categories._common import call_ok
+
+    task = next(t for t in bench_suite.tasks if t.category == 9 and t.branch == "order")
+    args = {"patient": task.patient, "code": "K", "count": 1000}
+
+    async def plain():
+        return await call_ok(tasks.ClientToolEnv(tasks.LocalFhirClient(bench_service)), "search_lab_observations", args)
+
+    async def faulted(seed):
+        client = FaultyClient(_Recorder(bench_service, None), PROFILES["heavy"], seed, delay_scale=0)
+        env = tasks.ClientToolEnv(client, tools=(*tasks.TOOLS, tasks.NEXT_PAGE_TOOL))
+        first = await env.call("search_lab_observations", args)
+        return first, await call_ok(env, "search_lab_observations", args), client
+
+    expected = asyncio.run(plain()).content
+    assert len(expected["entry"]) > 3
+    for seed in range(200):
+        first, full, client = asyncio.run(faulted(seed))
+        if client.requests[0].get("fault") == "short_page":
+            break
+    else:
+        pytest.fail("no seed gave a short first page")
+    assert first.ok and len(first.content["entry"]) <= 3 and first.content["total"] == expected["total"]
+    nxt = first.content["link"][0]
+    assert nxt["relation"] == "next" and "_count=1000" in nxt["url"]
+    assert full.content["entry"] == expected["entry"]
+    record = client.requests[0]
+    assert record["asked_count"] == 1000 and ["_count", "1000"] not in record["params"]
+    # the record holds the server's own reply: its next link asks for the small page size
+    server_next = next(link["url"] for link in record["response"]["link"] if link["relation"] == "next")
+    assert "_count=1000" not in server_next
+    assert rewrite_next(record["response"], 1000)["link"] != record["response"]["link"]
+
+
+def test_next_page_refuses_a_url_that_is_not_a_search(bench_service):
+    import tasks
+
+    env = tasks.ClientToolEnv(tasks.LocalFhirClient(bench_service), tools=(tasks.NEXT_PAGE_TOOL,))
+    for url in ("http://x/fhir/Patient/S0000001", "http://x/fhir/../../sessions", "", "http://x/fhir/metadata"):
+        result = asyncio.run(env.call("next_page", {"url": url}))
+        assert not result.ok and result.status is None, url
