@@ -1,7 +1,7 @@
 """Recorded scores (summary.json) against the scores recomputed from re-graded trials.
 
 Floats agree within 1e-9; ``pass_k`` may be any subset of k (or one number, the largest
-k); ``harm`` and usage (tokens, cost) are compared when recorded. A disagreement is a
+k); ``harm``, ``harm_weighted`` and usage (tokens, cost) are compared when recorded. A disagreement is a
 one-line :class:`medagent.errors.SubmissionError` naming the score.
 """
 
@@ -47,6 +47,7 @@ def compare_scores(recorded: dict, computed: dict, pass_k: dict[str, float]) -> 
             raise _mismatch(f"per_category.{cat}", value, computed["per_category"][str(cat)])
     _compare_pass_k(recorded.get("pass_k"), pass_k)
     _compare_harm(recorded.get("harm"), computed["harm"])
+    _compare_weighted(recorded.get("harm_weighted"), computed["harm_weighted"])
     _compare_usage(recorded, computed)
     ci = recorded.get("overall_ci95")
     if ci is not None and not (
@@ -86,6 +87,22 @@ def _compare_harm(recorded: Any, computed: dict) -> None:
         mine = computed["per_category"].get(str(cat))
         if not isinstance(value, dict) or mine is None or not _close(value.get("count"), mine["count"]):
             raise _mismatch(f"harm.per_category.{cat}", value, mine)
+
+
+def _compare_weighted(recorded: Any, computed: dict) -> None:
+    """A recorded ``harm_weighted`` block must agree with the re-graded trials' outcomes."""
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise _mismatch("harm_weighted", recorded, computed)
+    if "overall" in recorded and not _close(recorded["overall"], computed["overall"]):
+        raise _mismatch("harm_weighted.overall", recorded["overall"], computed["overall"])
+    per_cat = recorded.get("per_category") or {}
+    if not isinstance(per_cat, dict):
+        raise _mismatch("harm_weighted.per_category", per_cat, computed["per_category"])
+    for cat, value in per_cat.items():
+        if not _close(value, computed["per_category"].get(str(cat))):
+            raise _mismatch(f"harm_weighted.per_category.{cat}", value, computed["per_category"].get(str(cat)))
 
 
 def _compare_usage(recorded: dict, computed: dict) -> None:

@@ -63,6 +63,7 @@ class Metadata(BaseModel):
     epochs: int = Field(ge=1)
     protocol: str | None = None
     max_steps: int | None = None
+    faults: str = "none"  # the FHIR fault profile of the run (medagent.faults)
 
 
 class TrialRecord(BaseModel):

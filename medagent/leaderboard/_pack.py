@@ -53,6 +53,7 @@ def pack_run(run_dir: Path, *, provider: str | None = None, now: datetime | None
         "epochs": epochs,
         "protocol": _first((run, "protocol")),
         "max_steps": _first((run, "max_steps")),
+        "faults": _first((run, "faults")) or "none",
     }
     generation = _first((run, "generation"), (summary, "generation"))
     if isinstance(generation, dict):

@@ -106,10 +106,12 @@ def _check_digest(sub: HeaderModel, computed: str) -> None:
 
 def _check_metadata(sub: HeaderModel) -> None:
     """The metadata, the recorded scores (summary.json) and the run configuration (run.json)
-    must name the same suite, checksums, model, agent, epochs, protocol and step limit."""
+    must name the same suite, checksums, model, agent, epochs, protocol, step limit and fault
+    profile."""
     meta = sub.metadata.model_dump()
     for where, source in (("scores", sub.scores), ("run", sub.run)):
-        for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent", "epochs", "protocol", "max_steps"):
+        for key in ("suite", "suite_checksum", "cohort_checksum", "model", "agent", "epochs", "protocol", "max_steps",
+                    "faults"):
             recorded = source.get(key)
             if recorded is not None and recorded != meta[key]:
                 raise SubmissionError(f"metadata {key} {meta[key]!r} differs from {where}.{key} {recorded!r}")

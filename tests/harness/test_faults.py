@@ -29,6 +29,9 @@ def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, bench_suite_p
     assert folder.summary["errors"] == 0
     assert folder.run["faults"] == "heavy" and folder.run["config"]["faults"] == "heavy"
     assert folder.summary["faults"] == "heavy"
+    from medagent.leaderboard import pack_run
+
+    assert pack_run(tmp_path / "run")["metadata"]["faults"] == "heavy"  # the leaderboard entry's
     injected = folder.summary["faults_injected"]
     # every kind of fault struck, and the oracle got through each
     assert injected.get("throttled", 0) + injected.get("unavailable", 0) >= 3

@@ -12,8 +12,8 @@ from tests.browser import dump_dom, file_url, needs_chromium, page_problems, par
 
 from ._runs import HOSTILE, MINI, board_dir, mini_grade
 
-SORT_KEYS = ["model", "agent", "provider", "overall", "query", "action", "harm", "reference",
-             *[f"c{n}" for n in range(1, 11)], "pass_k", "cost", "date", "suite", "settings"]
+SORT_KEYS = ["model", "agent", "provider", "overall", "query", "action", "harm", "harm_weighted", "reference",
+             *[f"c{n}" for n in range(1, 11)], "pass_k", "cost", "date", "suite", "settings", "faults"]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,10 @@ def test_columns_rows_and_values(site: Path):
     assert cell(doc, "beta.json.gz", "cost").text() == "$0.0350"
     assert cell(doc, "gamma.json", "date").text() == "2026-11-18"
     assert cell(doc, "beta.json.gz", "provider").text() == "api.example.com"
+    # no harm in these runs: the harm-weighted score (pass +1, fail 0, harm -1) is the success rate
+    assert cell(doc, "alpha.json", "harm_weighted").text() == "+0.88"
+    assert cell(doc, "alpha.json", "harm_weighted").get("data-v") == "0.875"
+    assert cell(doc, "alpha.json", "faults").text() == "none"
 
 
 def test_published_scores_are_apart_and_labelled(site: Path):
