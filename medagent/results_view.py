@@ -67,10 +67,13 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_column("scope")
     table.add_column("success", justify="right")
     table.add_column("harm", justify="right")
+    table.add_column("harm-weighted", justify="right")
     table.add_column("blind / oracle (suite)", justify="right")
     harm = summary.get("harm") or {}
     harm_cat = harm.get("per_category") or {}
     baselines = summary.get("baselines") or {}
+    weighted = summary.get("harm_weighted") or {}
+    weighted_cat = weighted.get("per_category") or {}
 
     def harm_text(block: dict | None) -> str:
         return f"{block.get('count', 0)} ({_pct(block.get('rate'))})" if block else "—"
@@ -81,14 +84,16 @@ def summary_table(summary: dict[str, Any]) -> Table:
             return "n/a"
         return f"{_pct(blind) if blind is not None else 'n/a'} / {_pct(oracle) if oracle is not None else 'n/a'}"
 
-    table.add_row("overall", _pct(summary.get("overall")), harm_text(harm), reference("overall"))
+    table.add_row("overall", _pct(summary.get("overall")), harm_text(harm),
+                  signed(weighted.get("overall")) if weighted else "—", reference("overall"))
     for key, label in (("query", "query tasks"), ("action", "action tasks")):
-        table.add_row(label, _pct(summary.get(key)), "", reference(key))
+        table.add_row(label, _pct(summary.get(key)), "", "", reference(key))
     for category, value in (summary.get("per_category") or {}).items():
         blind = reference_scores({k: (v or {}).get("per_category") or {} for k, v in baselines.items()
                                   if isinstance(v, dict)}, str(category))
         ref = "n/a" if blind == (None, None) else " / ".join(_pct(v) if v is not None else "n/a" for v in blind)
-        table.add_row(f"category {category}", _pct(value), harm_text(harm_cat.get(str(category))), ref)
+        table.add_row(f"category {category}", _pct(value), harm_text(harm_cat.get(str(category))),
+                      signed(weighted_cat.get(str(category))), ref)
     ci = summary.get("overall_ci95")
     if ci:
         table.add_row("overall 95% CI (Wilson)", f"{_pct(ci[0])} – {_pct(ci[1])}")
@@ -101,7 +106,15 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_row("tokens (prompt / completion)", f"{tokens.get('prompt_tokens', 0)} / {tokens.get('completion_tokens', 0)}")
     table.add_row("cost", "—" if cost is None else f"${cost:.4f}")
     table.add_row("wall time", f"{summary.get('wall_time_s', 0):.1f} s")
+    if summary.get("faults") not in (None, "none"):
+        injected = ", ".join(f"{k} {n}" for k, n in (summary.get("faults_injected") or {}).items()) or "none met"
+        table.add_row("FHIR faults", f"{summary['faults']} ({injected})")
     return table
+
+
+def signed(value: float | None) -> str:
+    """A harm-weighted score (−1 … +1), e.g. ``+0.62``."""
+    return "—" if value is None else f"{value:+.2f}"
 
 
 def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Path | None = None) -> None:

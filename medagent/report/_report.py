@@ -31,6 +31,10 @@ def outcome(trial: dict) -> str:
     return "pass" if trial_passed(trial) else "fail"
 
 
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
 def _card(key: str, value: str) -> str:
     return f'<div class="card"><div class="v">{esc(value)}</div><div class="k">{esc(key)}</div></div>'
 
@@ -53,6 +57,7 @@ def _summary(folder: RunFolder, scores: dict) -> str:
         _card("query", pct(scores.get("query"))),
         _card("action", pct(scores.get("action"))),
         _card("harm", f"{pct(harm.get('rate'))} ({harm.get('count', 0)} trials)" if harm else "—"),
+        _card("harm-weighted (+1 / 0 / −1)", _signed((scores.get("harm_weighted") or {}).get("overall"))),
         _card("blind / oracle (suite)", "n/a" if blind is None and oracle is None
               else f"{pct(blind) if blind is not None else 'n/a'} / {pct(oracle) if oracle is not None else 'n/a'}"),
         _card("95% CI", f"{pct(ci[0])} – {pct(ci[1])}" if ci else "—"),
@@ -65,7 +70,8 @@ def _summary(folder: RunFolder, scores: dict) -> str:
     ]
     run = folder.run
     config = ", ".join(
-        f"{key} {run[key]}" for key in ("suite", "epochs", "concurrency", "max_steps", "protocol", "started_at")
+        f"{key} {run[key]}" for key in ("suite", "epochs", "concurrency", "max_steps", "protocol", "faults",
+                    "started_at")
         if run.get(key) is not None
     )
     if run.get("generation"):
@@ -83,6 +89,7 @@ def _category_chart(folder: RunFolder, scores: dict) -> str:
         counts[str(trial["category"])] += 1
     per_cat = scores.get("per_category") or {}
     harm = (scores.get("harm") or {}).get("per_category") or {}
+    weighted = (scores.get("harm_weighted") or {}).get("per_category") or {}
     baselines = scores.get("baselines") or folder.run.get("baselines") or {}
 
     def note(c: str) -> str:
@@ -90,6 +97,8 @@ def _category_chart(folder: RunFolder, scores: dict) -> str:
         harmed = (harm.get(c) or {}).get("count")
         if harmed:
             parts.append(f"harm {harmed}")
+        if weighted.get(c) is not None:
+            parts.append(f"weighted {_signed(weighted[c])}")
         blind = ((baselines.get("blind") or {}).get("per_category") or {}).get(c)
         if isinstance(blind, int | float):
             parts.append(f"blind {pct(blind)}")

@@ -11,6 +11,7 @@ import pytest
 from medagent.cli import main
 from medagent.faults import NOT_SENT, PROFILES, FaultyClient, fault_outcome, rewrite_next, trial_seed
 from medagent.leaderboard._rundir import read_run
+from medagent.report import build_report
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def _bench(suite_path, out, *extra) -> int:
     return main(["bench", "--suite", str(suite_path), "--out", str(out), "--quiet", *extra])
 
 
-def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, bench_suite_path, tmp_path):
+def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, bench_suite_path, tmp_path, capsys):
     assert _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--faults", "heavy") == 0
     folder = read_run(tmp_path / "run", need_summary=True)
     assert folder.summary["overall"] == 1.0, [t["trial_id"] for t in folder.trials if not t["grade"]["passed"]]
@@ -32,6 +33,11 @@ def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, bench_suite_p
     from medagent.leaderboard import pack_run
 
     assert pack_run(tmp_path / "run")["metadata"]["faults"] == "heavy"  # the leaderboard entry's
+    assert main(["view", str(tmp_path / "run")]) == 0
+    shown = capsys.readouterr().out
+    assert "FHIR faults" in shown and "heavy (" in shown and "+1.00" in shown
+    build_report(tmp_path / "run")
+    assert "faults heavy" in (tmp_path / "run" / "report.html").read_text()
     injected = folder.summary["faults_injected"]
     # every kind of fault struck, and the oracle got through each
     assert injected.get("throttled", 0) + injected.get("unavailable", 0) >= 3

@@ -42,6 +42,7 @@ def cards(doc) -> dict[str, str]:
 def test_summary(doc):
     assert cards(doc) == {
         "overall": "75.0%", "query": "75.0%", "action": "75.0%", "harm": "0.0% (0 trials)",
+        "harm-weighted (+1 / 0 / −1)": "+0.75",
         "blind / oracle (suite)": "n/a", "95% CI": "55.0% – 95.0%",
         "pass^k": "50.0% (k=2)", "trials": "8", "errors": "1", "tokens": "9,200", "cost": "$0.0350",
         "wall time": "12.5 s",
