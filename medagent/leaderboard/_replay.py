@@ -19,6 +19,12 @@ Only what legitimately varies between two runs is normalised:
 - ``meta.lastUpdated``;
 - the server's base URL (host, port, ``/sessions/<id>``) in links, ``fullUrl`` and locations.
 
+Requests a fault profile touched (``medagent bench --faults``; ``medagent.faults``) carry
+``fault``: a ``throttled``/``unavailable`` one never reached the server, so it is not sent
+again — its reply must be exactly the injected one (``fault_outcome``); ``short_page`` and
+``slow`` ones were sent as recorded and replay like any other. Fault records are refused in a
+run without a profile, and beyond the profile's per-trial budget.
+
 A tool call that reached the server made exactly one FHIR request, so the recorded tool
 calls (those with an HTTP status) must match the recorded requests one for one: a dropped
 request shows up there.
@@ -36,6 +42,7 @@ from typing import Any
 import orjson
 
 from medagent.errors import SubmissionError
+from medagent.faults import FAULT_KINDS, NOT_SENT, fault_outcome
 
 __all__ = ["Replayer", "open_replayer"]
 
@@ -196,6 +203,33 @@ def _check_request_shape(trial_id: str, number: int, req: Any) -> tuple[str, str
     return method.upper(), path, [(p[0], p[1]) for p in params], req.get("body"), status
 
 
+def _check_fault_budget(trial_id: str, requests: list, profile: Any) -> None:
+    """Fault records only under a fault profile, of known kinds, within its budget."""
+    kinds = [r.get("fault") for r in requests if isinstance(r, dict) and r.get("fault") is not None]
+    if not kinds:
+        return
+    if profile is None:
+        raise SubmissionError(f"trial {trial_id}: requests are marked as faults, but the run had no fault profile")
+    unknown = sorted({str(k) for k in kinds} - set(FAULT_KINDS))
+    if unknown:
+        raise SubmissionError(f"trial {trial_id}: unknown fault kind(s) {', '.join(unknown)}")
+    errors = sum(k in NOT_SENT for k in kinds)
+    if errors > profile.max_errors:
+        raise SubmissionError(f"trial {trial_id}: {errors} injected 429/503 replies, more than the "
+                              f"{profile.name} profile's {profile.max_errors}")
+
+
+def _check_injected(trial_id: str, number: int, req: dict) -> None:
+    """A recorded 429/503 the fault layer made (never sent): it must be exactly that reply."""
+    method, _, _, _, status = _check_request_shape(trial_id, number, req)
+    kind, retry_after = req["fault"], req.get("retry_after")
+    expected_status = 429 if kind == "throttled" else 503
+    if (status != expected_status or not isinstance(retry_after, str) or not retry_after.isdigit()
+            or req.get("response") != fault_outcome(kind, retry_after)):
+        raise SubmissionError(f"trial {trial_id}: {_request_line(number, req)}: recorded as an injected "
+                              f"{kind} fault, but its reply is not the one the fault layer gives")
+
+
 def _check_tool_calls(trial_id: str, trial: dict, requests: list) -> None:
     calls = trial.get("tool_calls") or []
     if not isinstance(calls, list):
@@ -223,6 +257,7 @@ class Replayer:
         # recorded over HTTP (``tasks.clients.HttpFhirClient``): a query string written into
         # the path never reached the server (httpx replaces it with the params)
         self.over_http = over_http
+        self.faults: Any = None  # the run's medagent.faults.FaultProfile (None: no fault allowed)
         self.requests = 0
         self._conn: Any = None
 
@@ -245,7 +280,11 @@ class Replayer:
         with self._scratch():
             session = service.create_session()
             ids = _Ids()
+            _check_fault_budget(trial_id, requests, self.faults)
             for number, req in enumerate(requests, start=1):
+                if isinstance(req, dict) and req.get("fault") in NOT_SENT:
+                    _check_injected(trial_id, number, req)
+                    continue
                 self._one(trial_id, number, req, session, ids)
             log = service.session_log(session)
         self._compare_writes(trial_id, trial.get("writes") or [], log, ids)

@@ -92,6 +92,16 @@ def _default_grader(task: Any, answer: list | None, writes: list[dict]) -> Any:
     return tasks.grade(task, answer, writes)
 
 
+def _fault_profile(name: str) -> Any:
+    from medagent.errors import ConfigError
+    from medagent.faults import get_profile
+
+    try:
+        return get_profile(name)
+    except ConfigError:
+        raise SubmissionError(f"unknown fault profile {name!r}") from None
+
+
 def _open_replayer(suite: Any) -> Replayer | None:
     return open_replayer(suite)
 
@@ -276,6 +286,7 @@ def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]] | None, records: C
     if replayer is not None:
         replayer.max_requests = sub.metadata.max_steps or replayer.max_requests
         replayer.over_http = sub.run.get("fhir") not in (None, "embedded")
+        replayer.faults = _fault_profile(sub.metadata.faults)
     grade = grade or _default_grader
     slim = []
     for index, record in enumerate(records()):

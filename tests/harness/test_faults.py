@@ -23,21 +23,31 @@ def _bench(suite_path, out, *extra) -> int:
     return main(["bench", "--suite", str(suite_path), "--out", str(out), "--quiet", *extra])
 
 
-def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, bench_suite_path, tmp_path, capsys):
-    assert _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--faults", "heavy") == 0
-    folder = read_run(tmp_path / "run", need_summary=True)
+@pytest.fixture(scope="module")
+def heavy_run(bench_suite_path, tmp_path_factory):
+    """The oracle on the small suite under --faults heavy (delays scaled to 0)."""
+    out = tmp_path_factory.mktemp("faults") / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MEDAGENT_FAULT_DELAY_SCALE", "0")
+        assert _bench(bench_suite_path, out, "--agent", "oracle", "--faults", "heavy") == 0
+    return out
+
+
+def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, heavy_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the view's table on one line per row
+    folder = read_run(heavy_run, need_summary=True)
     assert folder.summary["overall"] == 1.0, [t["trial_id"] for t in folder.trials if not t["grade"]["passed"]]
     assert folder.summary["errors"] == 0
     assert folder.run["faults"] == "heavy" and folder.run["config"]["faults"] == "heavy"
     assert folder.summary["faults"] == "heavy"
     from medagent.leaderboard import pack_run
 
-    assert pack_run(tmp_path / "run")["metadata"]["faults"] == "heavy"  # the leaderboard entry's
-    assert main(["view", str(tmp_path / "run")]) == 0
+    assert pack_run(heavy_run)["metadata"]["faults"] == "heavy"  # the leaderboard entry's
+    assert main(["view", str(heavy_run)]) == 0
     shown = capsys.readouterr().out
     assert "FHIR faults" in shown and "heavy (" in shown and "+1.00" in shown
-    build_report(tmp_path / "run")
-    assert "faults heavy" in (tmp_path / "run" / "report.html").read_text()
+    report = build_report(heavy_run, tmp_path / "report.html")
+    assert "faults heavy" in report.read_text()
     injected = folder.summary["faults_injected"]
     # every kind of fault struck, and the oracle got through each
     assert injected.get("throttled", 0) + injected.get("unavailable", 0) >= 3
@@ -194,3 +204,46 @@ def test_next_page_refuses_a_url_that_is_not_a_search(bench_service):
     for url in ("http://x/fhir/Patient/S0000001", "http://x/fhir/../../sessions", "", "http://x/fhir/metadata"):
         result = asyncio.run(env.call("next_page", {"url": url}))
         assert not result.ok and result.status is None, url
+
+
+def test_a_faulted_run_verifies_and_forged_fault_records_fail(heavy_run, bench_suite_path, tmp_path, capsys):
+    """Replay skips the injected 429/503 (checking each is the fault layer's reply) and
+    replays the short pages and slow replies as sent; a forged fault record fails."""
+    from medagent.leaderboard import read_submission, write_submission
+    from tests.leaderboard._runs import edited, trial
+
+    sub = tmp_path / "heavy.json.gz"
+    assert main(["submit", str(heavy_run), "-o", str(sub), "--suite", str(bench_suite_path)]) == 0
+    assert main(["leaderboard", "verify", str(sub), "--suite", str(bench_suite_path)]) == 0
+    assert "re-graded, overall 1.0000" in capsys.readouterr().out
+    doc = read_submission(sub)
+    faulted = next(t for t in doc["trials"] if any(r.get("fault") in NOT_SENT for r in t["fhir_requests"]))
+    number = next(i for i, r in enumerate(faulted["fhir_requests"]) if r.get("fault") in NOT_SENT)
+    plain = next(t for t in doc["trials"] if t["fhir_requests"] and "fault" not in t["fhir_requests"][0])
+
+    def edit_reply(d: dict) -> None:
+        trial(d, faulted["trial_id"])["fhir_requests"][number]["response"]["issue"][0]["diagnostics"] = "x"
+
+    def hide_a_read(d: dict) -> None:  # a request that reached the server passed off as refused
+        trial(d, plain["trial_id"])["fhir_requests"][0]["fault"] = "throttled"
+
+    def unknown_kind(d: dict) -> None:
+        trial(d, plain["trial_id"])["fhir_requests"][0]["fault"] = "gremlin"
+
+    def no_profile(d: dict) -> None:
+        d["metadata"]["faults"] = d["run"]["faults"] = d["scores"]["faults"] = "none"
+        d["run"]["config"]["faults"] = "none"
+
+    cases = [
+        (edit_reply, f"trial {faulted['trial_id']}: request #{number + 1} "),
+        (hide_a_read, f"trial {plain['trial_id']}: request #1 "),
+        (unknown_kind, f"trial {plain['trial_id']}: unknown fault kind(s) gremlin"),
+        (no_profile, "trial "),
+    ]
+    for change, reason in cases:
+        forged = write_submission(edited(doc, change), tmp_path / "forged.json")
+        assert main(["leaderboard", "verify", str(forged), "--suite", str(bench_suite_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"medagent: error: {forged}: {reason}"), err
+        if change is no_profile:
+            assert "the run had no fault profile" in err
