@@ -12,6 +12,8 @@ Prints, each against a baseline measured in the same run:
   not billed to the harness) at ``--concurrency``: wall time, and harness CPU per step =
   (CPU time of this process − time inside tool calls) / model turns (includes the openai
   client's own work);
+- the oracle under ``--faults heavy`` (delays ×0 at concurrency 1, and the real delays at
+  concurrency 32) against the fault-free oracle run;
 - ``leaderboard verify`` of the oracle run's submission (streamed read, digest, replay of
   every recorded FHIR request against the suite's cohort, re-grading, scores) vs the raw
   dispatch of the same requests;
@@ -136,6 +138,28 @@ def _verify_timing(run_dir: Path, repeat: int, raw_total: float, raw_n: int) -> 
           f"replay {replay_only:.2f} s; baseline raw dispatch of the same {raw_n} requests {raw_total:.2f} s")
 
 
+def _faults_timing(suite_id: str, work: Path, plain_wall: float) -> None:
+    """The oracle under ``--faults heavy``: with delays scaled to 0 (what the fault layer,
+    the retries and the extra pages cost the harness) and with the profile's real delays
+    (Retry-After, slow replies) at concurrency 32; the fault-free oracle run is the baseline."""
+    from medagent.runner_bench import BenchConfig, run_bench
+
+    for scale, concurrency in (("0", 1), ("1", 32)):
+        os.environ["MEDAGENT_FAULT_DELAY_SCALE"] = scale
+        try:
+            t0 = time.perf_counter()
+            summary = run_bench(BenchConfig(suite=suite_id, agent="oracle", faults="heavy", concurrency=concurrency),
+                                work / f"oracle-heavy-{scale}", progress=False)
+            wall = time.perf_counter() - t0
+        finally:
+            os.environ.pop("MEDAGENT_FAULT_DELAY_SCALE", None)
+        tot = _trial_totals(work / f"oracle-heavy-{scale}")
+        injected = ", ".join(f"{k} {n}" for k, n in summary.get("faults_injected", {}).items())
+        print(f"oracle --faults heavy (delays x{scale}, concurrency {concurrency}): overall {summary['overall']:.3f}, "
+              f"{tot['steps']} steps ({injected}): wall {wall:.2f} s = {wall / plain_wall:.2f}x the fault-free "
+              f"oracle run ({plain_wall:.2f} s, concurrency 1)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="mab-v1")
@@ -186,6 +210,7 @@ def main() -> None:
           f"without them {1000 * (extra - tot['write_s']) / tot['steps']:.2f} ms/step (target ≤ 5 ms; "
           f"a value below 0 is measurement noise)")
 
+    _faults_timing(args.suite, work, wall)
     _verify_timing(work / "oracle0", args.repeat, raw_total, raw_n)
 
     ctx = mp.get_context("fork")
