@@ -247,3 +247,17 @@ def test_a_faulted_run_verifies_and_forged_fault_records_fail(heavy_run, bench_s
         assert err.startswith(f"medagent: error: {forged}: {reason}"), err
         if change is no_profile:
             assert "the run had no fault profile" in err
+
+
+def test_same_trials_meet_the_same_faults_in_two_runs(bench_suite, bench_suite_path, tmp_path):
+    chosen = [t.id for t in bench_suite.tasks if t.category in (4, 6, 9, 10)]
+    for name in ("a", "b"):
+        assert _bench(bench_suite_path, tmp_path / name, "--agent", "oracle", "--faults", "heavy",
+                      "--concurrency", "3", "--tasks", *chosen) == 0
+
+    def faults(name):
+        return {t["trial_id"]: [(r["method"], r.get("fault"), r["status"]) for r in t["fhir_requests"]]
+                for t in read_run(tmp_path / name).trials}
+
+    first = faults("a")
+    assert first == faults("b") and any(k for seq in first.values() for _, k, _ in seq)
