@@ -62,7 +62,9 @@ def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, heavy_run, tm
     # the oracle followed the next links (the next_page tool) and retried the refused calls
     calls = [c for t in folder.trials for c in t["tool_calls"]]
     assert any(c["name"] == "next_page" and c["ok"] for c in calls)
-    assert any(c["status"] in (429, 503) and not c["ok"] for c in calls)
+    # both kinds reached the agent: the harness's own retries of server failures sit under the
+    # fault layer and never swallow an injected 503
+    assert {429, 503} <= {c["status"] for c in calls if not c["ok"]}
     # grading read the server's write log: exactly one stored resource per required write
     for trial in folder.trials:
         refused = [r for r in trial["fhir_requests"] if r["method"] == "POST" and r.get("fault") in NOT_SENT]
