@@ -221,7 +221,7 @@ class TrialEnv:
         reply = await trial.client.request(method, path.strip("/"), params=params, json=json)
         trial.tool_time += self._clock() - start
         ok = 200 <= reply.status < 300
-        result = _tasks_api()[2](ok=ok, status=reply.status, content=reply.body)
+        result = _tasks_api()[2](ok=ok, status=reply.status, content=reply.body, retry_after=_retry_after(reply))
         trial.tool_calls.append(_record(step, method.upper(), args, result))
         return result
 
@@ -293,6 +293,12 @@ def _not_connected(exc: BaseException) -> bool:
 
     cause = exc.__cause__
     return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _retry_after(reply: Any) -> float | None:
+    from tasks.tools import retry_after
+
+    return retry_after(reply)
 
 
 def _json_object(text: str) -> dict | None:

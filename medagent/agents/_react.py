@@ -63,6 +63,8 @@ def _tool_content(result: Any) -> str:
     if result.ok:
         return payload
     status = f"HTTP {result.status}: " if result.status else ""
+    if getattr(result, "retry_after", None) is not None:  # a 429/503: when to try again
+        status = f"HTTP {result.status} (Retry-After: {result.retry_after:g} s): "
     return f"error: {status}{payload}"
 
 

@@ -101,6 +101,12 @@ def fhir_path(url: str) -> tuple[str, list[tuple[str, str]]]:
     return path.strip("/"), params
 
 
+def _status(result: Any) -> str:
+    """``429, Retry-After: 2`` for a reply asking to wait, else the status."""
+    wait = getattr(result, "retry_after", None)
+    return f"{result.status}, Retry-After: {wait:g}" if wait is not None else str(result.status)
+
+
 async def _act(reply: str, env: Any) -> str | None:
     """Carry out one reply; the next user message, or None when the trial ends."""
     text = _strip_fences(reply)
@@ -114,7 +120,7 @@ async def _act(reply: str, env: Any) -> str | None:
     if text.startswith("GET "):
         path, params = fhir_path(text[4:].splitlines()[0])
         result = await env.request("GET", path, params=params)
-        return f"Response of the GET request (HTTP {result.status}):\n{result_text(result)}"
+        return f"Response of the GET request (HTTP {_status(result)}):\n{result_text(result)}"
     if text.startswith("POST "):
         first, _, payload = text[5:].partition("\n")
         path, _ = fhir_path(first)
@@ -124,7 +130,7 @@ async def _act(reply: str, env: Any) -> str | None:
             env.pass_turn()  # the model's mistake: the round counts
             return f"The POST payload is not valid JSON ({exc}); nothing was sent."
         result = await env.request("POST", path, json=body)
-        return f"Response of the POST request (HTTP {result.status}):\n{result_text(result)}"
+        return f"Response of the POST request (HTTP {_status(result)}):\n{result_text(result)}"
     env.end("invalid_reply")  # not one of the three forms: the original ends the task here
     return None
 

@@ -263,3 +263,32 @@ def test_same_trials_meet_the_same_faults_in_two_runs(bench_suite, bench_suite_p
 
     first = faults("a")
     assert first == faults("b") and any(k for seq in first.values() for _, k, _ in seq)
+
+
+@pytest.mark.parametrize("protocol", ["tools", "text"])
+def test_the_model_sees_status_outcome_retry_after_and_the_next_link(bench_suite, bench_suite_path, oracle_scripts,
+                                                                   tmp_path, protocol):
+    """A model agent (the fake model replaying the oracle's calls) reads the fault as a
+    production server gives it: the status, the OperationOutcome, Retry-After, and a next link."""
+    from tests.fake_openai import FakeOpenAI, ReplayPolicy
+
+    chosen = [t.id for t in bench_suite.tasks if t.category in (4, 6, 7, 9, 10)]
+    with FakeOpenAI(ReplayPolicy(oracle_scripts)) as fake:
+        assert _bench(bench_suite_path, tmp_path / "run", "--model", "fake-model", "--base-url", fake.url,
+                      "--protocol", protocol, "--faults", "heavy", "--concurrency", "4", "--tasks", *chosen) == 0
+        offered = [[t["function"]["name"] for t in body.get("tools") or []] for body in fake.requests]
+    if protocol == "tools":
+        assert all("next_page" in names for names in offered)
+    texts = [m["content"] for t in read_run(tmp_path / "run").trials for m in t["messages"]
+             if m.get("role") in ("tool", "user") and isinstance(m.get("content"), str)]
+    refused = [x for x in texts if "OperationOutcome" in x and ("429" in x or "503" in x)]
+    assert refused and all("Retry-After: 0" in x for x in refused)
+    if protocol == "tools":
+        assert all(x.startswith(("error: HTTP 429 (Retry-After: 0 s): ", "error: HTTP 503 (Retry-After: 0 s): "))
+                   for x in refused)
+    else:
+        assert all(x.startswith(("Response of the GET request (HTTP 429, Retry-After: 0)",
+                                 "Response of the GET request (HTTP 503, Retry-After: 0)",
+                                 "Response of the POST request (HTTP 429, Retry-After: 0)",
+                                 "Response of the POST request (HTTP 503, Retry-After: 0)")) for x in refused)
+    assert any('"relation":"next"' in x and "_offset=" in x for x in texts)
