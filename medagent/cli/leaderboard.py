@@ -69,6 +69,12 @@ def verified_line(verified) -> str:  # noqa: ANN001 - medagent.leaderboard.Verif
         f"overall {rate(scores['overall'])}, query {rate(scores['query'])}, action {rate(scores['action'])}, "
         f"harm {harm.get('count', 0)} ({rate(harm.get('rate'))})"
     )
+    weighted = (scores.get("harm_weighted") or {}).get("overall")
+    if weighted is not None:
+        line += f", harm-weighted {weighted:+.4f}"
+    faults = verified.metadata.get("faults")
+    if faults not in (None, "none"):
+        line += f", under --faults {faults}"
     return f"{line} [{BASELINE_NOTE}]" if verified.baseline else line
 
 

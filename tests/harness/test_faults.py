@@ -217,7 +217,8 @@ def test_a_faulted_run_verifies_and_forged_fault_records_fail(heavy_run, bench_s
     sub = tmp_path / "heavy.json.gz"
     assert main(["submit", str(heavy_run), "-o", str(sub), "--suite", str(bench_suite_path)]) == 0
     assert main(["leaderboard", "verify", str(sub), "--suite", str(bench_suite_path)]) == 0
-    assert "re-graded, overall 1.0000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "re-graded, overall 1.0000" in out and "harm-weighted +1.0000, under --faults heavy" in out
     doc = read_submission(sub)
     faulted = next(t for t in doc["trials"] if any(r.get("fault") in NOT_SENT for r in t["fhir_requests"]))
     number = next(i for i, r in enumerate(faulted["fhir_requests"]) if r.get("fault") in NOT_SENT)

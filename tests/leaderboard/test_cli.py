@@ -35,7 +35,7 @@ def test_submit_then_verify(run_dir: Path, tmp_path: Path, capsys: pytest.Captur
     assert main(["leaderboard", "verify", str(out)]) == 0
     assert capsys.readouterr().out.strip() == (
         f"OK {out}: gpt-test (react) on mini-v1: 8 trials replayed (0 FHIR requests) and re-graded, "
-        "overall 0.7500, query 0.7500, action 0.7500, harm 0 (0.0000)"
+        "overall 0.7500, query 0.7500, action 0.7500, harm 0 (0.0000), harm-weighted +0.7500"
     )
 
 
