@@ -217,6 +217,16 @@ def _check_fault_budget(trial_id: str, requests: list, profile: Any) -> None:
     if errors > profile.max_errors:
         raise SubmissionError(f"trial {trial_id}: {errors} injected 429/503 replies, more than the "
                               f"{profile.name} profile's {profile.max_errors}")
+    short = sum(1 for r in requests if isinstance(r, dict) and r.get("fault") == "short_page"
+                and _has_next_link(r.get("response")))
+    if short > profile.max_short_pages:
+        raise SubmissionError(f"trial {trial_id}: {short} short pages, more than the {profile.name} "
+                              f"profile's {profile.max_short_pages}")
+
+
+def _has_next_link(body: Any) -> bool:
+    return isinstance(body, dict) and any(isinstance(link, dict) and link.get("relation") == "next"
+                                          for link in body.get("link") or [])
 
 
 def _check_injected(trial_id: str, number: int, req: dict) -> None:

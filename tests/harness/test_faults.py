@@ -233,6 +233,14 @@ def test_a_faulted_run_verifies_and_forged_fault_records_fail(heavy_run, bench_s
     def unknown_kind(d: dict) -> None:
         trial(d, plain["trial_id"])["fhir_requests"][0]["fault"] = "gremlin"
 
+    def over_budget(d: dict) -> None:  # more 429/503 than the profile ever injects in a trial
+        record = trial(d, faulted["trial_id"])
+        requests, calls = record["fhir_requests"], record["tool_calls"]
+        at = [i for i, c in enumerate(calls) if c.get("status") is not None][number]
+        extra = PROFILES["heavy"].max_errors
+        requests[number:number] = [dict(requests[number]) for _ in range(extra)]
+        calls[at:at] = [dict(calls[at]) for _ in range(extra)]
+
     def no_profile(d: dict) -> None:
         d["metadata"]["faults"] = d["run"]["faults"] = d["scores"]["faults"] = "none"
         d["run"]["config"]["faults"] = "none"
@@ -241,6 +249,8 @@ def test_a_faulted_run_verifies_and_forged_fault_records_fail(heavy_run, bench_s
         (edit_reply, f"trial {faulted['trial_id']}: request #{number + 1} "),
         (hide_a_read, f"trial {plain['trial_id']}: request #1 "),
         (unknown_kind, f"trial {plain['trial_id']}: unknown fault kind(s) gremlin"),
+        (over_budget, f"trial {faulted['trial_id']}: {sum(r.get('fault') in NOT_SENT for r in faulted['fhir_requests']) + 2} "
+                      "injected 429/503 replies, more than the heavy profile's 2"),
         (no_profile, "trial "),
     ]
     for change, reason in cases:
@@ -293,3 +303,14 @@ def test_the_model_sees_status_outcome_retry_after_and_the_next_link(bench_suite
                                  "Response of the POST request (HTTP 429, Retry-After: 0)",
                                  "Response of the POST request (HTTP 503, Retry-After: 0)")) for x in refused)
     assert any('"relation":"next"' in x and "_offset=" in x for x in texts)
+
+
+def test_oracle_under_light_faults(bench_suite, bench_suite_path, tmp_path):
+    chosen = [t.id for t in bench_suite.tasks if t.category in (1, 5, 9)]
+    assert _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--faults", "light",
+                  "--tasks", *chosen) == 0
+    folder = read_run(tmp_path / "run", need_summary=True)
+    assert folder.summary["overall"] == 1.0 and folder.summary["faults"] == "light"
+    light = PROFILES["light"]
+    for t in folder.trials:
+        assert sum(r.get("fault") in NOT_SENT for r in t["fhir_requests"]) <= light.max_errors
