@@ -314,3 +314,17 @@ def test_oracle_under_light_faults(bench_suite, bench_suite_path, tmp_path):
     light = PROFILES["light"]
     for t in folder.trials:
         assert sum(r.get("fault") in NOT_SENT for r in t["fhir_requests"]) <= light.max_errors
+
+
+def test_faults_over_http_the_same_as_in_process(bench_suite, bench_suite_path, tmp_path):
+    """The wrapper sits on the trial's client whatever the backend: over a real socket the
+    oracle meets the same faults as in-process and still scores 100 %."""
+    chosen = [t.id for t in bench_suite.tasks if t.category in (4, 9, 10)]
+    runs = {}
+    for name, extra in (("http", ("--fhir-url", "embedded-http")), ("local", ())):
+        assert _bench(bench_suite_path, tmp_path / name, "--agent", "oracle", "--faults", "heavy",
+                      "--tasks", *chosen, *extra) == 0
+        folder = read_run(tmp_path / name, need_summary=True)
+        assert folder.summary["overall"] == 1.0
+        runs[name] = {t["trial_id"]: [r.get("fault") for r in t["fhir_requests"]] for t in folder.trials}
+    assert runs["http"] == runs["local"] and any(k for seq in runs["http"].values() for k in seq)
