@@ -3,7 +3,9 @@
 An agent sees the task's public view (``tasks.TaskView``) and this handle; everything it
 does to the record goes through it:
 
-- ``env.tools``: the tool schemas in the OpenAI ``tools`` format (``tasks.TOOLS`` + ``finish``);
+- ``env.tools``: the tool schemas in the OpenAI ``tools`` format (``tasks.TOOLS`` + ``finish``;
+  under ``--faults`` also ``next_page``, and the trial's client sits behind a
+  ``medagent.faults.FaultyClient`` the agent cannot reach);
 - ``await env.call(name, args) -> tasks.ToolResult``: one tool call through the trial's
   FHIR session. ``args`` is a dict or the model's raw JSON text. Invalid JSON, arguments
   that fail the tool's schema and unknown tools come back as ``ok=False`` results (the
