@@ -245,12 +245,13 @@ def test_a_faulted_run_verifies_and_forged_fault_records_fail(heavy_run, bench_s
         d["metadata"]["faults"] = d["run"]["faults"] = d["scores"]["faults"] = "none"
         d["run"]["config"]["faults"] = "none"
 
+    refused = sum(r.get("fault") in NOT_SENT for r in faulted["fhir_requests"])
     cases = [
         (edit_reply, f"trial {faulted['trial_id']}: request #{number + 1} "),
         (hide_a_read, f"trial {plain['trial_id']}: request #1 "),
         (unknown_kind, f"trial {plain['trial_id']}: unknown fault kind(s) gremlin"),
-        (over_budget, f"trial {faulted['trial_id']}: {sum(r.get('fault') in NOT_SENT for r in faulted['fhir_requests']) + 2} "
-                      "injected 429/503 replies, more than the heavy profile's 2"),
+        (over_budget, f"trial {faulted['trial_id']}: {refused + 2} injected 429/503 replies, more than "
+                      "the heavy profile's 2"),
         (no_profile, "trial "),
     ]
     for change, reason in cases:

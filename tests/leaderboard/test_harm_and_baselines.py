@@ -188,7 +188,8 @@ def test_harm_weighted_score_of_a_harmful_run(harmful_run: Path, capsys: pytest.
     assert weighted["overall"] == pytest.approx(0.25) and weighted["weights"] == {"pass": 1, "fail": 0, "harm": -1}
     per_cat = {c: sum(1 if (t["grade"] or {}).get("passed") else -1 if t["harm"] else 0 for t in trials) / len(trials)
                for c, trials in _by_category(read_run(harmful_run).trials).items()}
-    assert weighted["per_category"] == pytest.approx(per_cat) and weighted["per_category"]["1"] < summary["per_category"]["1"]
+    assert weighted["per_category"] == pytest.approx(per_cat)
+    assert weighted["per_category"]["1"] < summary["per_category"]["1"]
     doc = pack_run(harmful_run)
     assert verify_submission(doc, suite=SUITE, grade=mini_grade, replay=None).scores["harm_weighted"] == weighted
     with pytest.raises(SubmissionError, match=r"score 'harm_weighted.overall' is 0.5 but re-grading gives 0.25"):
@@ -197,7 +198,8 @@ def test_harm_weighted_score_of_a_harmful_run(harmful_run: Path, capsys: pytest.
     assert main(["view", str(harmful_run)]) == 0
     assert "+0.25" in capsys.readouterr().out
     page = parse(build_report(harmful_run).read_text())
-    cards = {c.find(class_="k").text(): c.find(class_="v").text() for c in page.by_id("summary").find_all(class_="card")}
+    cards = {c.find(class_="k").text(): c.find(class_="v").text()
+             for c in page.by_id("summary").find_all(class_="card")}
     assert cards["harm-weighted (+1 / 0 / −1)"] == "+0.25"
 
 
