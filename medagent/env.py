@@ -134,6 +134,7 @@ class TrialEnv:
         faults: Any = None,
     ) -> None:
         tools, self._tools, _, _ = _tasks_api()
+        extra_tools = tuple(t for t in extra_tools if t.name not in tools)  # a suite may offer it already
         if extra_tools:  # e.g. ``next_page`` when the session pages (``--faults``)
             tools = {**tools, **{t.name: t for t in extra_tools}}
             self._tools = [*self._tools[:-1], *(t.schema() for t in extra_tools), self._tools[-1]]
