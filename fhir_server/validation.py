@@ -3,6 +3,11 @@
 The model is only a gate: what gets stored is the client's own JSON (parsed by orjson,
 re-serialised with sorted keys), never the model's re-serialisation, so values such as
 decimals and date-times keep the client's spelling.
+
+FHIR version: the server is an R4 (4.0.1) server. fhir.resources has no R4 models, so
+bodies are validated with the R4B (4.3.0) ones, which keep R4's structures except for the
+resource types R4B added or redesigned; those are not served (:data:`NOT_R4`), and R4 types
+that R4B dropped (MedicinalProduct…) are unknown here. :func:`served_types` is the list.
 """
 
 from __future__ import annotations
@@ -16,6 +21,16 @@ from pydantic import BaseModel, ValidationError
 from .errors import FhirError
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# Deeper JSON is refused with 400 before validation (the models recurse per level).
+MAX_JSON_DEPTH = 100
+# R4B resource types that R4 does not have, and those R4B restructured (Evidence,
+# EvidenceVariable): validating them with R4B models would not be R4, so they are not served.
+NOT_R4 = frozenset({
+    "AdministrableProductDefinition", "Citation", "ClinicalUseDefinition", "Evidence",
+    "EvidenceReport", "EvidenceVariable", "Ingredient", "ManufacturedItemDefinition",
+    "MedicinalProductDefinition", "NutritionProduct", "PackagedProductDefinition",
+    "RegulatedAuthorization", "SubscriptionStatus", "SubscriptionTopic", "SubstanceDefinition",
+})
 
 
 @cache
@@ -23,7 +38,7 @@ def model_class(resource_type: str):  # noqa: ANN201 - a fhir.resources model cl
     """The R4B model of ``resource_type``; None when R4B has no such resource."""
     from fhir.resources.R4B import get_fhir_model_class
 
-    if not resource_type[:1].isupper() or not resource_type.isalpha():
+    if not resource_type[:1].isupper() or not resource_type.isalpha() or resource_type in NOT_R4:
         return None
     try:
         return get_fhir_model_class(resource_type)
@@ -40,9 +55,50 @@ def check_type(resource_type: str) -> None:
         raise FhirError(404, f"Unknown resource type: {resource_type!r}", code="not-supported")
 
 
+@cache
+def served_types() -> tuple[str, ...]:
+    """Every resource type this server stores: R4B's models minus :data:`NOT_R4`."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
+    import fhir.resources.R4B.fhirtypes as types
+
+    out = []
+    for name in dir(types):
+        rtype = name.removesuffix("Type")
+        if not name.endswith("Type") or rtype in ("Resource", "DomainResource") or rtype in NOT_R4:
+            continue
+        try:
+            cls = get_fhir_model_class(rtype)
+        except (ValueError, KeyError, AttributeError, ImportError):
+            continue
+        if issubclass(cls, Resource) and cls.get_resource_type() == rtype:
+            out.append(rtype)
+    return tuple(sorted(out))
+
+
 def check_id(rid: str) -> None:
-    if not ID_RE.match(rid):
+    if not ID_RE.match(rid) or rid in (".", ".."):
         raise FhirError(400, f"Invalid resource id: {rid!r}", code="invalid")
+
+
+def json_depth(value: object, limit: int = MAX_JSON_DEPTH) -> int:
+    """The nesting depth of a parsed JSON value, counted until it exceeds ``limit``."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_json(body: bytes | None, max_bytes: int) -> dict:
@@ -60,6 +116,9 @@ def parse_json(body: bytes | None, max_bytes: int) -> dict:
     if not isinstance(data, dict):
         raise FhirError(400, "The request body must be a JSON object (a FHIR resource).",
                         code="structure")
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise FhirError(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+                        code="too-costly")
     return data
 
 
