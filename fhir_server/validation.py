@@ -6,8 +6,9 @@ decimals and date-times keep the client's spelling.
 
 FHIR version: the server is an R4 (4.0.1) server. fhir.resources has no R4 models, so
 bodies are validated with the R4B (4.3.0) ones, which keep R4's structures except for the
-resource types R4B added or redesigned; those are not served (:data:`NOT_R4`), and R4 types
-that R4B dropped (MedicinalProduct…) are unknown here. :func:`served_types` is the list.
+types R4B added (SubscriptionTopic…: not R4, not served), dropped (MedicinalProduct…: no
+model, not served) or redesigned (:data:`RESTRUCTURED_IN_R4B`: not served).
+:func:`served_types` is the list the CapabilityStatement declares.
 """
 
 from __future__ import annotations
@@ -23,14 +24,45 @@ from .errors import FhirError
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 # Deeper JSON is refused with 400 before validation (the models recurse per level).
 MAX_JSON_DEPTH = 100
-# R4B resource types that R4 does not have, and those R4B restructured (Evidence,
-# EvidenceVariable): validating them with R4B models would not be R4, so they are not served.
-NOT_R4 = frozenset({
-    "AdministrableProductDefinition", "Citation", "ClinicalUseDefinition", "Evidence",
-    "EvidenceReport", "EvidenceVariable", "Ingredient", "ManufacturedItemDefinition",
-    "MedicinalProductDefinition", "NutritionProduct", "PackagedProductDefinition",
-    "RegulatedAuthorization", "SubscriptionStatus", "SubscriptionTopic", "SubstanceDefinition",
+# The resource types of FHIR R4 (4.0.1).
+R4_TYPES = frozenset({
+    "Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance", "Appointment",
+    "AppointmentResponse", "AuditEvent", "Basic", "Binary", "BiologicallyDerivedProduct",
+    "BodyStructure", "Bundle", "CapabilityStatement", "CarePlan", "CareTeam", "CatalogEntry",
+    "ChargeItem", "ChargeItemDefinition", "Claim", "ClaimResponse", "ClinicalImpression",
+    "CodeSystem", "Communication", "CommunicationRequest", "CompartmentDefinition",
+    "Composition", "ConceptMap", "Condition", "Consent", "Contract", "Coverage",
+    "CoverageEligibilityRequest", "CoverageEligibilityResponse", "DetectedIssue", "Device",
+    "DeviceDefinition", "DeviceMetric", "DeviceRequest", "DeviceUseStatement",
+    "DiagnosticReport", "DocumentManifest", "DocumentReference", "EffectEvidenceSynthesis",
+    "Encounter", "Endpoint", "EnrollmentRequest", "EnrollmentResponse", "EpisodeOfCare",
+    "EventDefinition", "Evidence", "EvidenceVariable", "ExampleScenario",
+    "ExplanationOfBenefit", "FamilyMemberHistory", "Flag", "Goal", "GraphDefinition", "Group",
+    "GuidanceResponse", "HealthcareService", "ImagingStudy", "Immunization",
+    "ImmunizationEvaluation", "ImmunizationRecommendation", "ImplementationGuide",
+    "InsurancePlan", "Invoice", "Library", "Linkage", "List", "Location", "Measure",
+    "MeasureReport", "Media", "Medication", "MedicationAdministration", "MedicationDispense",
+    "MedicationKnowledge", "MedicationRequest", "MedicationStatement", "MedicinalProduct",
+    "MedicinalProductAuthorization", "MedicinalProductContraindication",
+    "MedicinalProductIndication", "MedicinalProductIngredient", "MedicinalProductInteraction",
+    "MedicinalProductManufactured", "MedicinalProductPackaged",
+    "MedicinalProductPharmaceutical", "MedicinalProductUndesirableEffect", "MessageDefinition",
+    "MessageHeader", "MolecularSequence", "NamingSystem", "NutritionOrder", "Observation",
+    "ObservationDefinition", "OperationDefinition", "OperationOutcome", "Organization",
+    "OrganizationAffiliation", "Parameters", "Patient", "PaymentNotice",
+    "PaymentReconciliation", "Person", "PlanDefinition", "Practitioner", "PractitionerRole",
+    "Procedure", "Provenance", "Questionnaire", "QuestionnaireResponse", "RelatedPerson",
+    "RequestGroup", "ResearchDefinition", "ResearchElementDefinition", "ResearchStudy",
+    "ResearchSubject", "RiskAssessment", "RiskEvidenceSynthesis", "Schedule", "SearchParameter",
+    "ServiceRequest", "Slot", "Specimen", "SpecimenDefinition", "StructureDefinition",
+    "StructureMap", "Subscription", "Substance", "SubstanceNucleicAcid", "SubstancePolymer",
+    "SubstanceProtein", "SubstanceReferenceInformation", "SubstanceSourceMaterial",
+    "SubstanceSpecification", "SupplyDelivery", "SupplyRequest", "Task",
+    "TerminologyCapabilities", "TestReport", "TestScript", "ValueSet", "VerificationResult",
+    "VisionPrescription",
 })
+# R4 types whose R4B model is restructured: validating them with it would not be R4.
+RESTRUCTURED_IN_R4B = frozenset({"Evidence", "EvidenceVariable"})
 
 
 @cache
@@ -38,7 +70,7 @@ def model_class(resource_type: str):  # noqa: ANN201 - a fhir.resources model cl
     """The R4B model of ``resource_type``; None when R4B has no such resource."""
     from fhir.resources.R4B import get_fhir_model_class
 
-    if not resource_type[:1].isupper() or not resource_type.isalpha() or resource_type in NOT_R4:
+    if resource_type not in R4_TYPES or resource_type in RESTRUCTURED_IN_R4B:
         return None
     try:
         return get_fhir_model_class(resource_type)
@@ -47,7 +79,13 @@ def model_class(resource_type: str):  # noqa: ANN201 - a fhir.resources model cl
 
 
 def known_type(resource_type: str) -> bool:
-    return model_class(resource_type) is not None
+    """A served type (no model import: that happens on the first write of the type)."""
+    return resource_type in _served_set()
+
+
+@cache
+def _served_set() -> frozenset[str]:
+    return frozenset(served_types())
 
 
 def check_type(resource_type: str) -> None:
@@ -57,24 +95,10 @@ def check_type(resource_type: str) -> None:
 
 @cache
 def served_types() -> tuple[str, ...]:
-    """Every resource type this server stores: R4B's models minus :data:`NOT_R4`."""
-    from fhir.resources.R4B import get_fhir_model_class
-    from fhir.resources.R4B.resource import Resource
-
+    """Every resource type this server stores: R4's types that R4B models unchanged."""
     import fhir.resources.R4B.fhirtypes as types
 
-    out = []
-    for name in dir(types):
-        rtype = name.removesuffix("Type")
-        if not name.endswith("Type") or rtype in ("Resource", "DomainResource") or rtype in NOT_R4:
-            continue
-        try:
-            cls = get_fhir_model_class(rtype)
-        except (ValueError, KeyError, AttributeError, ImportError):
-            continue
-        if issubclass(cls, Resource) and cls.get_resource_type() == rtype:
-            out.append(rtype)
-    return tuple(sorted(out))
+    return tuple(sorted(t for t in R4_TYPES - RESTRUCTURED_IN_R4B if hasattr(types, f"{t}Type")))
 
 
 def check_id(rid: str) -> None:
