@@ -8,8 +8,9 @@ session costs nothing to create and is discarded by deleting its rows.
 
 Threading: one connection per thread (WAL lets readers run beside the single writer);
 writes are serialised by a lock and ``BEGIN IMMEDIATE``. The store owns every connection it
-opens: one whose thread has ended (a retired worker thread) is closed when the next one is
-opened, so file descriptors and mapped memory stay flat (benchmarks/soak.py). Durability: ``synchronous=NORMAL``
+opens: one whose thread has ended (a retired worker thread) is closed as the thread's
+local storage is cleared (and, as a backstop, when the next connection is opened), so file
+descriptors and memory stay flat (``benchmarks/fhir_limits.py soak``). Durability: ``synchronous=NORMAL``
 in WAL mode writes every committed transaction to the WAL file before the commit returns,
 so a killed process (SIGKILL) loses nothing acknowledged; only an OS crash or power loss
 could drop the last transactions.
@@ -84,6 +85,22 @@ _INSERT = {
 _BATCH = 20_000
 
 
+class _Owned:
+    """A thread's connection, closed when the thread ends and its thread-local is cleared."""
+
+    __slots__ = ("conn", "release")
+
+    def __init__(self, conn: sqlite3.Connection, release) -> None:  # noqa: ANN001
+        self.conn = conn
+        self.release = release
+
+    def __del__(self) -> None:
+        try:
+            self.release(self.conn)
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to release
+            pass
+
+
 class Current(NamedTuple):
     rid: int
     session: str
@@ -121,7 +138,7 @@ class Store:
             raise StoreError(f"cannot create the database folder {self.path.parent}: {exc}") from exc
         self._local = threading.local()
         self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._conns_lock = threading.Lock()
+        self._conns_lock = threading.RLock()  # re-entrant: _Owned.__del__ may run anywhere
         self.write_lock = threading.RLock()
         conn = self.conn()
         try:
@@ -186,8 +203,8 @@ class Store:
 
     # -- connections and transactions -------------------------------------------------
     def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        owned = getattr(self._local, "owned", None)
+        if owned is None:
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -199,17 +216,23 @@ class Store:
             conn.execute("PRAGMA mmap_size=2147418112")  # SQLite's default ceiling (2 GiB)
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA threads=2")
-            self._local.conn = conn
+            owned = self._local.owned = _Owned(conn, self._release)
             with self._conns_lock:
                 alive = []
                 for thread, other in self._conns:
                     if thread.is_alive():
                         alive.append((thread, other))
-                    else:  # its thread has ended: nobody can use it any more
+                    else:  # its thread has ended without its local being cleared
                         other.close()
                 alive.append((threading.current_thread(), conn))
                 self._conns = alive
-        return conn
+        return owned.conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """Close the connection of a thread that has ended (its thread-local was cleared)."""
+        with self._conns_lock:
+            self._conns = [(t, c) for t, c in self._conns if c is not conn]
+        conn.close()
 
     def open_connections(self) -> int:
         """How many SQLite connections the store holds open (for tests and the soak)."""
@@ -234,9 +257,9 @@ class Store:
 
     def close(self) -> None:
         with self._conns_lock:
-            for _, conn in self._conns:
-                conn.close()
-            self._conns.clear()
+            conns, self._conns = self._conns, []
+        for _, conn in conns:
+            conn.close()
         self._local = threading.local()
 
     # -- meta ---------------------------------------------------------------------------
