@@ -102,12 +102,27 @@ class FhirService:
         with self.store.write() as conn:
             (open_now,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
             if open_now >= self.settings.max_sessions:
+                open_now -= self._drop_stale(conn)
+            if open_now >= self.settings.max_sessions:
                 raise FhirError(429, f"{open_now} sessions are open, the limit is "
                                 f"{self.settings.max_sessions}: delete finished sessions "
                                 "(DELETE /sessions/{id}) and retry.", code="throttled")
             conn.execute("INSERT INTO sessions VALUES (?, datetime('now'))", (sid,))
         self._touch(sid)
         return sid
+
+    def _drop_stale(self, conn: sqlite3.Connection) -> int:
+        """At the cap: delete sessions this process never served (left by a process that
+        ended without deleting them) created longer than ``session_idle_seconds`` ago."""
+        with self._used_lock:
+            known = set(self._used)
+        cutoff = f"-{int(self.settings.session_idle_seconds)} seconds"
+        stale = [sid for (sid,) in conn.execute(
+            "SELECT id FROM sessions WHERE created < datetime('now', ?)", (cutoff,))
+            if sid not in known]
+        for sid in stale:
+            self.store.delete_session(sid)  # joins this write transaction
+        return len(stale)
 
     def _touch(self, sid: str) -> float | None:
         """Record a request of ``sid``; returns the time of its previous one (None if unseen)."""

@@ -295,3 +295,17 @@ def test_a_store_indexed_with_another_parameter_table_is_refused(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "search-parameter table" in lines[0] and "seed again" in lines[0]
 
+
+
+def test_at_the_cap_sessions_left_by_another_process_are_dropped(running_server):
+    server = running_server(max_sessions=2)
+    with server.store.write() as conn:  # a session a crashed run left behind two hours ago
+        conn.execute("INSERT INTO sessions VALUES ('left', datetime('now', '-2 hours'))")
+        conn.execute("INSERT INTO resources(session, type, id, version, lu, deleted, patient, "
+                     "body) VALUES ('left', 'Patient', 'S1', 1, 0, 0, 'S1', '{}')")
+    sessions = f"{server.root_url}/sessions"
+    assert httpx.post(sessions).status_code == 201
+    assert httpx.post(sessions).status_code == 201  # 'left' made room
+    _outcome(httpx.post(sessions), 429, "throttled")  # the two live ones are kept
+    count = server.store.conn().execute("SELECT count(*) FROM resources WHERE session='left'")
+    assert count.fetchone()[0] == 0
