@@ -89,15 +89,16 @@ def test_one_token_rule_for_every_route_and_any_scheme_case(running_server):
     routes = [("GET", f"{server.base_url}/metadata"), ("POST", f"{server.root_url}/sessions"),
               ("GET", f"{server.root_url}/sessions/{sid}/log"),
               ("GET", f"{server.root_url}/sessions/{sid}/fhir/metadata")]
-    for method, url in routes:
-        for bad in (None, "Bearer wrong", "Basic s3cret", "s3cret", "Bearer", "Bearers3cret"):
-            headers = {"authorization": bad} if bad is not None else {}
-            resp = httpx.request(method, url, headers=headers)
-            assert resp.status_code == 401, (method, url, bad)
-            assert resp.json()["issue"][0]["code"] == "login"
-        for good in ("Bearer s3cret", "bearer s3cret", "BEARER s3cret"):
-            resp = httpx.request(method, url, headers={"authorization": good})
-            assert resp.status_code in (200, 201), (method, url, good, resp.text)
+    with httpx.Client() as client:
+        for method, url in routes:
+            for bad in (None, "Bearer wrong", "Basic s3cret", "s3cret", "Bearer", "Bearers3cret"):
+                headers = {"authorization": bad} if bad is not None else {}
+                resp = client.request(method, url, headers=headers)
+                assert resp.status_code == 401, (method, url, bad)
+                assert resp.json()["issue"][0]["code"] == "login"
+            for good in ("Bearer s3cret", "bearer s3cret", "BEARER s3cret"):
+                resp = client.request(method, url, headers={"authorization": good})
+                assert resp.status_code in (200, 201), (method, url, good, resp.text)
     assert httpx.delete(f"{server.root_url}/sessions/{sid}",
                         headers={"authorization": "bearer s3cret"}).status_code == 204
 
