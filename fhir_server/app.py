@@ -10,9 +10,10 @@ With ``settings.token`` set, every request on every route needs
 URLs written into replies (``Location``, ``fullUrl``, paging links, a session's
 ``base_url``) start with :func:`request_root`: the configured ``public_url``; else, from a
 ``trusted_proxies`` address, its ``X-Forwarded-Proto``/``X-Forwarded-Host``; else the
-address the server is bound to; and only when that is a wildcard (``0.0.0.0``, as in the
-Docker image) the ``Host`` the client used, as ``http://host:port`` after a strict syntax
-check. ``X-Forwarded-*`` from anyone else is ignored.
+address the server is bound to (``settings.host``; the port and address of the connection);
+and only when that is a wildcard (``0.0.0.0``, as in the Docker image, where the container's
+own address is not the one clients reach) the ``Host`` the client used, as
+``http://host:port`` after a strict syntax check. ``X-Forwarded-*`` from anyone else is ignored.
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def request_root(scope: Scope, headers: dict[str, str], settings: ServerSettings
         host = headers.get("x-forwarded-host", "").split(",")[0].strip()
         if proto in ("http", "https") and _HOST_RE.match(host):
             return f"{proto}://{host}"
-    server = scope.get("server")
-    if server and server[0] not in _WILDCARDS:
+    server = scope.get("server")  # the connection's local address (never a wildcard)
+    if server and settings.host not in _WILDCARDS:  # bound to one address: that one
         return f"http://{_host_port(server[0], server[1])}"
     host = headers.get("host", "")
-    if _HOST_RE.match(host):
+    if _HOST_RE.match(host):  # bound to all: the name the client reached us by
         return f"http://{host}"
     if server:
-        return f"http://{_host_port(settings.host, server[1])}"
+        return f"http://{_host_port(server[0], server[1])}"
     return settings.root_url
 
 

@@ -130,11 +130,13 @@ def test_token_from_a_file(running_server, server_settings, tmp_path, monkeypatc
 def test_a_wildcard_bind_uses_a_checked_host_header():
     from fhir_server.app import request_root
 
-    settings = ServerSettings(host="0.0.0.0", port=8080)
-    scope = {"server": ("0.0.0.0", 8080), "client": ("172.17.0.1", 50000)}
-    assert request_root(scope, {"host": "localhost:49153"}, settings) == "http://localhost:49153"
+    wildcard = ServerSettings(host="0.0.0.0", port=8080)
+    # bound to all interfaces, uvicorn reports the connection's local (container) address
+    scope = {"server": ("172.17.0.2", 8080), "client": ("172.17.0.1", 50000)}
+    assert request_root(scope, {"host": "localhost:49153"}, wildcard) == "http://localhost:49153"
     for bad in ("javascript://evil.example", "evil.example/x", "a b", "evil.example:666@x", ""):
-        got = request_root(scope, {"host": bad, "x-forwarded-proto": "javascript"}, settings)
-        assert got == "http://0.0.0.0:8080", bad
+        got = request_root(scope, {"host": bad, "x-forwarded-proto": "javascript"}, wildcard)
+        assert got == "http://172.17.0.2:8080", bad
+    local = ServerSettings(host="127.0.0.1", port=8080)
     bound = {"server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 50000)}
-    assert request_root(bound, {"host": "evil.example:666"}, settings) == "http://127.0.0.1:8080"
+    assert request_root(bound, {"host": "evil.example:666"}, local) == "http://127.0.0.1:8080"
