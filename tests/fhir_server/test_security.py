@@ -3,6 +3,8 @@ request headers; one token rule for every route; the token need not be on the co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -140,3 +142,25 @@ def test_a_wildcard_bind_uses_a_checked_host_header():
     local = ServerSettings(host="127.0.0.1", port=8080)
     bound = {"server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 50000)}
     assert request_root(bound, {"host": "evil.example:666"}, local) == "http://127.0.0.1:8080"
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+@pytest.mark.parametrize("how", ["--token-file", "MEDAGENT_TOKEN_FILE", "MEDAGENT_TOKEN"])
+def test_serve_takes_the_token_without_the_command_line(tmp_path, how):
+    from fhir_server.process import start_serve
+
+    token = "not-in-the-process-list"
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    args = ("--no-seed", "--token-file", str(token_file)) if how == "--token-file" else ("--no-seed",)
+    env = {} if how == "--token-file" else {how: str(token_file) if how.endswith("FILE") else token}
+    server = start_serve(tmp_path / "serve.db", *args, home=tmp_path, env=env, token=token)
+    try:
+        cmdline = Path(f"/proc/{server.proc.pid}/cmdline").read_bytes()
+        assert token.encode() not in cmdline
+        assert httpx.get(f"{server.base_url}/metadata").status_code == 401
+        made = httpx.post(f"http://127.0.0.1:{server.port}/sessions",
+                          headers={"authorization": f"bearer {token}"})
+        assert made.status_code == 201
+    finally:
+        server.stop()
