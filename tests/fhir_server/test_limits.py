@@ -165,22 +165,22 @@ def test_sessions_have_a_cap(running_server):
 
 
 def test_idle_sessions_expire_with_their_rows(running_server):
-    server = running_server(session_idle_seconds=1.5)
+    server = running_server(session_idle_seconds=2.5)
     made = httpx.post(f"{server.root_url}/sessions").json()
     sid, base = made["id"], made["base_url"]
     assert httpx.put(f"{base}/Patient/S0000001", json=patient("S0000001")).status_code == 201
-    time.sleep(0.9)
+    time.sleep(1.5)
     assert httpx.get(f"{base}/Patient/S0000001").status_code == 200  # a request keeps it alive
-    time.sleep(0.9)
+    time.sleep(1.5)
     assert httpx.get(f"{base}/Patient/S0000001").status_code == 200
-    time.sleep(1.8)
+    time.sleep(3.0)
     assert "expired" in _outcome(httpx.get(f"{base}/Patient/S0000001"), 404, "not-found")
     assert httpx.get(f"{server.root_url}/sessions/{sid}/log").status_code == 404
     rows = server.store.conn().execute("SELECT count(*) FROM resources WHERE session=?", (sid,))
     assert rows.fetchone()[0] == 0
     # an idle session nobody asks for again is removed when the next one is created
     other = httpx.post(f"{server.root_url}/sessions").json()["id"]
-    time.sleep(1.8)
+    time.sleep(3.0)
     httpx.post(f"{server.root_url}/sessions")
     assert not server.service.session_exists(other)
 
