@@ -281,3 +281,22 @@ def test_dot_ids_are_refused(running_server, rid):
              "resource": {"resourceType": "Patient", "id": rid}}
     assert httpx.post(server.base_url, json=_bundle("transaction", [entry])).status_code == 400
     assert httpx.get(f"{server.base_url}/Patient", params={"_count": "0"}).json()["total"] == 0
+
+
+def test_the_readme_lists_what_the_capability_statement_declares():
+    from pathlib import Path
+
+    from fhir_server.capability import capability_statement
+    from fhir_server.validation import served_types
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## The FHIR server", 1)[1].split("\n## ", 1)[0]
+    cap = capability_statement(1000, 1000, False)
+    assert f"the {len(served_types())} types" in section and "4.0.1" in section
+    codes = {i["code"] for r in cap["rest"][0]["resource"] for i in r["interaction"]}
+    codes |= {i["code"] for i in cap["rest"][0]["interaction"]}
+    words = {"history-instance": "instance history", "search-type": "type search"}
+    for code in codes:
+        assert words.get(code, code) in section, code
+    for param in cap["rest"][0]["searchParam"]:
+        assert param["name"] in section, param["name"]
