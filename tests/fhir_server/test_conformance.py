@@ -239,6 +239,7 @@ def test_prefer_return_on_writes(running_server):
 
 def test_elements_keeps_mandatory_elements(running_server):
     server = running_server()
+    _put(server, patient("S0000040"))
     created = httpx.post(f"{server.base_url}/Observation",
                          json=observation("S0000040", "K", "2823-3", 4.0, "2023-11-13T08:00:00Z"))
     oid = created.json()["id"]
@@ -300,3 +301,19 @@ def test_the_readme_lists_what_the_capability_statement_declares():
         assert words.get(code, code) in section, code
     for param in cap["rest"][0]["searchParam"]:
         assert param["name"] in section, param["name"]
+
+
+def test_json_patch_is_held_to_the_patient_reference_rule(running_server):
+    server = running_server()
+    _put(server, patient("S0000050"))
+    created = httpx.post(f"{server.base_url}/Observation",
+                         json=observation("S0000050", "K", "2823-3", 4.0, "2023-11-13T08:00:00Z"))
+    url = f"{server.base_url}/Observation/{created.json()['id']}"
+    ops = [{"op": "replace", "path": "/subject/reference", "value": "Patient/S0000404"}]
+    resp = httpx.patch(url, content=orjson.dumps(ops), headers=PATCH)
+    assert resp.status_code == 422 and resp.json()["issue"][0]["expression"] == ["Observation.subject"]
+    entry = {"request": {"method": "PATCH", "url": f"Observation/{created.json()['id']}"},
+             "resource": _binary_patch(ops)}
+    txn = httpx.post(server.base_url, json=_bundle("transaction", [entry]))
+    assert txn.status_code == 422
+    assert httpx.get(url).json()["subject"]["reference"] == "Patient/S0000050"

@@ -187,6 +187,7 @@ def test_idle_sessions_expire_with_their_rows(running_server):
 
 def test_session_deletion_is_atomic_with_an_in_flight_write(running_server, monkeypatch):
     server = running_server()
+    _seed(server)  # Patient/S0000000, whom the write refers to
     made = httpx.post(f"{server.root_url}/sessions").json()
     sid, base = made["id"], made["base_url"]
     entered, release = threading.Event(), threading.Event()
@@ -204,7 +205,7 @@ def test_session_deletion_is_atomic_with_an_in_flight_write(running_server, monk
 
     def write() -> None:
         result["resp"] = httpx.post(f"{base}/Observation", timeout=30, json=observation(
-            "S0000001", "K", "2823-3", 4.0, "2023-11-13T08:00:00Z"))
+            "S0000000", "K", "2823-3", 4.0, "2023-11-13T08:00:00Z"))
 
     writer = threading.Thread(target=write)
     writer.start()
