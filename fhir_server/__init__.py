@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 _EXPORTS = {
     "FhirError": "errors", "FhirServerError": "errors", "StoreError": "errors",
-    "FhirResponse": "service", "FhirService": "service",
+    "FhirResponse": "responses", "FhirService": "service",
     "RunningServer": "app", "create_app": "app", "serve_in_thread": "app",
     "ServerSettings": "settings", "Store": "store",
 }
@@ -25,7 +25,8 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from .app import RunningServer, create_app, serve_in_thread
     from .errors import FhirError, FhirServerError, StoreError
-    from .service import FhirResponse, FhirService
+    from .responses import FhirResponse
+    from .service import FhirService
     from .settings import ServerSettings
     from .store import Store
 

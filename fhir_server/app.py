@@ -4,14 +4,25 @@
 
 Routes: ``/fhir/...`` (the baseline), ``POST /sessions`` → 201 ``{"id", "base_url"}``,
 ``GET /sessions/{id}/log``, ``DELETE /sessions/{id}``, ``/sessions/{id}/fhir/...``.
-With ``settings.token`` set, every request needs ``Authorization: Bearer <token>``.
+With ``settings.token`` set, every request on every route needs
+``Authorization: Bearer <token>`` (the scheme is case-insensitive); an empty token is none.
+
+URLs written into replies (``Location``, ``fullUrl``, paging links, a session's
+``base_url``) start with :func:`request_root`: the configured ``public_url``; else, from a
+``trusted_proxies`` address, its ``X-Forwarded-Proto``/``X-Forwarded-Host``; else the
+address the server is bound to (``settings.host``; the port and address of the connection);
+and only when that is a wildcard (``0.0.0.0``, as in the Docker image, where the container's
+own address is not the one clients reach) the ``Host`` the client used, as
+``http://host:port`` after a strict syntax check. ``X-Forwarded-*`` from anyone else is ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import sqlite3
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -26,11 +37,56 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bundles import dumps
 from .errors import FhirError, FhirServerError, StoreError
-from .service import FhirResponse, FhirService, outcome_response
+from .responses import FhirResponse, outcome_response
+from .service import FhirService
 from .settings import ServerSettings
 from .store import Store
 
 log = logging.getLogger("fhir_server")
+
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                      r"(?::[0-9]{1,5})?$")
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _host_port(host: str, port: int | None) -> str:
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{host}:{port}" if port and port != 80 else host  # http's default port is implied
+
+
+def request_root(scope: Scope, headers: dict[str, str], settings: ServerSettings) -> str:
+    """The root URL (scheme://host[:port]) replies to this request are written with."""
+    if settings.public_url:
+        return settings.public_url
+    client = scope.get("client")
+    if client and client[0] in settings.trusted_proxies:
+        proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+        if proto in ("http", "https") and _HOST_RE.match(host):
+            return f"{proto}://{host}"
+    server = scope.get("server")  # the connection's local address (never a wildcard)
+    if server and settings.host not in _WILDCARDS:  # bound to one address: that one
+        return f"http://{_host_port(server[0], server[1])}"
+    host = headers.get("host", "")
+    if _HOST_RE.match(host):  # bound to all: the name the client reached us by
+        return f"http://{host}"
+    if server:
+        return f"http://{_host_port(server[0], server[1])}"
+    return settings.root_url
+
+
+class Auth:
+    """The one token rule of every route: ``Authorization: Bearer <token>`` when a token is set."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token.encode() if token else None
+
+    def allows(self, header: str | None) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, given = (header or "").strip().partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("utf-8", "replace"), self.token)
 
 
 def _send(resp: FhirResponse) -> Response:
@@ -64,8 +120,9 @@ class FhirRoutes:
     def __init__(self, app: ASGIApp, service: FhirService, settings: ServerSettings) -> None:
         self.app = app
         self.service = service
+        self.settings = settings
         self.limit = settings.max_body_bytes
-        self.token = f"Bearer {settings.token}".encode() if settings.token else None
+        self.auth = Auth(settings.token)
         self.threads = settings.threads
         self._limiters: dict[int, CapacityLimiter] = {}
 
@@ -86,8 +143,7 @@ class FhirRoutes:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         method = scope["method"]
         resp = None
-        if self.token is not None and not hmac.compare_digest(
-                headers.get("authorization", "").encode("latin-1"), self.token):
+        if not self.auth.allows(headers.get("authorization")):
             resp = _unauthorized()
         body = None
         if resp is None and method in ("POST", "PUT", "PATCH"):
@@ -96,9 +152,10 @@ class FhirRoutes:
                 resp, body = body, None
         if resp is None:
             params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            root = request_root(scope, headers, self.settings)
             try:
                 resp = await to_thread.run_sync(
-                    self.service.dispatch, method, path, params, body, headers, session,
+                    self.service.dispatch, method, path, params, body, headers, session, root,
                     limiter=self._limiter())
             except Exception:  # a bug: logged with its traceback, answered the FHIR way
                 log.exception("unhandled error in %s %s", method, scope["path"])
@@ -146,16 +203,13 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
     settings = settings or ServerSettings()
     store = store if store is not None else Store(settings.db)
     service = FhirService(store, settings)
-    token = settings.token
+    auth = Auth(settings.token)
     app = FastAPI(title="medagent FHIR server", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
     app.state.store = store
 
     def unauthorized(request: Request) -> Response | None:
-        given = request.headers.get("authorization", "")
-        if token is None or hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return None
-        return _send(_unauthorized())
+        return None if auth.allows(request.headers.get("authorization")) else _send(_unauthorized())
 
     app.add_middleware(FhirRoutes, service=service, settings=settings)
 
@@ -168,13 +222,18 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
             return await to_thread.run_sync(fn, *args), None
         except FhirError as exc:
             return None, _send(outcome_response(exc))
+        except (StoreError, sqlite3.Error):
+            log.exception("storage error in %s %s", request.method, request.url.path)
+            return None, _error(500, "Internal storage error (details are in the server log).",
+                                "exception")
 
     @app.post("/sessions")
     async def create_session(request: Request) -> Response:
         sid, error = await guarded(request, service.create_session)
         if error is not None:
             return error
-        base = str(request.base_url).rstrip("/")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        base = request_root(request.scope, headers, settings)
         return Response(dumps({"id": sid, "base_url": f"{base}/sessions/{sid}/fhir"}),
                         status_code=201, media_type="application/json")
 
@@ -190,7 +249,8 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
-        return _error(500, f"Storage error: {exc}", "exception")
+        log.error("storage error in %s %s: %s", request.method, request.url.path, exc)
+        return _error(500, "Internal storage error (details are in the server log).", "exception")
 
     return app
 
@@ -222,7 +282,7 @@ def serve_in_thread(settings: ServerSettings | Store | None = None,
     store = store if store is not None else Store(settings.db)
     app = create_app(settings, store)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="off", proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="fhir-server", daemon=True)
     thread.start()

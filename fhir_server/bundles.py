@@ -58,12 +58,29 @@ def subset(body: bytes, elements: list[str] | None, summary: str) -> bytes:
     if summary == "true":
         elements = summary_elements(resource.get("resourceType", ""))
     if elements is not None:
-        resource = {k: v for k, v in resource.items() if k in _ALWAYS or k in elements}
+        keep = {*_ALWAYS, *elements, *mandatory_elements(resource.get("resourceType", ""))}
+        resource = {k: v for k, v in resource.items() if k in keep or (k[:1] == "_" and k[1:] in keep)}
     else:
         resource.pop("text", None)
     meta = resource.setdefault("meta", {})
     meta["tag"] = [*meta.get("tag", []), _SUBSETTED]
     return dumps(resource)
+
+
+@cache
+def mandatory_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements R4 requires (min 1), kept by ``_elements`` as the spec asks."""
+    cls = model_class(resource_type)
+    if cls is None:
+        return frozenset()
+    out = set()
+    for name, field in cls.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if not extra.get("element_property"):
+            continue
+        if field.is_required() or extra.get("element_required") or extra.get("one_of_many_required"):
+            out.add(field.alias or name)
+    return frozenset(out)
 
 
 @cache

@@ -48,12 +48,16 @@ class ServeProcess:
 
 
 def start_serve(db: str | Path, *args: str, port: int | None = None, home: str | Path | None = None,
-                timeout: float = 30.0) -> ServeProcess:
+                timeout: float = 30.0, env: dict[str, str] | None = None,
+                token: str | None = None) -> ServeProcess:
     """Launch ``medagent serve --db DB --port PORT [ARGS…]`` and wait until ``/fhir/metadata``
-    answers 200. Raises :class:`FhirServerError` (with the tail of the server's stderr) when
-    the process exits first or does not answer within ``timeout`` seconds."""
+    answers 200 (sent with ``token`` as a bearer token, when the server needs one). ``env``
+    adds environment variables. Raises :class:`FhirServerError` (with the tail of the server's
+    stderr) when the process exits first or does not answer within ``timeout`` seconds."""
     port = port or free_port()
-    env = dict(os.environ, MEDAGENT_HOME=str(home)) if home is not None else None
+    extra = {**(env or {}), **({"MEDAGENT_HOME": str(home)} if home is not None else {})}
+    env = dict(os.environ, **extra) if extra else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     started = time.perf_counter()
     # stderr goes to a file, not a pipe: a pipe nobody reads would block a chatty server
     log = tempfile.TemporaryFile()
@@ -69,7 +73,7 @@ def start_serve(db: str | Path, *args: str, port: int | None = None, home: str |
             log.close()
             raise FhirServerError(f"medagent serve exited with {proc.returncode}: {tail}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1, headers=headers).status_code == 200:
                 return ServeProcess(proc, port, time.perf_counter() - started, log)
         except httpx.TransportError:
             pass

@@ -18,12 +18,9 @@ in the same Bundle counts, and one deleted in it does not.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
 from .errors import FhirError
-
-if TYPE_CHECKING:
-    from .service import Ctx, FhirService
+from .responses import Ctx
+from .store import Store
 
 ELEMENTS = ("subject", "patient")
 _PATIENT = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
@@ -35,7 +32,7 @@ def _references(value: object) -> list[str]:
             if isinstance(v, dict) and isinstance(v.get("reference"), str)]
 
 
-def check_patient_references(service: FhirService, ctx: Ctx, rtype: str, resource: dict,
+def check_patient_references(store: Store, ctx: Ctx, rtype: str, resource: dict,
                              where: str = "") -> None:
     """Raise a 422 ``FhirError`` if ``subject``/``patient`` names a Patient that is not here."""
     for element in ELEMENTS:
@@ -43,7 +40,7 @@ def check_patient_references(service: FhirService, ctx: Ctx, rtype: str, resourc
             m = _PATIENT.search(ref.strip())
             if m is None or "?" in ref:
                 continue
-            cur = service.store.current("Patient", m.group(1), ctx.session)
+            cur = store.current("Patient", m.group(1), ctx.session)
             if cur is not None and not cur.deleted:
                 continue
             state = "was deleted" if cur is not None else "does not exist"

@@ -1,6 +1,10 @@
 """Executing a compiled :class:`~fhir_server.search.Search` against the store.
 
-Everything returned is stored JSON bytes; nothing is parsed here.
+Everything returned is stored JSON bytes; nothing is parsed here. A page is bounded: at
+most ``max_include`` resources are added by ``_include``/``_revinclude`` (more is a 400 that
+says how to ask: a smaller ``_count`` or a direct search), and the bodies read for one page
+may not exceed ``max_bytes`` (checked while reading, so an oversized page is refused before
+it is assembled).
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from .errors import FhirError
 from .search import Include, Search, visible
 from .store import Store
 
@@ -26,13 +31,47 @@ def _where(search: Search, session: str) -> tuple[str, list]:
     return " AND ".join(clauses), [search.rtype, *vis_args, *search.args]
 
 
-def run_search(store: Store, search: Search, session: str) -> SearchResult:
+class _Budget:
+    """What one page may still hold: included resources and body bytes."""
+
+    def __init__(self, max_include: int | None, max_bytes: int | None) -> None:
+        self.max_include = max_include
+        self.includes = max_include
+        self.bytes = max_bytes
+
+    def spend(self, body: bytes | None) -> None:
+        if self.bytes is None or body is None:
+            return
+        self.bytes -= len(body)
+        if self.bytes < 0:
+            raise FhirError(400, "This page of results is larger than the server's reply limit; "
+                            "ask for a smaller _count (or fewer _include/_revinclude).",
+                            code="too-costly")
+
+    def include(self, search: Search, inc: Include) -> None:
+        if self.includes is None:
+            return
+        self.includes -= 1
+        if self.includes < 0:
+            reverse = inc in search.revincludes
+            raise FhirError(400, f"This page would include more than {self.max_include} resources "
+                            f"({'_revinclude' if reverse else '_include'}="
+                            f"{inc.source_type}:{inc.param.name}); ask for a smaller _count, or "
+                            f"search {inc.source_type} directly"
+                            + (f" ({inc.source_type}?{inc.param.name}=<id>)" if reverse else ""),
+                            code="too-costly")
+
+
+def run_search(store: Store, search: Search, session: str, max_include: int | None = None,
+               max_bytes: int | None = None) -> SearchResult:
+    """One page of ``search``; ``max_include``/``max_bytes`` bound it (None = unbounded)."""
     conn = store.conn()
     where, args = _where(search, session)
     if search.summary == "count":
         total = conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
         return SearchResult([], total, False)
-    rows = _page(conn, search, where, args)
+    budget = _Budget(max_include, max_bytes)
+    rows = _page(conn, search, where, args, budget)
     has_next = len(rows) > search.count
     rows = rows[: search.count]
     if search.total == "none":
@@ -47,13 +86,15 @@ def run_search(store: Store, search: Search, session: str) -> SearchResult:
         rids = [r[0] for r in rows]
         ids = [r[1] for r in rows]
         for inc in search.includes:
-            _include(store, inc, rids, session, seen, result.included)
+            _include(store, inc, rids, session, seen, result.included, search, budget)
         for inc in search.revincludes:
-            _revinclude(store, inc, search.rtype, ids, session, seen, result.included)
+            _revinclude(store, inc, search.rtype, ids, session, seen, result.included, search,
+                        budget)
     return result
 
 
-def _page(conn: sqlite3.Connection, search: Search, where: str, args: list) -> list[tuple]:
+def _page(conn: sqlite3.Connection, search: Search, where: str, args: list,
+          budget: _Budget) -> list[tuple]:
     """``(rid, id, body)`` of the page plus one row (to know whether a next page exists).
 
     With ``_sort`` keys the page is chosen on row ids first and the bodies are read after:
@@ -62,17 +103,26 @@ def _page(conn: sqlite3.Connection, search: Search, where: str, args: list) -> l
     order = ", ".join([*search.order, "r.rid"])
     limits = [search.count + 1, search.offset]
     if not search.order:
-        return conn.execute(
+        return _read(budget, conn.execute(
             f"SELECT r.rid, r.id, r.body FROM resources r WHERE {where} ORDER BY {order} "
-            "LIMIT ? OFFSET ?", [*args, *limits]).fetchall()
+            "LIMIT ? OFFSET ?", [*args, *limits]))
     rids = [r[0] for r in conn.execute(
         f"SELECT r.rid FROM resources r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
         [*args, *search.order_args, *limits])]
     if not rids:
         return []
-    found = {r[0]: r for r in conn.execute(
-        f"SELECT rid, id, body FROM resources WHERE rid IN ({_marks(len(rids))})", rids)}
+    found = {r[0]: r for r in _read(budget, conn.execute(
+        f"SELECT rid, id, body FROM resources WHERE rid IN ({_marks(len(rids))})", rids))}
     return [found[rid] for rid in rids if rid in found]  # (a row deleted in between)
+
+
+def _read(budget: _Budget, cursor: sqlite3.Cursor) -> list[tuple]:
+    """The rows of ``cursor``, charging each body to the page's byte budget as it is read."""
+    rows = []
+    for row in cursor:
+        budget.spend(row[2])
+        rows.append(row)
+    return rows
 
 
 def _marks(n: int) -> str:
@@ -80,7 +130,7 @@ def _marks(n: int) -> str:
 
 
 def _include(store: Store, inc: Include, rids: list[int], session: str,
-             seen: set, out: list) -> None:
+             seen: set, out: list, search: Search, budget: _Budget) -> None:
     conn = store.conn()
     if inc.param.is_patient:
         targets = [("Patient", p) for (p,) in conn.execute(
@@ -95,12 +145,14 @@ def _include(store: Store, inc: Include, rids: list[int], session: str,
             continue
         cur = store.current(rtype, rid, session)
         if cur is not None and not cur.deleted:
+            budget.include(search, inc)
+            budget.spend(cur.body)
             seen.add((rtype, rid))
             out.append((rtype, rid, cur.body))
 
 
 def _revinclude(store: Store, inc: Include, rtype: str, ids: list[str], session: str,
-                seen: set, out: list) -> None:
+                seen: set, out: list, search: Search, budget: _Budget) -> None:
     vis, vis_args = visible("r", session)
     if inc.param.is_patient:
         if rtype != "Patient":
@@ -110,11 +162,13 @@ def _revinclude(store: Store, inc: Include, rtype: str, ids: list[str], session:
         cond = (f"r.rid IN (SELECT rid FROM idx_ref WHERE param=? AND rtype=? "
                 f"AND rid_ IN ({_marks(len(ids))}))")
         cond_args = [inc.param.pid, rtype, *ids]
-    rows = store.conn().execute(
+    rows = store.conn().execute(  # a cursor: read only as far as the budget allows
         f"SELECT r.id, r.body FROM resources r WHERE r.type=? AND {vis} AND {cond} ORDER BY r.rid",
         [inc.source_type, *vis_args, *cond_args],
-    ).fetchall()
+    )
     for rid, body in rows:
         if (inc.source_type, rid) not in seen:
+            budget.include(search, inc)
+            budget.spend(body)
             seen.add((inc.source_type, rid))
             out.append((inc.source_type, rid, body))

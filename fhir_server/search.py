@@ -23,6 +23,7 @@ from .errors import FhirError
 from .indexing import normalise, split_reference
 from .search_params import SearchParam, params_for
 from .store import INDEX_TABLE
+from .validation import known_type
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 # Parameters about the result set, not about matching.
@@ -34,6 +35,12 @@ SUPPORTED_SUMMARY = ("count", "true", "data", "false")
 _SORT_EXPR = {"token": "min(code)", "string": "min(norm)", "date": "min(lo)",
               "reference": "min(rid_)", "quantity": "min(value)"}
 _SPLIT = re.compile(r"(?<!\\),")
+# Request limits (400 beyond them): name=value pairs per search, comma-separated values of
+# one parameter, and _offset. SQLite refuses expressions deeper than 1000 terms.
+MAX_PARAMS = 100
+MAX_VALUES = 100
+MAX_OFFSET = 1_000_000_000
+MAX_SORT_KEYS = 10
 _DAY_MS = 86_400_000
 
 
@@ -177,8 +184,22 @@ def _string_condition(value: str, modifier: str) -> tuple[str, list]:
     return "(norm>=? AND norm<?)", [norm, norm + "\U0010ffff"]
 
 
+def _reference_type(param: SearchParam, modifier: str) -> str | None:
+    """The ``:Type`` modifier of a reference parameter: a resource type it can point to."""
+    if not modifier:
+        return None
+    if "." in modifier:
+        raise _bad(f"Chained search ({param.name}:{modifier}) is not supported; search "
+                   f"{modifier.split('.')[0]} first, then {param.resource_type}?{param.name}=<id>")
+    if not known_type(modifier) or (param.targets and modifier not in param.targets):
+        allowed = ", ".join(param.targets) if param.targets else "a resource type"
+        raise _bad(f"Unsupported modifier {param.name}:{modifier} ({param.key} references "
+                   f"{allowed})")
+    return modifier
+
+
 def _reference_value(param: SearchParam, value: str, modifier: str) -> tuple[str | None, str]:
-    rtype: str | None = modifier or None
+    rtype: str | None = _reference_type(param, modifier)
     target = split_reference(value)
     if target is not None:
         rtype, value = target
@@ -245,6 +266,9 @@ class _Compiler:
 
     def param(self, name: str) -> SearchParam:
         param = self.params.get(name)
+        if param is None and "." in name and name.split(".")[0] in self.params:
+            raise _bad(f"Chained search ({name}) is not supported; search the referenced type "
+                       "first, then by its id")
         if param is None:
             raise _bad(f"Unknown search parameter {name!r} for resource type {self.rtype}")
         return param
@@ -253,6 +277,9 @@ class _Compiler:
         values = split_values(value)
         if any(v == "" for v in values):
             raise _bad(f"Empty value for search parameter {name!r}")
+        if len(values) > MAX_VALUES:
+            raise FhirError(400, f"{name} has {len(values)} values; at most {MAX_VALUES} are "
+                            "served in one search", code="too-costly")
         if name == "_id":
             if modifier:
                 raise _bad(f"Unsupported modifier _id:{modifier}")
@@ -276,7 +303,7 @@ class _Compiler:
         if kind == "token" and modifier == "not":
             negate, modifier = True, ""
         if modifier and not (kind == "string" and modifier in ("exact", "contains")) and not (
-            kind == "reference" and modifier[:1].isupper()
+            kind == "reference" and _reference_type(param, modifier)
         ):
             raise _bad(f"Unsupported modifier {name}:{modifier}")
         alts: list[str] = []
@@ -299,7 +326,7 @@ class _Compiler:
                                      f"param=? AND ({' OR '.join(alts)})", args, negate))
 
     def _patient(self, param: SearchParam, values: list[str], modifier: str) -> None:
-        if modifier and modifier != "Patient":
+        if modifier and _reference_type(param, modifier) != "Patient":
             raise _bad(f"Unsupported modifier {param.name}:{modifier}")
         ids = [_reference_value(param, v, "Patient")[1] for v in values]
         if len(ids) == 1 and self.patient is None:
@@ -317,7 +344,10 @@ class _Compiler:
         self.add(f"r.rid {op} (SELECT rid FROM {INDEX_TABLE[param.kind]} WHERE param=?)", [param.pid])
 
     def sort(self, value: str) -> None:
-        for key in (k.strip() for k in value.split(",")):
+        keys = [k.strip() for k in value.split(",")]
+        if len(keys) + len(self.search.order) > MAX_SORT_KEYS:
+            raise FhirError(400, f"_sort has more than {MAX_SORT_KEYS} keys", code="too-costly")
+        for key in keys:
             desc = key.startswith("-")
             name = key.lstrip("-")
             if name == "_id":
@@ -343,6 +373,9 @@ class _Compiler:
             raise _bad(f"Invalid {'_revinclude' if reverse else '_include'} value {value!r}")
         source, name = parts[0], parts[1]
         target = parts[2] if len(parts) == 3 else None
+        if target is not None and not known_type(target):
+            raise _bad(f"Invalid {'_revinclude' if reverse else '_include'} value {value!r}: "
+                       f"{target} is not a resource type")
         if not reverse and source != self.rtype:
             raise _bad(f"_include={value}: the source type must be {self.rtype}")
         param = params_for(source).get(name)
@@ -359,6 +392,9 @@ def parse_search(rtype: str, params: list[tuple[str, str]], default_count: int, 
     comp = _Compiler(rtype)
     search = comp.search
     search.count = default_count
+    if len(params) > MAX_PARAMS:
+        raise FhirError(400, f"The search has {len(params)} parameters; at most {MAX_PARAMS} are "
+                        "served", code="too-costly")
     for name, value in params:
         base, _, modifier = name.partition(":")
         if base in RESULT_PARAMS:
@@ -374,16 +410,22 @@ def parse_search(rtype: str, params: list[tuple[str, str]], default_count: int, 
             raise
         search.link_params.append((name, value))
     comp.emit(search)
+    if search.count == 0:  # _count=0: the number of matches only (no entries, no next page)
+        search.summary = "count"
     return search
 
 
-def _int(name: str, value: str, minimum: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise _bad(f"{name} must be an integer, got {value!r}") from None
+def _int(name: str, value: str, minimum: int, maximum: int | None = None) -> int:
+    text = value.strip()
+    if not text.isascii() or not text.lstrip("-").isdigit():
+        raise _bad(f"{name} must be an integer, got {value!r}")
+    if len(text) > 18:  # far beyond any limit; keeps int() and SQLite in range
+        raise _bad(f"{name} is too large: {text[:20]}…")
+    number = int(text)
     if number < minimum:
         raise _bad(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise _bad(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -392,7 +434,7 @@ def _result_param(comp: _Compiler, name: str, value: str, max_count: int) -> Non
     if name == "_count":
         search.count = min(_int("_count", value, 0), max_count)
     elif name == "_offset":
-        search.offset = _int("_offset", value, 0)
+        search.offset = _int("_offset", value, 0, MAX_OFFSET)
     elif name == "_sort":
         comp.sort(value)
     elif name in ("_total", "_totalMethod"):  # _totalMethod: fhirpy's spelling (count)

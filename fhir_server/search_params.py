@@ -8,6 +8,7 @@ named ``patient`` is answered from the resource's patient column (see ``indexing
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -197,6 +198,14 @@ def _check_unique_ids() -> None:
 
 
 _check_unique_ids()
+
+
+@cache
+def fingerprint() -> str:
+    """A short hash of the whole parameter table (names, kinds, paths, targets), recorded in
+    the store: index rows written under another table would answer searches wrongly."""
+    text = repr(sorted((t, sorted(spec.items())) for t, spec in _DEFS.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def documented_types() -> list[str]:

@@ -7,7 +7,10 @@ writes are rows with its id that shadow the baseline row of the same resource, s
 session costs nothing to create and is discarded by deleting its rows.
 
 Threading: one connection per thread (WAL lets readers run beside the single writer);
-writes are serialised by a lock and ``BEGIN IMMEDIATE``. Durability: ``synchronous=NORMAL``
+writes are serialised by a lock and ``BEGIN IMMEDIATE``. The store owns every connection it
+opens: one whose thread has ended (a retired worker thread) is closed as the thread's
+local storage is cleared (and, as a backstop, when the next connection is opened), so file
+descriptors and memory stay flat (``benchmarks/fhir_limits.py soak``). Durability: ``synchronous=NORMAL``
 in WAL mode writes every committed transaction to the WAL file before the commit returns,
 so a killed process (SIGKILL) loses nothing acknowledged; only an OS crash or power loss
 could drop the last transactions.
@@ -27,7 +30,7 @@ import orjson
 from .dates import date_range, now_iso
 from .errors import StoreError, StoreFormatError
 from .indexing import IndexRows, extract
-from .search_params import KINDS
+from .search_params import KINDS, fingerprint
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,6 +85,22 @@ _INSERT = {
 _BATCH = 20_000
 
 
+class _Owned:
+    """A thread's connection, closed when the thread ends and its thread-local is cleared."""
+
+    __slots__ = ("conn", "release")
+
+    def __init__(self, conn: sqlite3.Connection, release) -> None:  # noqa: ANN001
+        self.conn = conn
+        self.release = release
+
+    def __del__(self) -> None:
+        try:
+            self.release(self.conn)
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to release
+            pass
+
+
 class Current(NamedTuple):
     rid: int
     session: str
@@ -118,8 +137,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create the database folder {self.path.parent}: {exc}") from exc
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
+        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._conns_lock = threading.RLock()  # re-entrant: _Owned.__del__ may run anywhere
         self.write_lock = threading.RLock()
         conn = self.conn()
         try:
@@ -127,6 +146,9 @@ class Store:
             for name, target in _INDEXES.items():
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
             found = self._format(conn)
+            params = self._search_params(conn)
+            if found == STORE_FORMAT and params == fingerprint():
+                self._drop_orphans(conn)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
@@ -135,6 +157,13 @@ class Store:
             raise StoreFormatError(
                 f"the database {self.path} was written by another medagent version (store format "
                 f"{found}, this version reads {STORE_FORMAT}); delete it and seed again"
+            )
+        if params != fingerprint():
+            self.close()
+            raise StoreFormatError(
+                f"the database {self.path} was indexed with another search-parameter table "
+                f"(fingerprint {params}, this version {fingerprint()}); its searches would miss "
+                "resources: delete it and seed again"
             )
 
     @staticmethod
@@ -148,10 +177,34 @@ class Store:
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('store_format', ?)", (STORE_FORMAT,))
         return STORE_FORMAT
 
+    @staticmethod
+    def _search_params(conn: sqlite3.Connection) -> str:
+        """The fingerprint of the search-parameter table the index rows were written with.
+
+        A store without one (written before it was recorded, or new) is stamped with this
+        version's: format 2 stores of that time used the same table."""
+        row = conn.execute("SELECT value FROM meta WHERE key='search_params'").fetchone()
+        if row is not None:
+            return row[0]
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('search_params', ?)", (fingerprint(),))
+        return fingerprint()
+
+    @staticmethod
+    def _drop_orphans(conn: sqlite3.Connection) -> None:
+        """Remove rows of sessions that no longer exist (left by a crash mid-delete)."""
+        orphans = "SELECT DISTINCT session FROM resources WHERE session != '' AND session NOT IN " \
+                  "(SELECT id FROM sessions)"
+        if conn.execute(orphans + " LIMIT 1").fetchone() is None:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        for (session,) in conn.execute(orphans).fetchall():
+            Store._delete_rows(conn, session)
+        conn.execute("COMMIT")
+
     # -- connections and transactions -------------------------------------------------
     def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        owned = getattr(self._local, "owned", None)
+        if owned is None:
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -163,10 +216,28 @@ class Store:
             conn.execute("PRAGMA mmap_size=2147418112")  # SQLite's default ceiling (2 GiB)
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA threads=2")
-            self._local.conn = conn
+            owned = self._local.owned = _Owned(conn, self._release)
             with self._conns_lock:
-                self._conns.append(conn)
-        return conn
+                alive = []
+                for thread, other in self._conns:
+                    if thread.is_alive():
+                        alive.append((thread, other))
+                    else:  # its thread has ended without its local being cleared
+                        other.close()
+                alive.append((threading.current_thread(), conn))
+                self._conns = alive
+        return owned.conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """Close the connection of a thread that has ended (its thread-local was cleared)."""
+        with self._conns_lock:
+            self._conns = [(t, c) for t, c in self._conns if c is not conn]
+        conn.close()
+
+    def open_connections(self) -> int:
+        """How many SQLite connections the store holds open (for tests and the soak)."""
+        with self._conns_lock:
+            return len(self._conns)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -186,9 +257,9 @@ class Store:
 
     def close(self) -> None:
         with self._conns_lock:
-            for conn in self._conns:
-                conn.close()
-            self._conns.clear()
+            conns, self._conns = self._conns, []
+        for _, conn in conns:
+            conn.close()
         self._local = threading.local()
 
     # -- meta ---------------------------------------------------------------------------
@@ -279,18 +350,29 @@ class Store:
                      (session, seq, orjson.dumps({"seq": seq, **entry}, option=orjson.OPT_SORT_KEYS)))
         return seq
 
+    @staticmethod
+    def has_session(conn: sqlite3.Connection, session: str) -> bool:
+        return conn.execute("SELECT 1 FROM sessions WHERE id=?", (session,)).fetchone() is not None
+
     def delete_session(self, session: str) -> None:
-        """Discard a session: its rows, their index rows and history, its write log."""
+        """Discard a session: its rows, their index rows and history, its write log.
+
+        One write transaction; a write of the session checks inside its own transaction
+        that the session still exists, so none can land after this (no orphan rows)."""
         if not session:
             raise StoreError("the baseline is not a session")
         with self.write() as conn:
-            own = "SELECT rid FROM resources WHERE session=? AND session != ''"
-            for table in INDEX_TABLE.values():
-                conn.execute(f"DELETE FROM {table} WHERE rid IN ({own})", (session,))
-            conn.execute("DELETE FROM resources WHERE session=? AND session != ''", (session,))
-            conn.execute("DELETE FROM history WHERE session=? AND session != ''", (session,))
-            conn.execute("DELETE FROM write_log WHERE session=?", (session,))
-            conn.execute("DELETE FROM sessions WHERE id=?", (session,))
+            self._delete_rows(conn, session)
+
+    @staticmethod
+    def _delete_rows(conn: sqlite3.Connection, session: str) -> None:
+        own = "SELECT rid FROM resources WHERE session=? AND session != ''"
+        for table in INDEX_TABLE.values():
+            conn.execute(f"DELETE FROM {table} WHERE rid IN ({own})", (session,))
+        conn.execute("DELETE FROM resources WHERE session=? AND session != ''", (session,))
+        conn.execute("DELETE FROM history WHERE session=? AND session != ''", (session,))
+        conn.execute("DELETE FROM write_log WHERE session=?", (session,))
+        conn.execute("DELETE FROM sessions WHERE id=?", (session,))
 
     # -- bulk load --------------------------------------------------------------------------
     def bulk_load(self, lines: Iterable[bytes]) -> int:

@@ -3,6 +3,12 @@
 The model is only a gate: what gets stored is the client's own JSON (parsed by orjson,
 re-serialised with sorted keys), never the model's re-serialisation, so values such as
 decimals and date-times keep the client's spelling.
+
+FHIR version: the server is an R4 (4.0.1) server. fhir.resources has no R4 models, so
+bodies are validated with the R4B (4.3.0) ones, which keep R4's structures except for the
+types R4B added (SubscriptionTopic…: not R4, not served), dropped (MedicinalProduct…: no
+model, not served) or redesigned (:data:`RESTRUCTURED_IN_R4B`: not served).
+:func:`served_types` is the list the CapabilityStatement declares.
 """
 
 from __future__ import annotations
@@ -16,6 +22,47 @@ from pydantic import BaseModel, ValidationError
 from .errors import FhirError
 
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# Deeper JSON is refused with 400 before validation (the models recurse per level).
+MAX_JSON_DEPTH = 100
+# The resource types of FHIR R4 (4.0.1).
+R4_TYPES = frozenset({
+    "Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance", "Appointment",
+    "AppointmentResponse", "AuditEvent", "Basic", "Binary", "BiologicallyDerivedProduct",
+    "BodyStructure", "Bundle", "CapabilityStatement", "CarePlan", "CareTeam", "CatalogEntry",
+    "ChargeItem", "ChargeItemDefinition", "Claim", "ClaimResponse", "ClinicalImpression",
+    "CodeSystem", "Communication", "CommunicationRequest", "CompartmentDefinition",
+    "Composition", "ConceptMap", "Condition", "Consent", "Contract", "Coverage",
+    "CoverageEligibilityRequest", "CoverageEligibilityResponse", "DetectedIssue", "Device",
+    "DeviceDefinition", "DeviceMetric", "DeviceRequest", "DeviceUseStatement",
+    "DiagnosticReport", "DocumentManifest", "DocumentReference", "EffectEvidenceSynthesis",
+    "Encounter", "Endpoint", "EnrollmentRequest", "EnrollmentResponse", "EpisodeOfCare",
+    "EventDefinition", "Evidence", "EvidenceVariable", "ExampleScenario",
+    "ExplanationOfBenefit", "FamilyMemberHistory", "Flag", "Goal", "GraphDefinition", "Group",
+    "GuidanceResponse", "HealthcareService", "ImagingStudy", "Immunization",
+    "ImmunizationEvaluation", "ImmunizationRecommendation", "ImplementationGuide",
+    "InsurancePlan", "Invoice", "Library", "Linkage", "List", "Location", "Measure",
+    "MeasureReport", "Media", "Medication", "MedicationAdministration", "MedicationDispense",
+    "MedicationKnowledge", "MedicationRequest", "MedicationStatement", "MedicinalProduct",
+    "MedicinalProductAuthorization", "MedicinalProductContraindication",
+    "MedicinalProductIndication", "MedicinalProductIngredient", "MedicinalProductInteraction",
+    "MedicinalProductManufactured", "MedicinalProductPackaged",
+    "MedicinalProductPharmaceutical", "MedicinalProductUndesirableEffect", "MessageDefinition",
+    "MessageHeader", "MolecularSequence", "NamingSystem", "NutritionOrder", "Observation",
+    "ObservationDefinition", "OperationDefinition", "OperationOutcome", "Organization",
+    "OrganizationAffiliation", "Parameters", "Patient", "PaymentNotice",
+    "PaymentReconciliation", "Person", "PlanDefinition", "Practitioner", "PractitionerRole",
+    "Procedure", "Provenance", "Questionnaire", "QuestionnaireResponse", "RelatedPerson",
+    "RequestGroup", "ResearchDefinition", "ResearchElementDefinition", "ResearchStudy",
+    "ResearchSubject", "RiskAssessment", "RiskEvidenceSynthesis", "Schedule", "SearchParameter",
+    "ServiceRequest", "Slot", "Specimen", "SpecimenDefinition", "StructureDefinition",
+    "StructureMap", "Subscription", "Substance", "SubstanceNucleicAcid", "SubstancePolymer",
+    "SubstanceProtein", "SubstanceReferenceInformation", "SubstanceSourceMaterial",
+    "SubstanceSpecification", "SupplyDelivery", "SupplyRequest", "Task",
+    "TerminologyCapabilities", "TestReport", "TestScript", "ValueSet", "VerificationResult",
+    "VisionPrescription",
+})
+# R4 types whose R4B model is restructured: validating them with it would not be R4.
+RESTRUCTURED_IN_R4B = frozenset({"Evidence", "EvidenceVariable"})
 
 
 @cache
@@ -23,7 +70,7 @@ def model_class(resource_type: str):  # noqa: ANN201 - a fhir.resources model cl
     """The R4B model of ``resource_type``; None when R4B has no such resource."""
     from fhir.resources.R4B import get_fhir_model_class
 
-    if not resource_type[:1].isupper() or not resource_type.isalpha():
+    if resource_type not in R4_TYPES or resource_type in RESTRUCTURED_IN_R4B:
         return None
     try:
         return get_fhir_model_class(resource_type)
@@ -32,7 +79,13 @@ def model_class(resource_type: str):  # noqa: ANN201 - a fhir.resources model cl
 
 
 def known_type(resource_type: str) -> bool:
-    return model_class(resource_type) is not None
+    """A served type (no model import: that happens on the first write of the type)."""
+    return resource_type in _served_set()
+
+
+@cache
+def _served_set() -> frozenset[str]:
+    return frozenset(served_types())
 
 
 def check_type(resource_type: str) -> None:
@@ -40,9 +93,36 @@ def check_type(resource_type: str) -> None:
         raise FhirError(404, f"Unknown resource type: {resource_type!r}", code="not-supported")
 
 
+@cache
+def served_types() -> tuple[str, ...]:
+    """Every resource type this server stores: R4's types that R4B models unchanged."""
+    import fhir.resources.R4B.fhirtypes as types
+
+    return tuple(sorted(t for t in R4_TYPES - RESTRUCTURED_IN_R4B if hasattr(types, f"{t}Type")))
+
+
 def check_id(rid: str) -> None:
-    if not ID_RE.match(rid):
+    if not ID_RE.match(rid) or rid in (".", ".."):
         raise FhirError(400, f"Invalid resource id: {rid!r}", code="invalid")
+
+
+def json_depth(value: object, limit: int = MAX_JSON_DEPTH) -> int:
+    """The nesting depth of a parsed JSON value, counted until it exceeds ``limit``."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_json(body: bytes | None, max_bytes: int) -> dict:
@@ -60,6 +140,9 @@ def parse_json(body: bytes | None, max_bytes: int) -> dict:
     if not isinstance(data, dict):
         raise FhirError(400, "The request body must be a JSON object (a FHIR resource).",
                         code="structure")
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise FhirError(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+                        code="too-costly")
     return data
 
 

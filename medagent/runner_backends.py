@@ -102,7 +102,10 @@ class HttpBackend:
 
     async def open(self) -> tuple[str, Any]:
         doc = (await self._call("POST", f"{self.root}/sessions")).json()
-        client = self._client_type(doc["base_url"], token=self.token, http=self.http)
+        # the session under the root this client reached the server by (a proxy, a tunnel, a
+        # published Docker port), not the server's own idea of its address (doc["base_url"])
+        base = f"{self.root}/sessions/{doc['id']}/fhir"
+        client = self._client_type(base, token=self.token, http=self.http)
         return doc["id"], client
 
     async def close(self, session: str) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """`medagent serve`: run the FHIR R4 server (seeding the default cohort on first start).
 
-    medagent serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--token T]
-                   [--seed S] [--patients N] [--profile NAME] [--no-seed]
+    medagent serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--token-file FILE]
+                   [--public-url URL] [--seed S] [--patients N] [--profile NAME] [--no-seed]
 
 Flags override the ``MEDAGENT_*`` environment settings (see ``fhir_server.settings``).
 """
@@ -21,7 +21,13 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1, env MEDAGENT_HOST)")
     parser.add_argument("--port", type=int, help="TCP port (default 8080, env MEDAGENT_PORT)")
     parser.add_argument("--db", help="SQLite database path (default $MEDAGENT_HOME/medagent.db)")
-    parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (env MEDAGENT_TOKEN)")
+    parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (visible in the "
+                        "process list: prefer MEDAGENT_TOKEN or --token-file)")
+    parser.add_argument("--token-file", help="read the bearer token from this file "
+                        "(env MEDAGENT_TOKEN_FILE)")
+    parser.add_argument("--public-url", help="root URL written into links and Location headers, "
+                        "e.g. https://ehr.example.org (default: the bound address; env "
+                        "MEDAGENT_PUBLIC_URL)")
     parser.add_argument("--seed", type=int, default=None, help="cohort seed (default: patients' default)")
     parser.add_argument("--patients", type=int, default=100, help="cohort size when seeding (100)")
     parser.add_argument("--no-seed", action="store_true", help="serve the database as it is")
@@ -35,7 +41,8 @@ def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.
     from fhir_server import ServerSettings
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("db", args.db),
-                                   ("token", args.token)) if v is not None}
+                                   ("token", args.token), ("token_file", args.token_file),
+                                   ("public_url", args.public_url)) if v is not None}
     return ServerSettings(**overrides)
 
 
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, store)
     print(f"medagent: FHIR server at {settings.base_url} (database {settings.db})",
           file=sys.stderr, flush=True)
+    # proxy_headers off: forwarded headers are read by the app, from trusted_proxies only
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                access_log=False, lifespan="off")
+                access_log=False, lifespan="off", proxy_headers=False)
     return 0

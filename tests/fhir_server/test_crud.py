@@ -78,7 +78,8 @@ def test_metadata_lists_supported_interactions(asgi_client):
     assert cap["resourceType"] == "CapabilityStatement" and cap["fhirVersion"] == "4.0.1"
     by_type = {r["type"]: r for r in cap["rest"][0]["resource"]}
     obs_params = {p["name"] for p in by_type["Observation"]["searchParam"]}
-    assert {"patient", "code", "date", "value-quantity", "_sort", "_count"} <= obs_params
+    assert {"patient", "code", "date", "value-quantity"} <= obs_params
+    assert {"_id", "_sort", "_count"} <= {p["name"] for p in cap["rest"][0]["searchParam"]}
     pat_params = {p["name"] for p in by_type["Patient"]["searchParam"]}
     assert {"name", "family", "given", "birthdate", "identifier", "address-postalcode"} <= pat_params
     assert {"code": "transaction"} in cap["rest"][0]["interaction"]

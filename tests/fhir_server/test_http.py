@@ -107,8 +107,7 @@ def test_http_and_dispatch_agree(running_server, path):
     via_http = httpx.get(f"{server.base_url}/{path}")
     rtype, _, query = path.partition("?")
     params = [tuple(p.split("=")) for p in query.split("&")] if query else []
-    direct = server.service.dispatch("GET", rtype, params, None,
-                                     {"host": server.root_url.removeprefix("http://")})
+    direct = server.service.dispatch("GET", rtype, params, None, {}, root=server.root_url)
 
     def strip(raw: bytes) -> dict:  # Bundle.id and meta.lastUpdated differ per reply
         return {k: v for k, v in orjson.loads(raw).items() if k not in ("id", "meta")}
