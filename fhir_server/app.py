@@ -5,6 +5,7 @@
 Routes: ``/fhir/...`` (the baseline), ``POST /sessions`` → 201 ``{"id", "base_url"}``,
 ``GET /sessions/{id}/log``, ``DELETE /sessions/{id}``, ``/sessions/{id}/fhir/...``.
 With ``settings.token`` set, every request needs ``Authorization: Bearer <token>``.
+With ``settings.sessions`` false only ``/fhir/...`` is served (a plain FHIR server).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class FhirRoutes:
         self.limit = settings.max_body_bytes
         self.token = f"Bearer {settings.token}".encode() if settings.token else None
         self.threads = settings.threads
+        self.sessions = settings.sessions
         self._limiters: dict[int, CapacityLimiter] = {}
 
     def _limiter(self) -> CapacityLimiter:
@@ -79,7 +81,7 @@ class FhirRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _fhir_target(scope["path"]) if scope["type"] == "http" else None
-        if target is None:
+        if target is None or (target[1] is not None and not self.sessions):
             await self.app(scope, receive, send)
             return
         path, session = target
@@ -192,6 +194,9 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
     async def store_error(request: Request, exc: StoreError) -> Response:
         return _error(500, f"Storage error: {exc}", "exception")
 
+    if not settings.sessions:  # a plain FHIR server: no session API at all
+        app.router.routes[:] = [r for r in app.router.routes
+                                if not getattr(r, "path", "").startswith("/sessions")]
     return app
 
 

@@ -11,6 +11,7 @@
 | default_count    | MEDAGENT_DEFAULT_COUNT    | 50 (page size without ``_count``)|
 | max_count        | MEDAGENT_MAX_COUNT        | 1000 (``_count`` is clamped to it)|
 | threads          | MEDAGENT_THREADS          | 4 (worker threads for FHIR requests)|
+| sessions         | MEDAGENT_SESSIONS         | true (false: no ``/sessions`` API, a plain FHIR server)|
 
 ``threads``: FHIR requests run in worker threads (SQLite releases the GIL while it works);
 on the 2-core reference machine 4 threads served ~40 % more searches per second than
@@ -37,6 +38,7 @@ class ServerSettings(BaseSettings):
     default_count: int = Field(50, gt=0)
     max_count: int = Field(1000, gt=0)
     threads: int = Field(4, gt=0, le=256)
+    sessions: bool = True
 
     @model_validator(mode="after")
     def _fill_db(self) -> ServerSettings:
