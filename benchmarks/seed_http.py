@@ -5,7 +5,7 @@ clean shutdown of `medagent serve` leaves behind.
 Without --fhir-url the target is a fresh `medagent serve --no-sessions --no-seed` on an empty
 database (a plain FHIR server); with --fhir-url, any FHIR R4 server (e.g. sekmet-fhir).
 
-    python benchmarks/seed_http.py [--patients 5] [--seed 1] [--fhir-url URL]
+    python benchmarks/seed_http.py [--patients 5] [--seed 1] [--profile mab-v1] [--fhir-url URL]
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from fhir_server.process import start_serve  # noqa: E402
 from medagent.cli import main as medagent  # noqa: E402
 
 
-def _seed(url: str, seed: int, n: int) -> tuple[float, str]:
+def _seed(url: str, profile: str, seed: int, n: int) -> tuple[float, str]:
     out = io.StringIO()
     started = time.perf_counter()
     with contextlib.redirect_stdout(out):
-        code = medagent(["seed", "--seed", str(seed), "--patients", str(n), "--fhir-url", url])
+        code = medagent(["seed", "--profile", profile, "--seed", str(seed), "--patients", str(n),
+                         "--fhir-url", url])
     if code != 0:
         raise SystemExit(f"medagent seed failed with {code}")
     return time.perf_counter() - started, out.getvalue().strip()
@@ -45,9 +46,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", default="mab-v1")
     parser.add_argument("--fhir-url", help="any FHIR R4 server (default: a fresh medagent serve --no-sessions)")
     args = parser.parse_args()
-    manifest = patients.Manifest.load(patients.ensure_cohort(args.seed, args.patients))
+    manifest = patients.Manifest.load(patients.ensure_cohort(args.seed, args.patients, args.profile))
     print(f"cohort seed {args.seed}, {args.patients} patients: {manifest.total:,} resources")
     server = db = None
     url = args.fhir_url
@@ -56,8 +58,8 @@ def main() -> None:
         server = start_serve(db, "--no-seed", "--no-sessions", timeout=120)
         url = server.base_url
     try:
-        first, _ = _seed(url, args.seed, args.patients)
-        again, said = _seed(url, args.seed, args.patients)
+        first, _ = _seed(url, args.profile, args.seed, args.patients)
+        again, said = _seed(url, args.profile, args.seed, args.patients)
     finally:
         if server is not None:
             wal_running = _wal(db)

@@ -5,7 +5,7 @@ FHIR R4 server (``medagent seed --fhir-url``) — holds ``Basic/<marker_id(check
 
 - ``identifier``: system ``urn:medagent:cohort``, value = the cohort checksum;
 - ``code``: ``urn:medagent:cohort|cohort-marker``;
-- ``extension``: the cohort's seed, size and generator version, and per resource type the
+- ``extension``: the cohort's profile, seed, size and generator version, and per resource type the
   number of resources the cohort holds (``urn:medagent:cohort-count`` with ``type`` and
   ``count`` sub-extensions).
 
@@ -53,6 +53,7 @@ def marker_resource(manifest: Manifest) -> dict[str, Any]:
         "code": {"coding": [{"system": SYSTEM, "code": "cohort-marker"}],
                  "text": "medagent synthetic cohort marker"},
         "extension": [
+            {"url": "urn:medagent:cohort-profile", "valueString": manifest.profile},
             {"url": "urn:medagent:cohort-seed", "valueInteger": manifest.seed},
             {"url": "urn:medagent:cohort-patients", "valueInteger": manifest.n_patients},
             {"url": "urn:medagent:generator-version", "valueString": manifest.generator_version},

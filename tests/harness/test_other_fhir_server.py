@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SEED, N = 1, 5
+PROFILE, SEED, N = "mab-v1", 1, 5
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +65,12 @@ def test_seed_then_bench_the_oracle_on_sekmet(sekmet, tmp_path, capsys):
     from medagent.leaderboard._rundir import read_run
     from tasks._suite_io import write_suite
 
-    assert main(["seed", "--seed", str(SEED), "--patients", str(N), "--fhir-url", sekmet]) == 0
+    assert main(["seed", "--profile", PROFILE, "--seed", str(SEED), "--patients", str(N), "--fhir-url", sekmet]) == 0
     assert "loaded" in capsys.readouterr().out
-    assert main(["seed", "--seed", str(SEED), "--patients", str(N), "--fhir-url", sekmet]) == 0
+    assert main(["seed", "--profile", PROFILE, "--seed", str(SEED), "--patients", str(N), "--fhir-url", sekmet]) == 0
     assert "nothing loaded" in capsys.readouterr().out  # recognised by its marker and counts
 
-    cohort = patients.cohort_dir(SEED, N)
+    cohort = patients.cohort_dir(SEED, N, PROFILE)
     suite_path, _ = write_suite(tasks.build_suite("sekmet", 3, cohort, per_category=2), tmp_path / "suite")
     types = sorted(patients.Manifest.load(cohort).files) + ["Basic", "ServiceRequest"]
     before = _counts(sekmet, types)

@@ -39,11 +39,10 @@ def _row_count(db) -> int:
 
 def test_the_default_database_is_named_after_the_cohort(monkeypatch, tmp_path):
     monkeypatch.setenv("MEDAGENT_HOME", str(tmp_path))
-    import patients
-
-    path = cohort_db_path(42, 100)
-    assert path == tmp_path / "db" / f"{patients.cohort_dir(42, 100).name}.db"
-    assert cohort_db_path(42, 100) != cohort_db_path(42, 99) != cohort_db_path(7, 100)
+    path = cohort_db_path(42, 100, "edge-v1")
+    assert path == tmp_path / "db" / "cohort-edge-v1-42-100.db"
+    assert len({path, cohort_db_path(42, 100, "mab-v1"), cohort_db_path(42, 99, "edge-v1"),
+                cohort_db_path(7, 100, "edge-v1")}) == 4
 
 
 def test_a_database_of_the_earlier_name_is_adopted_not_seeded_again(monkeypatch, tmp_path):
@@ -52,17 +51,17 @@ def test_a_database_of_the_earlier_name_is_adopted_not_seeded_again(monkeypatch,
     legacy.parent.mkdir()
     legacy.write_bytes(b"seeded")
     legacy.with_name(legacy.name + "-wal").write_bytes(b"wal")
-    path = cohort_db_path(42, 100)
+    path = cohort_db_path(42, 100, "mab-v1")  # the only cohort before profiles
     assert path.read_bytes() == b"seeded" and not legacy.exists()
     assert path.with_name(path.name + "-wal").read_bytes() == b"wal"
-    assert cohort_db_path(42, 100) == path  # idempotent
+    assert cohort_db_path(42, 100, "mab-v1") == path  # idempotent
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serve_after_bench_reuses_its_database_and_leaves_no_wal(sig, bench_service, bench_suite,
                                                                  bench_suite_path, tmp_path, monkeypatch):
     monkeypatch.delenv("MEDAGENT_DB", raising=False)
-    db = cohort_db_path(bench_suite.cohort_seed, bench_suite.cohort_n_patients)
+    db = cohort_db_path(bench_suite.cohort_seed, bench_suite.cohort_n_patients, bench_suite.cohort_profile)
     assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "run"), "--quiet",
                  "--agent", "oracle", "--tasks", "3"]) == 0
     assert bench_service.store.path == db  # bench used the cohort's default database
@@ -70,7 +69,8 @@ def test_serve_after_bench_reuses_its_database_and_leaves_no_wal(sig, bench_serv
     before = db.stat()
     rows = _row_count(db)
 
-    server = start_serve(None, "--seed", str(SMALL_SEED), "--patients", str(SMALL_N))
+    server = start_serve(None, "--profile", bench_suite.cohort_profile, "--seed", str(SMALL_SEED),
+                         "--patients", str(SMALL_N))
     try:
         base = server.base_url
         assert httpx.get(f"{base}/Patient", params={"_summary": "count"}).json()["total"] == SMALL_N
@@ -96,11 +96,12 @@ def test_serve_after_bench_reuses_its_database_and_leaves_no_wal(sig, bench_serv
 
 def test_seed_uses_the_same_database(bench_service, bench_suite, capsys, monkeypatch):
     monkeypatch.delenv("MEDAGENT_DB", raising=False)
-    db = cohort_db_path(bench_suite.cohort_seed, bench_suite.cohort_n_patients)
+    profile = bench_suite.cohort_profile
+    db = cohort_db_path(bench_suite.cohort_seed, bench_suite.cohort_n_patients, profile)
     mtime = db.stat().st_mtime_ns
-    assert main(["seed", "--seed", str(SMALL_SEED), "--patients", str(SMALL_N)]) == 0
+    assert main(["seed", "--profile", profile, "--seed", str(SMALL_SEED), "--patients", str(SMALL_N)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{db} already holds cohort seed {SMALL_SEED}")
+    assert out.startswith(f"{db} already holds cohort {profile} seed {SMALL_SEED}")
     assert db.stat().st_mtime_ns == mtime
 
 
@@ -111,11 +112,11 @@ def test_db_flag_and_medagent_db_still_override_the_default(tmp_path, monkeypatc
 
     def args(**given):
         base = dict(host=None, port=None, db=None, token=None, seed=SMALL_SEED, patients=SMALL_N,
-                    no_sessions=False)
+                    no_sessions=False, profile="mab-v1")
         return argparse.Namespace(**{**base, **given})
 
     monkeypatch.delenv("MEDAGENT_DB", raising=False)
-    assert settings_from_args(args()).db == cohort_db_path(SMALL_SEED, SMALL_N)
+    assert settings_from_args(args()).db == cohort_db_path(SMALL_SEED, SMALL_N, "mab-v1")
     assert settings_from_args(args(db=str(tmp_path / "x.db"))).db == tmp_path / "x.db"
     monkeypatch.setenv("MEDAGENT_DB", str(tmp_path / "env.db"))  # the Docker image sets it
     assert settings_from_args(args()).db == tmp_path / "env.db"

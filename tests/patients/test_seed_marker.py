@@ -15,7 +15,7 @@ from ._cohort_data import subset
 
 
 def _seed(url, *extra):
-    return main(["seed", "--seed", "7", "--patients", "10", "--fhir-url", url, *extra])
+    return main(["seed", "--profile", "mab-v1", "--seed", "7", "--patients", "10", "--fhir-url", url, *extra])
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def mini(tmp_path, small_cohort, monkeypatch):
     """A 200-resource slice of the small cohort, served as cohort (7, 10) to the seed command."""
     directory = tmp_path / "mini"
     manifest = subset(small_cohort[0], directory, 25)
-    monkeypatch.setattr(patients, "ensure_cohort", lambda seed, n: directory)
+    monkeypatch.setattr(patients, "ensure_cohort", lambda *cohort: directory)
     return directory, manifest
 
 
@@ -36,7 +36,7 @@ def test_seed_skips_a_server_that_holds_the_cohort(running_server, seeded_db_cop
     server = running_server(Store(seeded_db_copy))
     assert _seed(server.base_url) == 0
     out = capsys.readouterr().out
-    assert "already holds cohort seed 7, 10 patients" in out and "nothing loaded" in out
+    assert "already holds cohort mab-v1 seed 7, 10 patients" in out and "nothing loaded" in out
     mrn = next(iter(manifest.scenarios["potassium"].values()))[0]
     assert _version(server.base_url, "Patient", mrn) == "1"  # nothing was PUT again
 
@@ -82,7 +82,7 @@ def test_a_failed_load_leaves_no_marker(running_server, tmp_path, small_cohort, 
     bad = b'{"resourceType":"Observation","id":"bad-1","status":"final"}\n'  # Observation.code is required
     directory = tmp_path / "bad"
     manifest = subset(small_cohort[0], directory, 20, extra={"Observation": bad})
-    monkeypatch.setattr(patients, "ensure_cohort", lambda seed, n: directory)
+    monkeypatch.setattr(patients, "ensure_cohort", lambda *cohort: directory)
     server = running_server()
     assert _seed(server.base_url) == 2
     assert "rejected a transaction" in capsys.readouterr().err
