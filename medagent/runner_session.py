@@ -92,11 +92,13 @@ class BenchSession:
         """run.json says how trials were isolated: ``sessions`` (one session per trial) or
         ``shared`` (one trial at a time on a plain FHIR server, writes undone after each)."""
         mode = getattr(backend, "mode", "sessions")
+        changed = self.run_doc.get("fhir_mode") != mode
+        self.run_doc["fhir_mode"] = mode
         if mode == "shared":  # trials take turns on the shared server: say so, wait for none
             self.concurrency = 1
-        if self.run_doc.get("fhir_mode") != mode or self.run_doc.get("concurrency") != self.concurrency:
-            self.run_doc["fhir_mode"] = mode
-            self.run_doc["concurrency"] = self.concurrency
+            changed |= self.run_doc.get("concurrency") != 1
+            self.run_doc["concurrency"] = 1
+        if changed:
             write_json(self.out_dir / "run.json", self.run_doc)
 
     async def run(self, fhir_url: str | None) -> dict[str, Any]:
