@@ -126,7 +126,7 @@ def _make_client(base_url: str, token: str | None, http: httpx.AsyncClient) -> A
     class _Client(HttpFhirClient):
         def __init__(self) -> None:
             super().__init__(base_url, token=token, http=http)
-            self.reply_headers: list[dict[str, str]] = []
+            self._headers_of: dict[int, dict[str, str]] = {}  # id(record in requests) -> headers
             self.snapshots: dict[tuple[str, str], dict[str, Any] | None] = {}
 
         async def request(self, method, path, params=None, json=None):  # noqa: ANN001, ANN202
@@ -141,8 +141,14 @@ def _make_client(base_url: str, token: str | None, http: httpx.AsyncClient) -> A
                     if key not in self.snapshots:
                         self.snapshots[key] = await self._snapshot(f"{parts[0]}/{parts[1]}")
             reply = await super().request(method, path, params=params, json=json)
-            self.reply_headers.append(dict(reply.headers or {}))
+            self._headers_of[id(self.requests[-1])] = dict(reply.headers or {})
             return reply
+
+        @property
+        def reply_headers(self) -> list[dict[str, str] | None]:
+            """Headers of each reply in ``requests`` (kept by record, since the harness drops
+            the records of retried attempts)."""
+            return [self._headers_of.get(id(record)) for record in self.requests]
 
         async def _snapshot(self, path: str) -> dict[str, Any] | None:
             try:

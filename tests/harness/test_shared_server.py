@@ -46,9 +46,10 @@ def cohort_types(small_cohort):
     return sorted(small_cohort[1].files) + ["Basic", "ServiceRequest"]
 
 
-def _bench(suite_path, out, fhir_url, *, tasks=CATEGORIES, agent="oracle", sessions="auto", concurrency=4):
+def _bench(suite_path, out, fhir_url, *, tasks=CATEGORIES, agent="oracle", sessions="auto", concurrency=4,
+           max_steps=8):
     config = BenchConfig(suite=str(suite_path), agent=agent, tasks=list(tasks), fhir_url=fhir_url,
-                         sessions=sessions, concurrency=concurrency)
+                         sessions=sessions, concurrency=concurrency, max_steps=max_steps)
     return run_bench(config, out, progress=False)
 
 
@@ -202,37 +203,39 @@ def test_a_server_that_refuses_delete_is_refused_before_any_trial(seeded_db_copy
         store.close()
 
 
+VICTIM = ""  # the Patient the adversary edits (set by the test)
+
+
 class EditingAgent:
-    """The adversary: edits a cohort Patient, deletes a cohort Condition inside a transaction
-    (with a create beside it), then creates an Observation — all must be undone afterwards."""
+    """The adversary: edits a cohort Patient, deletes a cohort Condition, then creates an
+    Observation through raw requests — all must be undone after the trial."""
 
     async def run(self, task, env):
-        patient = (await env.client.request("GET", f"Patient/{task.patient}")).body
+        patient = (await env.request("GET", "Patient", {"_id": VICTIM})).content["entry"][0]["resource"]
         edited = {**patient, "gender": "other" if patient.get("gender") != "other" else "male"}
-        assert (await env.client.request("PUT", f"Patient/{task.patient}", json=edited)).status == 200
-        found = (await env.client.request("GET", "Condition", {"patient": task.patient, "_count": 1})).body
+        assert (await env.request("PUT", f"Patient/{VICTIM}", json=edited)).status == 200
+        found = (await env.request("GET", "Condition", {"patient": VICTIM, "_count": 1})).content
+        for entry in found.get("entry", []):
+            assert (await env.request("DELETE", f"Condition/{entry['resource']['id']}")).ok
         obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-               "subject": {"reference": f"Patient/{task.patient}"}}
-        entries = [{"request": {"method": "DELETE", "url": f"Condition/{e['resource']['id']}"}}
-                   for e in found.get("entry", [])]
-        entries.append({"request": {"method": "POST", "url": "Observation"}, "resource": obs})
-        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-        assert (await env.client.request("POST", "", json=bundle)).status == 200
-        assert (await env.client.request("POST", "Observation", json=obs)).status == 201
+               "subject": {"reference": f"Patient/{VICTIM}"}}
+        assert (await env.request("POST", "Observation", json=obs)).status == 201
         env.finish([])
 
 
 def test_an_agent_that_edits_and_deletes_records_is_undone(plain_server, bench_suite, bench_suite_path,
                                                            cohort_types, tmp_path):
+    global VICTIM
     task = next(t for t in bench_suite.tasks if t.category == 3)
+    VICTIM = task.patient
     base = plain_server.base_url
     before = _counts(base, cohort_types)
     original = httpx.get(f"{base}/Patient/{task.patient}").json()
     conditions = httpx.get(f"{base}/Condition", params={"patient": task.patient}).json()
     _bench(bench_suite_path, tmp_path / "run", base, tasks=[task.id],
-           agent="tests.harness.test_shared_server:EditingAgent")
+           agent="tests.harness.test_shared_server:EditingAgent", max_steps=12)
     (trial,) = read_run(tmp_path / "run").trials
-    assert [w["interaction"] for w in trial["writes"]] == ["update", "delete", "create", "create"]
+    assert [w["interaction"] for w in trial["writes"]] == ["update", "delete", "create"]
     assert _counts(base, cohort_types) == before
     restored = httpx.get(f"{base}/Patient/{task.patient}").json()
     strip = lambda r: {k: v for k, v in r.items() if k != "meta"}  # noqa: E731
@@ -254,3 +257,13 @@ def test_write_log_from_replies_without_a_body():
     log = write_log(requests, headers)
     assert [(e["seq"], e["interaction"], e["resourceType"], e["id"], e["versionId"]) for e in log] == [
         (1, "create", "Observation", "o-9", "1"), (2, "delete", "Condition", "c1", "3")]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "POST", "url": "Observation"}, "resource": {"resourceType": "Observation"}},
+        {"request": {"method": "GET", "url": "Patient/p1"}},
+        {"request": {"method": "DELETE", "url": "Condition/c2"}}]}
+    reply = {"resourceType": "Bundle", "type": "transaction-response", "entry": [
+        {"response": {"status": "201 Created", "location": "Observation/o-10/_history/1"}},
+        {"response": {"status": "200 OK"}}, {"response": {"status": "204 No Content"}}]}
+    log = write_log([{"method": "POST", "path": "", "body": bundle, "status": 200, "response": reply}])
+    assert [(e["interaction"], e["url"], e["id"], e["status"]) for e in log] == [
+        ("create", "Observation", "o-10", 201), ("delete", "Condition/c2", "c2", 204)]
