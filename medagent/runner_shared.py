@@ -20,7 +20,8 @@ honest:
   again and warns when the server no longer holds exactly the cohort.
 
 ``choose_backend`` picks the mode for a FHIR URL: ``sessions="auto"`` probes
-``POST {root}/sessions`` (and deletes the probe session), ``"on"``/``"off"`` force it.
+``POST {root}/sessions`` (``probe_sessions``; the probe session is deleted again),
+``"on"``/``"off"`` force it.
 """
 
 from __future__ import annotations
@@ -297,19 +298,31 @@ class SharedServerBackend:
 
 
 async def probe_sessions(root: str, http: httpx.AsyncClient) -> bool:
-    """Does the server at ``root`` offer medagent's session API? Creates one session and
-    deletes it again; any other answer (404, 405, 401 …) means no."""
+    """Does the server at ``root`` offer medagent's session API? ``POST {root}/sessions``:
+    201 yes (the probe session is deleted again); 404, 405 or 501 no (no such route); a
+    5xx yes (the API is there but failing: each trial records the failure); anything else
+    (401, 403, …) cannot tell, a ``ConfigError`` that asks for ``--sessions on|off``."""
+    url = f"{root}/sessions"
     try:
-        response = await http.post(f"{root}/sessions")
+        response = await http.post(url)
     except httpx.HTTPError as exc:
-        raise ConfigError(f"FHIR server {root}: POST {root}/sessions failed ({exc or type(exc).__name__})") from None
-    if response.status_code != 201:
+        raise ConfigError(f"FHIR server {root}: POST {url} failed ({exc or type(exc).__name__})") from None
+    status = response.status_code
+    if status in (404, 405, 501):
         return False
+    if status >= 500:
+        return True
+    if status != 201:
+        raise ConfigError(f"cannot tell whether {root} has medagent's session API (POST {url} answered "
+                          f"HTTP {status}); give --sessions on or --sessions off")
     try:
         sid = response.json()["id"]
     except (ValueError, KeyError, TypeError):
         return False
-    await http.delete(f"{root}/sessions/{sid}")
+    try:
+        await http.delete(f"{root}/sessions/{sid}")
+    except httpx.HTTPError:
+        pass
     return True
 
 
@@ -325,7 +338,12 @@ async def choose_backend(fhir_url: str, token: str | None, sessions: str = "auto
     root = session_root(fhir_url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(headers=headers, timeout=30.0) as http:
-        offered = await probe_sessions(root, http)
+        try:
+            offered = await probe_sessions(root, http)
+        except ConfigError:
+            if sessions != "on":
+                raise
+            offered = True  # as the user says; a failing session API is then an error per trial
     if not offered:
         if sessions == "on":
             raise ConfigError(f"--sessions on: the server at {fhir_url} has no session API "
