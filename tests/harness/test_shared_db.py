@@ -78,7 +78,7 @@ def test_serve_after_bench_reuses_its_database_and_leaves_no_wal(sig, bench_serv
         root = base.removesuffix("/fhir")
         session = httpx.post(f"{root}/sessions").json()
         obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-               "subject": {"reference": f"Patient/{bench_suite.tasks[0].patient or 'S0000001'}"}}
+               "subject": {"reference": f"Patient/{next(t.patient for t in bench_suite.tasks if t.patient)}"}}
         assert httpx.post(f"{session['base_url']}/Observation", json=obs).status_code == 201
         assert _wal_bytes(db) > 0
         httpx.delete(f"{root}/sessions/{session['id']}")
