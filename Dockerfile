@@ -36,6 +36,13 @@ ENV MEDAGENT_HOME=/data \
 RUN medagent seed --profile edge-v1 \
     && find /data -mindepth 1 -maxdepth 1 ! -name 'medagent.db*' -exec rm -rf {} +
 
+# /data is a volume. SQLite opens the database read-write, and on the image's overlay
+# filesystem that alone copies the whole file (~1.4 GB) into the container's writable layer,
+# again for every new container. Docker instead copies /data into a new volume once; the
+# server and its sessions then write there (docker-compose.yml names the volume, so it is
+# kept across `up`/`down`; `docker compose down -v` drops it after an image rebuild).
+VOLUME ["/data"]
+
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-m", "medagent.docker_fhir", "health", "http://127.0.0.1:8080/fhir/metadata"]

@@ -6,6 +6,7 @@ Routes: ``/fhir/...`` (the baseline), ``POST /sessions`` → 201 ``{"id", "base_
 ``GET /sessions/{id}/log``, ``DELETE /sessions/{id}``, ``/sessions/{id}/fhir/...``.
 With ``settings.token`` set, every request on every route needs
 ``Authorization: Bearer <token>`` (the scheme is case-insensitive); an empty token is none.
+With ``settings.sessions`` false only ``/fhir/...`` is served (a plain FHIR server).
 
 URLs written into replies (``Location``, ``fullUrl``, paging links, a session's
 ``base_url``) start with :func:`request_root`: the configured ``public_url``; else, from a
@@ -124,6 +125,7 @@ class FhirRoutes:
         self.limit = settings.max_body_bytes
         self.auth = Auth(settings.token)
         self.threads = settings.threads
+        self.sessions = settings.sessions
         self._limiters: dict[int, CapacityLimiter] = {}
 
     def _limiter(self) -> CapacityLimiter:
@@ -136,7 +138,7 @@ class FhirRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _fhir_target(scope["path"]) if scope["type"] == "http" else None
-        if target is None:
+        if target is None or (target[1] is not None and not self.sessions):
             await self.app(scope, receive, send)
             return
         path, session = target
@@ -252,6 +254,9 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
         log.error("storage error in %s %s: %s", request.method, request.url.path, exc)
         return _error(500, "Internal storage error (details are in the server log).", "exception")
 
+    if not settings.sessions:  # a plain FHIR server: no session API at all
+        app.router.routes[:] = [r for r in app.router.routes
+                                if not getattr(r, "path", "").startswith("/sessions")]
     return app
 
 

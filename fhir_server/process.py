@@ -47,13 +47,14 @@ class ServeProcess:
         self.log.close()
 
 
-def start_serve(db: str | Path, *args: str, port: int | None = None, home: str | Path | None = None,
+def start_serve(db: str | Path | None, *args: str, port: int | None = None, home: str | Path | None = None,
                 timeout: float = 30.0, env: dict[str, str] | None = None,
                 token: str | None = None) -> ServeProcess:
-    """Launch ``medagent serve --db DB --port PORT [ARGS…]`` and wait until ``/fhir/metadata``
-    answers 200 (sent with ``token`` as a bearer token, when the server needs one). ``env``
-    adds environment variables. Raises :class:`FhirServerError` (with the tail of the server's
-    stderr) when the process exits first or does not answer within ``timeout`` seconds."""
+    """Launch ``medagent serve --db DB --port PORT [ARGS…]`` (no ``--db`` when ``db`` is None:
+    the cohort's default database) and wait until ``/fhir/metadata`` answers 200 (sent with
+    ``token`` as a bearer token, when the server needs one). ``env`` adds environment
+    variables. Raises :class:`FhirServerError` (with the tail of the server's stderr) when the
+    process exits first or does not answer within ``timeout`` seconds."""
     port = port or free_port()
     extra = {**(env or {}), **({"MEDAGENT_HOME": str(home)} if home is not None else {})}
     env = dict(os.environ, **extra) if extra else None
@@ -62,7 +63,8 @@ def start_serve(db: str | Path, *args: str, port: int | None = None, home: str |
     # stderr goes to a file, not a pipe: a pipe nobody reads would block a chatty server
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medagent", "serve", "--db", str(db), "--port", str(port), *args],
+        [sys.executable, "-m", "medagent", "serve", *(["--db", str(db)] if db is not None else []),
+         "--port", str(port), *args],
         env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     url = f"http://127.0.0.1:{port}/fhir/metadata"

@@ -18,6 +18,7 @@
 | max_sessions         | MEDAGENT_MAX_SESSIONS         | 1000 (open sessions; then 429)     |
 | session_idle_seconds | MEDAGENT_SESSION_IDLE_SECONDS | 3600 (an idle session is deleted)  |
 | threads              | MEDAGENT_THREADS              | 4 (worker threads for FHIR requests)|
+| sessions             | MEDAGENT_SESSIONS             | true (false: no ``/sessions`` API, a plain FHIR server)|
 
 ``threads``: FHIR requests run in worker threads (SQLite releases the GIL while it works);
 on the 2-core reference machine 4 threads served ~40 % more searches per second than
@@ -58,6 +59,7 @@ class ServerSettings(BaseSettings):
     max_sessions: int = Field(1000, gt=0)
     session_idle_seconds: float = Field(3600, gt=0)
     threads: int = Field(4, gt=0, le=256)
+    sessions: bool = True
 
     @field_validator("public_url")
     @classmethod

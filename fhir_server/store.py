@@ -255,6 +255,14 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate the WAL to zero bytes (for a
+        clean shutdown: a large WAL is not left next to the database)."""
+        try:
+            self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # busy (another process reads): SQLite checkpoints later
+
     def close(self) -> None:
         with self._conns_lock:
             conns, self._conns = self._conns, []

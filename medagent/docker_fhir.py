@@ -183,7 +183,7 @@ def _remove(container: Any) -> None:
     except (APIError, NotFound):
         pass
     try:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and its /data volume (a copy of the database)
     except NotFound:
         pass
 

@@ -1,7 +1,8 @@
 """The embedded FHIR server: the suite's cohort in a local SQLite store, served in-process.
 
-``open_service(suite)`` opens ``$MEDAGENT_HOME/db/cohort-<profile>-<seed>-<n>.db`` (one
-database per cohort, so cohorts never clash), seeds it with ``patients.seed_store`` on first use (a
+``open_service(suite)`` opens the cohort's database (``cohort_db_path``: one database per
+cohort, ``$MEDAGENT_HOME/db/cohort-<profile>-<seed>-<n>.db``, shared by ``medagent bench``,
+``medagent serve`` and ``medagent seed``), seeds it with ``patients.seed_store`` on first use (a
 no-op later), checks that the cohort checksum is the one the suite was built from, and
 returns a ``fhir_server.FhirService``. A store whose ``cohort_checksum`` meta already
 equals the suite's is used as is (no cohort files are read). Services are cached per database for the life of
@@ -10,6 +11,7 @@ the process (the gym API makes many environments on one cohort).
 
 from __future__ import annotations
 
+import atexit
 import sys
 import time
 from pathlib import Path
@@ -23,9 +25,42 @@ _SERVICES: dict[tuple[Path, str | None], Any] = {}
 
 
 def cohort_db_path(seed: int, n_patients: int, profile: str = "mab-v1") -> Path:
+    """The one default database of a cohort (profile, seed, size):
+    ``$MEDAGENT_HOME/db/cohort-<profile>-<seed>-<n>.db``. ``medagent bench``, ``serve`` and
+    ``seed`` all use it unless given ``--db``/``MEDAGENT_DB``. A database of the name used
+    before profiles (``cohort-<seed>-<n>.db``, the mab-v1 cohort) is adopted, not seeded again."""
     from fhir_server import ServerSettings
 
-    return Path(ServerSettings().home) / "db" / f"cohort-{profile}-{seed}-{n_patients}.db"
+    path = Path(ServerSettings().home) / "db" / f"cohort-{profile}-{seed}-{n_patients}.db"
+    if profile == "mab-v1":
+        _adopt_legacy(path, path.with_name(f"cohort-{seed}-{n_patients}.db"))
+    return path
+
+
+def _adopt_legacy(path: Path, legacy: Path) -> None:
+    """Rename a database of the earlier naming (``cohort-<seed>-<n>.db``) to ``path`` instead of
+    seeding a second copy; a legacy file of another generator version is refused later by
+    its recorded checksum and rebuilt."""
+    if path.exists() or not legacy.exists():
+        return
+    try:
+        for suffix in ("-wal", "-shm", ""):  # the database file last: it marks success
+            old = legacy.with_name(legacy.name + suffix)
+            if old.exists():
+                old.rename(path.with_name(path.name + suffix))
+    except OSError:
+        pass
+
+
+def _close_all() -> None:
+    """At exit: checkpoint and close every cached store (no WAL is left behind)."""
+    for service in _SERVICES.values():
+        service.store.checkpoint()
+        service.store.close()
+    _SERVICES.clear()
+
+
+atexit.register(_close_all)
 
 
 def _open_cached_store(path: Path) -> Any:
@@ -62,6 +97,7 @@ def open_service(suite: Any) -> Any:
               f"in {path} (first use only; ~1 minute for the default cohort)…", file=sys.stderr, flush=True)
         manifest = patients.seed_store(store, seed=suite.cohort_seed, n_patients=suite.cohort_n_patients,
                                        profile=profile)
+        store.checkpoint()  # the load's WAL (as large as the database) is not kept
         print(f"medagent: cohort ready: {manifest.total:,} resources in {time.perf_counter() - started:.1f} s",
               file=sys.stderr, flush=True)
         if expected and manifest.checksum != expected:

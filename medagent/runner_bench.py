@@ -23,7 +23,7 @@ __all__ = ["BenchConfig", "check_resume", "default_out_dir", "parse_model_args",
            "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
-_RESUMABLE = {"concurrency", "fhir_url"}
+_RESUMABLE = {"concurrency", "fhir_url", "sessions"}
 _SECRET_ARG = re.compile(r"^key$|api[_-]?key|secret|passw|(?<![a-z])token(?![a-z])|authori[sz]ation|credential",
                          re.IGNORECASE)
 
@@ -48,11 +48,14 @@ class BenchConfig:
     reasoning_effort: str | None = None
     model_args: dict[str, Any] = field(default_factory=dict)  # --model-arg key=value
     faults: str = "none"  # FHIR fault profile (medagent.faults): none, light or heavy
+    sessions: str = "auto"  # the server's session API: auto (probe), on, off (shared server)
 
     def __post_init__(self) -> None:
         from medagent.faults import get_profile
 
         get_profile(self.faults)  # a ConfigError for an unknown profile
+        if self.sessions not in ("auto", "on", "off"):
+            raise ConfigError(f"--sessions {self.sessions!r}: expected auto, on or off")
         if self.protocol not in ("tools", "text"):
             raise ConfigError(f"--protocol {self.protocol!r}: expected tools or text")
         if self.protocol == "text" and self.agent == "react":

@@ -74,26 +74,45 @@ class BenchSession:
         self.todo = [trial for trial in trials if trial.trial_id not in done]
         self.wall_before = float(previous_summary.get("wall_time_s") or 0.0)
 
-    def _backend(self, fhir_url: str | None) -> Any:
-        from medagent.runner_backends import HttpBackend, LocalBackend
+    async def _backend(self, fhir_url: str | None) -> Any:
+        from medagent.runner_backends import LocalBackend
 
         if fhir_url:
             from fhir_server import ServerSettings
 
-            return HttpBackend(fhir_url, token=ServerSettings().token)
+            from medagent.runner_shared import choose_backend
+
+            return await choose_backend(fhir_url, ServerSettings().token, self.config.sessions)
+        if self.config.sessions == "off":
+            raise ConfigError("--sessions off needs --fhir-url (a plain FHIR server holding the cohort)")
         from medagent.embedded import open_service
 
         return LocalBackend(open_service(self.suite))
 
+    def _record_mode(self, backend: Any) -> None:
+        """run.json says how trials were isolated: ``sessions`` (one session per trial) or
+        ``shared`` (one trial at a time on a plain FHIR server, writes undone after each)."""
+        mode = getattr(backend, "mode", "sessions")
+        changed = self.run_doc.get("fhir_mode") != mode
+        self.run_doc["fhir_mode"] = mode
+        if mode == "shared":  # trials take turns on the shared server: say so, wait for none
+            self.concurrency = 1
+            changed |= self.run_doc.get("concurrency") != 1
+            self.run_doc["concurrency"] = 1
+        if changed:
+            write_json(self.out_dir / "run.json", self.run_doc)
+
     async def run(self, fhir_url: str | None) -> dict[str, Any]:
         from medagent.llm import ChatClient
 
-        backend = self._backend(fhir_url)
+        self.concurrency = self.config.concurrency
+        backend = await self._backend(fhir_url)
         try:
             await backend.check(self.suite)
         except BaseException:
             await backend.aclose()
             raise
+        self._record_mode(backend)
         llm = None
         if self.uses_model:
             llm = ChatClient(self.config.model, self.config.base_url, self.api_key, self.settings,
@@ -127,7 +146,7 @@ class BenchSession:
                     self.runner,
                     self.todo,
                     self.log,
-                    concurrency=self.config.concurrency,
+                    concurrency=self.concurrency,
                     on_record=on_record,
                     secrets=[self.api_key] if self.api_key and self.api_key != "EMPTY" else [],
                 )

@@ -14,10 +14,11 @@ from .cache import cohort_dir, ensure_cohort
 from .errors import CohortError, LoadError, PatientsError, ScenarioError
 from .manifest import Manifest
 from .profiles import DEFAULT_PROFILE, Profile, get_profile, profiles
+from .marker import ensure_marker
 from .seeding import seed_store
 
 __all__ = [
     "DEFAULT_PATIENTS", "DEFAULT_PROFILE", "DEFAULT_SEED", "Profile", "get_profile", "profiles", "GENERATOR_VERSION", "NOW", "TYPES", "CohortError",
     "LoadError", "Manifest", "PatientsError", "ScenarioError", "cohort_dir", "ensure_cohort",
-    "generate", "seed_store",
+    "ensure_marker", "generate", "seed_store",
 ]

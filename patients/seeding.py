@@ -3,6 +3,9 @@
 The store records the cohort under meta keys ``cohort_checksum``, ``cohort_profile``,
 ``cohort_seed``, ``cohort_n_patients`` and ``cohort_manifest`` (the manifest JSON), all written in the same
 transaction as the resources, so a failed load leaves the database exactly as it was.
+The baseline also gets the cohort marker (``patients.marker``: a ``Basic`` resource carrying
+the checksum and per-type counts), so the store served over HTTP identifies its cohort the
+way any other FHIR server loaded by ``medagent seed --fhir-url`` does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .cache import ensure_cohort
 from .errors import CohortError, LoadError
 from .manifest import Manifest
 from .profiles import DEFAULT_PROFILE
+from .marker import ensure_marker, store_marker
 
 if TYPE_CHECKING:
     from fhir_server.store import Store
@@ -39,6 +43,7 @@ def load_into(store: Store, directory: str | Path, manifest: Manifest) -> None:
             store.set_meta("cohort_seed", str(manifest.seed))
             store.set_meta("cohort_n_patients", str(manifest.n_patients))
             store.set_meta("cohort_manifest", manifest.model_dump_json())
+            store_marker(store, manifest)
     except StoreError as exc:
         raise LoadError(f"loading the cohort into {store.path} failed, the database is unchanged: {exc}") from None
 
@@ -57,6 +62,7 @@ def seed_store(store: Store, seed: int = DEFAULT_SEED, n_patients: int = DEFAULT
         same = (recorded.profile, recorded.seed, recorded.n_patients, recorded.generator_version) \
             == (profile, seed, n_patients, GENERATOR_VERSION)
         if same and store.get_meta("cohort_checksum") == recorded.checksum:
+            ensure_marker(store)  # databases seeded before markers existed
             return recorded
         raise CohortError(
             f"the database {store.path} already holds another cohort (profile {recorded.profile}, seed {recorded.seed}, "
@@ -69,6 +75,7 @@ def seed_store(store: Store, seed: int = DEFAULT_SEED, n_patients: int = DEFAULT
     manifest = Manifest.load(directory)
     if checksum == manifest.checksum:  # seeded without a recorded manifest: record it, load nothing
         store.set_meta("cohort_manifest", manifest.model_dump_json())
+        ensure_marker(store)
         return manifest
     if checksum is not None:
         raise CohortError(

@@ -43,11 +43,14 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
                    "(default 8, the original's limit, finish included)")
     p.add_argument("--protocol", choices=["tools", "text"], help="native tool calls (default) or the original text protocol")
     p.add_argument("--fhir-url", metavar="URL|docker|embedded-http",
-                   help="a medagent FHIR server's base URL; docker starts one in a container; "
+                   help="base URL of any FHIR R4 server holding the cohort (see --sessions); docker starts medagent's in a container; "
                         "embedded-http serves the embedded store on a local socket (default: in-process, no HTTP)")
     p.add_argument("--faults", choices=["none", "light", "heavy"],
                    help="FHIR fault profile of the agent's session: 429/503 with Retry-After, slow replies, "
                         "short first pages to follow (default none; grading never sees a fault)")
+    p.add_argument("--sessions", choices=["auto", "on", "off"],
+                   help="with --fhir-url: use the server's session API (on), or run trials one at a time "
+                        "on the shared server and undo their writes (off); auto (default) probes /sessions")
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<time>-<agent>-<model>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue a killed run: skips its finished trials")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no results table")
@@ -56,7 +59,7 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
 _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concurrency", "epochs",
           "max_steps", "protocol", "fhir_url", "temperature", "max_tokens", "seed", "reasoning_effort",
-          "faults")
+          "faults", "sessions")
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201

@@ -1,26 +1,42 @@
-"""`medagent serve`: run the FHIR R4 server (seeding the default cohort on first start).
+"""`medagent serve`: run the FHIR R4 server (seeding the cohort on first start).
 
     medagent serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--token-file FILE]
                    [--public-url URL] [--seed S] [--patients N] [--profile NAME] [--no-seed]
+                   [--no-sessions]
 
-Flags override the ``MEDAGENT_*`` environment settings (see ``fhir_server.settings``).
+Without ``--db`` (or ``MEDAGENT_DB``) the server uses the cohort's one default database,
+``medagent.embedded.cohort_db_path(seed, patients, profile)`` — the same file ``medagent bench`` and
+``medagent seed`` use, so a cohort is generated and loaded once. Flags override the
+``MEDAGENT_*`` environment settings (see ``fhir_server.settings``). On SIGINT/SIGTERM the
+server stops gracefully and checkpoints the database (no WAL file is left behind).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+
+
+class _Stopped(Exception):
+    """SIGTERM, re-raised by uvicorn after its graceful shutdown."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
 
 
 def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser = sub.add_parser(
         "serve", help="run the FHIR R4 server (base URL http://HOST:PORT/fhir)",
-        description="Run the FHIR R4 server. On first start the database is seeded with the "
-                    "deterministic synthetic cohort (unless --no-seed).",
+        description="Run the FHIR R4 server. On first start the cohort's database is seeded with "
+                    "the deterministic synthetic cohort (unless --no-seed).",
     )
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1, env MEDAGENT_HOST)")
     parser.add_argument("--port", type=int, help="TCP port (default 8080, env MEDAGENT_PORT)")
-    parser.add_argument("--db", help="SQLite database path (default $MEDAGENT_HOME/medagent.db)")
+    parser.add_argument("--db", help="SQLite database path (default: MEDAGENT_DB, else the cohort's "
+                                     "shared database under $MEDAGENT_HOME/db/)")
     parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (visible in the "
                         "process list: prefer MEDAGENT_TOKEN or --token-file)")
     parser.add_argument("--token-file", help="read the bearer token from this file "
@@ -31,6 +47,8 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser.add_argument("--seed", type=int, default=None, help="cohort seed (default: patients' default)")
     parser.add_argument("--patients", type=int, default=100, help="cohort size when seeding (100)")
     parser.add_argument("--no-seed", action="store_true", help="serve the database as it is")
+    parser.add_argument("--no-sessions", action="store_true",
+                        help="serve plain FHIR only, without the /sessions API (env MEDAGENT_SESSIONS=false)")
     from .seed import profile_arg
 
     profile_arg(parser)
@@ -43,6 +61,15 @@ def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("db", args.db),
                                    ("token", args.token), ("token_file", args.token_file),
                                    ("public_url", args.public_url)) if v is not None}
+    if getattr(args, "no_sessions", False):
+        overrides["sessions"] = False
+    if "db" not in overrides and not os.environ.get("MEDAGENT_DB"):
+        from patients import DEFAULT_SEED
+
+        from medagent.embedded import cohort_db_path
+
+        seed = args.seed if args.seed is not None else DEFAULT_SEED
+        overrides["db"] = cohort_db_path(seed, args.patients, args.profile)
     return ServerSettings(**overrides)
 
 
@@ -53,19 +80,33 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     store = Store(settings.db)
-    if not args.no_seed and store.get_meta("cohort_checksum") is None:
-        import patients
+    try:
+        if not args.no_seed:
+            import patients
 
-        kwargs = {"n_patients": args.patients, "profile": args.profile}
-        if args.seed is not None:
-            kwargs["seed"] = args.seed
-        print(f"medagent: seeding {settings.db} with {args.patients} patients ({args.profile})…",
-              file=sys.stderr)
-        patients.seed_store(store, **kwargs)
-    app = create_app(settings, store)
-    print(f"medagent: FHIR server at {settings.base_url} (database {settings.db})",
-          file=sys.stderr, flush=True)
-    # proxy_headers off: forwarded headers are read by the app, from trusted_proxies only
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                access_log=False, lifespan="off", proxy_headers=False)
+            if store.get_meta("cohort_checksum") is None:
+                kwargs = {"n_patients": args.patients, "profile": args.profile}
+                if args.seed is not None:
+                    kwargs["seed"] = args.seed
+                print(f"medagent: seeding {settings.db} with {args.patients} patients ({args.profile})…",
+                      file=sys.stderr)
+                patients.seed_store(store, **kwargs)
+                store.checkpoint()  # the load's WAL (as large as the database) is not kept
+            patients.ensure_marker(store)
+        app = create_app(settings, store)
+        sessions = "" if settings.sessions else ", without the session API"
+        print(f"medagent: FHIR server at {settings.base_url} (database {settings.db}{sessions})",
+              file=sys.stderr, flush=True)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: a
+        # SIGTERM that killed the process there would skip the checkpoint below
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            # proxy_headers off: forwarded headers are read by the app, from trusted_proxies only
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                        access_log=False, lifespan="off", proxy_headers=False)
+        except _Stopped:
+            pass
+    finally:
+        store.checkpoint()
+        store.close()
     return 0

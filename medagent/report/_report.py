@@ -71,7 +71,7 @@ def _summary(folder: RunFolder, scores: dict) -> str:
     run = folder.run
     config = ", ".join(
         f"{key} {run[key]}" for key in ("suite", "epochs", "concurrency", "max_steps", "protocol", "faults",
-                    "started_at")
+                    "fhir_mode", "started_at")
         if run.get(key) is not None
     )
     if run.get("generation"):

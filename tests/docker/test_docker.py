@@ -70,6 +70,16 @@ def test_dockerfile_base_user_install_seed_cmd():
     assert "MEDAGENT_DB=/data/medagent.db" in env  # the seeded database is the one served
 
 
+def test_dockerfile_keeps_the_database_out_of_the_writable_layer():
+    """/data is a volume declared after the seed step (so it starts with the seeded database):
+    SQLite's read-write open and the sessions' writes go to the volume, not the overlay."""
+    seed = index_of(lambda i, a: i == "RUN" and re.search(r"\bmedagent seed\b", a))
+    volume = index_of(lambda i, a: i == "VOLUME")
+    assert seed < volume and json.loads(instructions("VOLUME")[0]) == ["/data"]
+    fhir = compose()["services"]["fhir"]
+    assert "medagent-data:/data" in fhir["volumes"] and "medagent-data" in compose()["volumes"]
+
+
 def test_dockerfile_healthcheck_probes_metadata():
     (healthcheck,) = instructions("HEALTHCHECK")
     options, _, command = healthcheck.partition("CMD ")
@@ -213,6 +223,24 @@ def test_container_is_removed_after_an_error_inside():
             before = client.containers.list(filters={"label": "org.medagent.role=fhir"})
             raise RuntimeError("boom")
     assert not client.containers.list(all=True, filters={"id": before[0].id})
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_session_writes_do_not_grow_the_writable_layer():
+    """A session write must not copy the baseline database into the container's layer."""
+    client = _engine_or_skip()
+    with docker_fhir(port=0) as base_url:
+        root = base_url.removesuffix("/fhir")
+        session = httpx.post(f"{root}/sessions", timeout=10).json()
+        obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+        assert httpx.post(f"{session['base_url']}/Observation", json=obs, timeout=30).status_code == 201
+        (container,) = client.containers.list(filters={"label": "org.medagent.role=fhir"})
+        size = client.api.inspect_container(container.id, size=True)["SizeRw"]
+        assert size < 50 * 1024 * 1024, f"the writable layer grew to {size:,} bytes"
+        volumes = [m["Name"] for m in container.attrs["Mounts"] if m["Destination"] == "/data"]
+        assert volumes
+    assert not client.volumes.list(filters={"name": volumes[0]})  # removed with the container
 
 
 def test_serve_command_per_cohort():

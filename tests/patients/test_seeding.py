@@ -17,7 +17,7 @@ def test_seeded_db_holds_the_small_cohort(seeded_db, small_cohort):
     _, manifest = small_cohort
     store = Store(seeded_db)
     try:
-        assert store.count() == manifest.total
+        assert store.count() == manifest.total + 1  # the cohort and its marker (patients.marker)
         assert store.get_meta("cohort_checksum") == manifest.checksum
         assert store.get_meta("cohort_seed") == str(SMALL_SEED)
         assert store.get_meta("cohort_n_patients") == str(SMALL_N)
@@ -79,7 +79,7 @@ def test_failed_load_leaves_the_database_as_it_was(tmp_path, small_cohort):
             load_into(store, tmp_path / "good", broken)  # count mismatch also rolls back
         assert store.count() == 0
         load_into(store, tmp_path / "good", good)  # the same store still loads a good cohort
-        assert store.count() == good.total
+        assert store.count() == good.total + 1  # and its marker
         assert store.get_meta("cohort_checksum") == good.checksum
     finally:
         store.close()
