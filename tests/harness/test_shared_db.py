@@ -111,7 +111,7 @@ def test_db_flag_and_medagent_db_still_override_the_default(tmp_path, monkeypatc
     from medagent.cli.serve import settings_from_args
 
     def args(**given):
-        base = dict(host=None, port=None, db=None, token=None, seed=SMALL_SEED, patients=SMALL_N,
+        base = dict(host=None, port=None, db=None, token=None, token_file=None, public_url=None, seed=SMALL_SEED, patients=SMALL_N,
                     no_sessions=False, profile="mab-v1")
         return argparse.Namespace(**{**base, **given})
 
