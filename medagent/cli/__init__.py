@@ -23,6 +23,7 @@ _VERB_MODULES = (
     "export",
     "tasks_cmd",
     "bench",
+    "mcp",
     "view",
     "report",
     "submit",

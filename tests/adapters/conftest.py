@@ -1,0 +1,61 @@
+"""Fixtures of the adapter tests (MCP, Inspect, verifiers), on TASKS' small suite.
+
+- ``adapter_suite``: a sub-suite of the small suite (two categories' tasks, ids kept),
+  written to a file (``adapter_suite_path``) so the adapters take it by path and
+  ``leaderboard verify`` can check a complete run of it.
+- ``adapter_service``: the embedded ``FhirService`` holding that suite's cohort, with
+  COHORT's ``seeded_db`` copied where the embedded server looks for it (so child
+  processes find it seeded).
+- ``session_count(service)``: how many FHIR sessions exist (none may be left behind).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+# One query and one action category: a lookup, and a conditional medication order.
+CATEGORIES = (1, 5)
+
+
+def sub_suite(suite, categories, suite_id: str):
+    import tasks
+    from tasks._suite_io import sha256, tasks_jsonl
+
+    chosen = [t for t in suite.tasks if t.category in categories]
+    return tasks.Suite(id=suite_id, seed=suite.seed, cohort_seed=suite.cohort_seed,
+                       cohort_n_patients=suite.cohort_n_patients, cohort_checksum=suite.cohort_checksum,
+                       tasks=chosen, checksum=sha256(tasks_jsonl(chosen)))
+
+
+@pytest.fixture(scope="session")
+def adapter_suite(small_suite):
+    return sub_suite(small_suite, CATEGORIES, "small-adapters")
+
+
+@pytest.fixture(scope="session")
+def adapter_service(adapter_suite, seeded_db):
+    from medagent.embedded import cohort_db_path, open_service
+
+    target = cohort_db_path(adapter_suite.cohort_seed, adapter_suite.cohort_n_patients)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seeded_db, target)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{seeded_db}{suffix}").exists():
+                shutil.copyfile(f"{seeded_db}{suffix}", f"{target}{suffix}")
+    return open_service(adapter_suite)
+
+
+@pytest.fixture(scope="session")
+def adapter_suite_path(adapter_suite, adapter_service, tmp_path_factory) -> Path:
+    from tasks._suite_io import write_suite
+
+    jsonl, _ = write_suite(adapter_suite, tmp_path_factory.mktemp("adapter-suite"))
+    return jsonl
+
+
+def session_count(service) -> int:
+    return service.store.conn().execute("SELECT count(*) FROM sessions").fetchone()[0]
