@@ -39,8 +39,9 @@ class _Inbox:
     async def run(self, task: Any, env: Any) -> None:
         while True:
             kind, payload, reply = await self.queue.get()
-            if kind == "finish":
-                env.finish(payload)
+            if kind in ("finish", "end"):
+                if kind == "finish":
+                    env.finish(payload)
                 reply.set_result(None)
                 return
             name, args = payload
@@ -105,6 +106,13 @@ class RemoteTrial:
     async def finish(self, answer: Any) -> dict[str, Any]:
         """Give the final answer; returns the graded trial record."""
         await self._send("finish", answer)
+        return await self.record()
+
+    async def end(self) -> dict[str, Any]:
+        """End the trial without an answer (the agent stopped); returns the graded record."""
+        if not self._job.done():
+            with contextlib.suppress(TrialClosed):
+                await self._send("end", None)
         return await self.record()
 
     async def record(self) -> dict[str, Any]:

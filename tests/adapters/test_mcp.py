@@ -69,7 +69,7 @@ async def solve_through_mcp(client: Client, task: Any, *, with_handle: bool) -> 
 
 
 def _server_env() -> dict[str, str]:
-    return {"MEDAGENT_HOME": os.environ["MEDAGENT_HOME"], "PYTHONPATH": str(Path(__file__).parents[2])}
+    return {"MEDAGENT_HOME": os.environ["MEDAGENT_HOME"]}
 
 
 def test_stdio_reference_solutions_score_100_and_the_run_verifies(adapter_suite, adapter_suite_path, adapter_service,
