@@ -25,6 +25,9 @@ arguments that are not JSON),
 ``"empty"`` (no content, no tool calls). ``delay_s`` delays every answer (to keep a run
 busy long enough to kill it).
 
+A request with ``"stream": true`` gets the same answer as server-sent events (one delta
+chunk, the finish reason, the usage chunk, ``[DONE]``).
+
 ``fake.requests`` keeps every request body and ``fake.auth`` every Authorization header.
 """
 
@@ -251,10 +254,11 @@ class FakeOpenAI:
                     status, headers, doc = 404, {}, _error(f"no route {self.path}", "not_found")
                 else:
                     status, headers, doc = fake.respond(body, self.headers.get("Authorization", ""))
-                payload = orjson.dumps(doc)
+                streamed = status == 200 and bool(body.get("stream"))
+                payload = _sse(doc) if streamed else orjson.dumps(doc)
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     for key, value in headers.items():
                         self.send_header(key, value)
@@ -264,6 +268,22 @@ class FakeOpenAI:
                     pass
 
         return Handler
+
+
+def _sse(doc: dict[str, Any]) -> bytes:
+    """A completion as a ``stream: true`` reply: the message in one delta chunk, the finish
+    reason, the usage chunk (``stream_options.include_usage``), then ``[DONE]``."""
+    choice = doc["choices"][0]
+    delta = dict(choice["message"])
+    if delta.get("tool_calls"):
+        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(delta["tool_calls"])]
+    head = {k: doc[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}]},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"], "logprobs": None}]},
+        {**head, "choices": [], "usage": doc["usage"]},
+    ]
+    return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
 
 
 def _error(message: str, code: str) -> dict[str, Any]:
