@@ -190,6 +190,9 @@ class MedagentTask(vf.Task[MedagentData, MedagentState, MedagentTaskConfig]):
         if state.grade is None:
             grade = tasks.grade(self._task(), state.answer, state.writes)
             state.grade = grade.model_dump(mode="json")
+            # kept with the trace (state is not): the answer, the writes and every check
+            trace.info["medagent"] = {"task_id": self.data.task_id, "answer": state.answer,
+                                      "steps": state.steps, "writes": state.writes, "grade": state.grade}
         return state.grade
 
     @vf.stop
