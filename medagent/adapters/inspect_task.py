@@ -213,13 +213,15 @@ def medagent_scorer() -> Any:
     return score
 
 
-def medagent_task(suite: str = "mab-v1", tasks: str | list[str] | None = None, max_steps: int = 8,
+def medagent_task(suite: str = "mab-v1", tasks: Any = None, max_steps: int = 8,
                   solver: str = "agent") -> Task:
     """The Inspect task for ``suite`` (see the module docs for the options)."""
     from medagent.agents._react import SYSTEM_PROMPT
     from medagent.errors import ConfigError
 
-    selection = [p for p in (tasks.split(",") if isinstance(tasks, str) else (tasks or [])) if str(p).strip()]
+    # -T values arrive parsed as YAML: "5,9", 5 or [5, 9]
+    items = tasks if isinstance(tasks, list | tuple) else ([] if tasks is None else [tasks])
+    selection = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
     if solver == "agent":
         plan = [open_trial(max_steps), system_message(SYSTEM_PROMPT), use_tools(medagent_tools()), tool_loop()]
     elif solver == "reference":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -109,7 +110,10 @@ def test_stdio_reference_solutions_score_100_and_the_run_verifies(adapter_suite,
     sub = tmp_path / "mcp.json.gz"
     assert main(["submit", str(out), "-o", str(sub), "--suite", str(adapter_suite_path)]) == 0
     assert main(["leaderboard", "verify", str(sub), "--suite", str(adapter_suite_path)]) == 0
-    assert f"{len(adapter_suite.tasks)} trials re-graded, overall 1.0000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # verify replays every recorded FHIR request against the cohort and re-grades every trial
+    assert re.search(rf"{len(adapter_suite.tasks)} trials replayed \(\d+ FHIR requests\) and re-graded, "
+                     r"overall 1\.0000", out), out[-500:]
 
 
 def test_stdio_wrong_answers_fail_and_bad_calls_are_tool_errors(adapter_suite, adapter_suite_path, adapter_service,
