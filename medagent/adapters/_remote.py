@@ -39,13 +39,16 @@ class _Inbox:
     async def run(self, task: Any, env: Any) -> None:
         while True:
             kind, payload, reply = await self.queue.get()
-            if kind in ("finish", "end"):
-                if kind == "finish":
-                    env.finish(payload)
-                reply.set_result(None)
-                return
-            name, args = payload
             try:
+                if kind == "end":  # the agent stopped without an answer
+                    env.end("no_finish")
+                    reply.set_result(None)
+                    return
+                if kind == "finish":  # one step, like any other round
+                    env.finish(payload)
+                    reply.set_result(None)
+                    return
+                name, args = payload
                 result = await env.call(name, args)
             except BaseException as exc:  # StepLimitReached ends the trial, as in bench
                 if not reply.done():

@@ -58,4 +58,12 @@ def adapter_suite_path(adapter_suite, adapter_service, tmp_path_factory) -> Path
 
 
 def session_count(service) -> int:
-    return service.store.conn().execute("SELECT count(*) FROM sessions").fetchone()[0]
+    """Sessions in the store, read on a fresh connection (the service's own connection of
+    this thread may hold an older snapshot while other processes write)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{service.store.path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    finally:
+        conn.close()

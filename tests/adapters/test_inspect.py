@@ -29,6 +29,7 @@ def test_inspect_eval_cli_reference_solver_scores_100_with_every_check(adapter_s
                                                                         adapter_service, tmp_path: Path):
     """`inspect eval medagent/suite` (found through the package's entry point) with the
     reference solutions as the solver on the action category 5, over two epochs: 100 %."""
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     import tasks
 
     env = {**os.environ, "INSPECT_DISPLAY": "plain"}
@@ -59,13 +60,14 @@ def test_inspect_eval_cli_reference_solver_scores_100_with_every_check(adapter_s
         assert [(c["name"], c["passed"], c["got"]) for c in checks] == [
             (c.name, c.passed, orjson.loads(orjson.dumps(c.got))) for c in regraded.checks]
         assert sample.input == f"{task.instruction}\n\nContext: {task.context}"  # the public view only
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left
 
 
 def test_mockllm_scripted_tool_calls_right_wrong_and_silent(adapter_suite, adapter_suite_path, adapter_service,
                                                             tmp_path: Path):
     """mockllm replays the reference tool calls of three tasks: the first answers right,
     the second answers wrong, the third stops talking without finish."""
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     from tests.fake_openai import record_oracle
 
     from medagent.adapters.inspect_task import medagent_task
@@ -97,4 +99,4 @@ def test_mockllm_scripted_tool_calls_right_wrong_and_silent(adapter_suite, adapt
     tool_errors = [e for e in third_sample.events if getattr(e, "event", None) == "tool" and e.error is not None]
     assert tool_errors  # the unknown tool came back to the model as a tool error
     assert _metrics(log)["accuracy"] == pytest.approx(1 / 3)
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left

@@ -75,6 +75,7 @@ def _server_env() -> dict[str, str]:
 
 def test_stdio_reference_solutions_score_100_and_the_run_verifies(adapter_suite, adapter_suite_path, adapter_service,
                                                                    tmp_path, capsys):
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     out = tmp_path / "run"
     params = StdioServerParameters(
         command=sys.executable,
@@ -103,7 +104,7 @@ def test_stdio_reference_solutions_score_100_and_the_run_verifies(adapter_suite,
     records = [orjson.loads(line) for line in (out / "trials.jsonl").read_bytes().splitlines()]
     assert all(r["stop"] == "finish" and r["grade"]["passed"] for r in records)
     assert any(r["writes"] for r in records if r["category"] == 5)  # the orders really went to the record
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left
 
     # the run folder is a run folder: view, submit (verifies), leaderboard verify
     assert main(["view", str(out)]) == 0
@@ -120,6 +121,7 @@ def test_stdio_wrong_answers_fail_and_bad_calls_are_tool_errors(adapter_suite, a
                                                                 tmp_path):
     """An agent that answers without looking fails; every bad call is an MCP tool error with
     a reason, and the connection goes on serving."""
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     out = tmp_path / "run"
     query = next(t for t in adapter_suite.tasks if t.kind == "query")
     params = StdioServerParameters(
@@ -167,12 +169,13 @@ def test_stdio_wrong_answers_fail_and_bad_calls_are_tool_errors(adapter_suite, a
     records = [orjson.loads(line) for line in (out / "trials.jsonl").read_bytes().splitlines()]
     assert [(r["trial_id"], r["stop"], r["answer"], r["grade"]["passed"]) for r in records] == [
         (f"{query.id}#1", "max_steps", None, False)]
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left
 
 
 def test_http_two_agents_at_once_each_with_its_trial(adapter_suite, adapter_suite_path, adapter_service, tmp_path):
     """Streamable HTTP on 127.0.0.1: a modern-era and a legacy-handshake client, each working
     its own trial at the same time (handles keep them apart), both graded and recorded."""
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     from medagent.adapters.mcp_server import open_run, serve_http
 
     run = open_run(str(adapter_suite_path), tmp_path / "run", epochs=1)
@@ -208,4 +211,4 @@ def test_http_two_agents_at_once_each_with_its_trial(adapter_suite, adapter_suit
     assert not thread.is_alive()
     summary = orjson.loads((tmp_path / "run" / "summary.json").read_bytes())
     assert summary["n_trials"] == 2 and summary["overall"] == 1.0
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left

@@ -25,6 +25,7 @@ def _run(cmd: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
 
 def test_vf_validate_every_task_valid(adapter_suite, adapter_suite_path, adapter_service, tmp_path: Path):
     """Gold: each reference solution passes in its own session; noop: no task passes untouched."""
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     _run(["vf-validate", "medagent-env", "--taskset.suite", str(adapter_suite_path), "--runtime.type", "subprocess",
           "-o", str(tmp_path / "out"), "--rich", "false"], tmp_path)
     [summary_path] = list((tmp_path / "out").glob("*/summary.json"))
@@ -32,11 +33,12 @@ def test_vf_validate_every_task_valid(adapter_suite, adapter_suite_path, adapter
     n = len(adapter_suite.tasks)
     assert summary["total"] == n and summary["outcomes"]["valid"] == n and summary["valid_rate"] == 1.0
     assert summary["checks"]["gold"]["valid"] == n and summary["checks"]["noop"]["valid"] == n
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left
 
 
 def test_vf_eval_rollouts_against_the_fake_server(adapter_suite, adapter_suite_path, adapter_service, tmp_path: Path):
     """Two rollouts replay the reference tool calls; the second answers wrong: rewards 1 and 0."""
+    sessions_before = session_count(adapter_service)  # the suite build may hold its own
     from tests.fake_openai import FakeOpenAI, ReplayPolicy, record_oracle
 
     scripts = record_oracle(adapter_suite.tasks, adapter_service)
@@ -71,4 +73,4 @@ def test_vf_eval_rollouts_against_the_fake_server(adapter_suite, adapter_suite_p
     assert offered and all(names == {*tasks.TOOLS_BY_NAME, "finish"} for names in offered)
     # the model saw the public view only: instruction and context, never the answer key
     assert all(str(t.expected) not in p for t in (right, wrong) for p in prompts)
-    assert session_count(adapter_service) == 0
+    assert session_count(adapter_service) <= sessions_before  # none of ours left
