@@ -85,9 +85,10 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plan = make_plan(seed, n_patients, now, scenarios, profile)
-    handles = {t: (out / f"{t}.ndjson").open("wb") for t in TYPES}
-    hashes = {t: hashlib.sha256() for t in TYPES}
-    counts = dict.fromkeys(TYPES, 0)
+    types = TYPES + get_profile(profile).types
+    handles = {t: (out / f"{t}.ndjson").open("wb") for t in types}
+    hashes = {t: hashlib.sha256() for t in types}
+    counts = dict.fromkeys(types, 0)
 
     def put(rtype: str, blob: bytes) -> None:
         if blob:
@@ -105,7 +106,7 @@ def generate(
     finally:
         for fh in handles.values():
             fh.close()
-    files = {t: FileEntry(path=f"{t}.ndjson", count=counts[t], sha256=hashes[t].hexdigest()) for t in TYPES}
+    files = {t: FileEntry(path=f"{t}.ndjson", count=counts[t], sha256=hashes[t].hexdigest()) for t in types}
     manifest = Manifest(
         generator_version=GENERATOR_VERSION, profile=profile, seed=seed, n_patients=n_patients, now=now.isoformat(),
         files=files, total=sum(counts.values()), checksum=Manifest.checksum_of(files),

@@ -288,9 +288,13 @@ def generate_patient(job: Job) -> dict[str, bytes]:
             _visit(ch, labs, vit, conds, meds, t, "diabetes" in conds, warfarin, last_a1c)
     _problem_list(ch, conds, ch.out["Encounter"][0]["id"], events[0][0])
     scenarios.apply_labs(labs, job.states, now, rng)
-    hook = get_profile(job.profile).labs
-    if hook is not None:  # its own stream: the shared one is never advanced by a profile
-        hook(labs, job, random.Random(f"{job.seed}:{job.index}:edge"))
+    profile = get_profile(job.profile)
+    if profile.labs is not None:  # its own stream: the shared one is never advanced by a profile
+        profile.labs(labs, job, random.Random(f"{job.seed}:{job.index}:edge"))
+    if profile.chart is not None:
+        for rtype in profile.types:
+            ch.out.setdefault(rtype, [])
+        profile.chart(ch, labs, job, random.Random(f"{job.seed}:{job.index}:{job.profile}"))
     _render_labs(ch, labs)
     return {rtype: ndjson(items) for rtype, items in ch.out.items()}
 
