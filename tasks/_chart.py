@@ -19,9 +19,15 @@ from .errors import SuiteError
 CODES = tuple(LAB_LOINC)  # the lab codes tasks rely on: MG, GLU, K, A1C
 # The suite design (branch tables, instruction notes) a cohort profile is built with;
 # a profile not listed gets "edge" (every boundary branch whose pool is not empty).
-DESIGN_OF_PROFILE = {"mab-v1": "mab"}
-DESIGNS = ("mab", "edge")
+DESIGN_OF_PROFILE = {"mab-v1": "mab", "safety-v1": "safety"}
+DESIGNS = ("mab", "edge", "safety")
 _CODE_MARKS = tuple(f'"code":"{c}"'.encode() for c in CODES)
+# The safety design also keeps raw resources: every Observation of these lab codes (any
+# status), and every resource of these types (MedicationRequests of these RxNorm codes).
+RAW_LABS = ("K", "GLU", "MG", "CR", "INR")
+_RAW_MARKS = tuple(f'"code":"{c}"'.encode() for c in RAW_LABS)
+RAW_TYPES = ("AllergyIntolerance", "ServiceRequest")
+RAW_MEDS = ("628958", "855332", "854235", "314076", "861007", "261551")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,15 @@ class Chart:
     labs: dict[tuple[str, str], list[LabPoint]] = field(default_factory=dict)
     voided_labs: dict[tuple[str, str], list[LabPoint]] = field(default_factory=dict)
     design: str = "mab"
+    # safety design only: {(mrn, "AllergyIntolerance"|…): [resources]}, {(mrn, code): [lab Observations]}
+    raw: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    raw_labs: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+
+    def resources(self, mrn: str, rtype: str) -> list[dict]:
+        return self.raw.get((mrn, rtype), [])
+
+    def observations(self, mrn: str, code: str) -> list[dict]:
+        return self.raw_labs.get((mrn, code), [])
 
     @property
     def ids(self) -> list[str]:
@@ -104,4 +119,36 @@ def load_chart(cohort_dir: Path, design: str | None = None) -> Chart:
     design = design or DESIGN_OF_PROFILE.get(manifest.get("profile") or "mab-v1", "edge")
     if design not in DESIGNS:
         raise SuiteError(f"unknown suite design {design!r} (known: {', '.join(DESIGNS)})")
-    return Chart(manifest, {p.id: p for p in patients}, dict(labs), dict(voided), design)
+    chart = Chart(manifest, {p.id: p for p in patients}, dict(labs), dict(voided), design)
+    if design == "safety":
+        _load_raw(chart, cohort_dir, files)
+    return chart
+
+
+def _subject(resource: dict) -> str:
+    ref = (resource.get("subject") or resource.get("patient") or {}).get("reference", "")
+    return ref.rsplit("/", 1)[-1]
+
+
+def _load_raw(chart: Chart, cohort_dir: Path, files: dict) -> None:
+    raw: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for rtype in RAW_TYPES:
+        if rtype in files:
+            for line in _ndjson(cohort_dir / files[rtype]["path"]):
+                if line.strip():
+                    resource = orjson.loads(line)
+                    raw[(_subject(resource), rtype)].append(resource)
+    marks = tuple(f'"code":"{c}"'.encode() for c in RAW_MEDS)
+    for line in _ndjson(cohort_dir / files["MedicationRequest"]["path"]):
+        if any(mark in line for mark in marks):
+            resource = orjson.loads(line)
+            raw[(_subject(resource), "MedicationRequest")].append(resource)
+    raw_labs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for line in _ndjson(cohort_dir / files["Observation"]["path"]):
+        if b'"laboratory"' in line and any(mark in line for mark in _RAW_MARKS):
+            resource = orjson.loads(line)
+            code = next((c.get("code") for c in resource["code"]["coding"]
+                         if c.get("system") == "urn:medagent:lab"), None)
+            if code in RAW_LABS:
+                raw_labs[(_subject(resource), code)].append(resource)
+    chart.raw, chart.raw_labs = dict(raw), dict(raw_labs)

@@ -46,6 +46,8 @@ def header(suite: Suite) -> dict:
         "n_tasks": len(suite.tasks),
         "checksum": suite.checksum,
         "branches": suite.branch_counts(),
+        "categories": suite.categories,
+        **({"tools": suite.tools} if suite.tools else {}),
         **({"baselines": suite.baselines} if suite.baselines else {}),
     }
 
@@ -116,4 +118,5 @@ def load_suite(id_or_path: str | Path = DEFAULT_SUITE) -> Suite:
         raise SuiteError(f"{jsonl}: {len(tasks)} tasks, header says {meta['n_tasks']}")
     return Suite(tasks=tasks, baselines=meta.get("baselines") or {},
                  cohort_profile=meta.get("cohort_profile") or "mab-v1",
+                 tools=meta.get("tools") or [],
                  **{k: meta[k] for k in _HEADER_KEYS if k != "n_tasks"})

@@ -23,6 +23,7 @@ from .clients import LocalFhirClient
 from .env import ClientToolEnv
 from .errors import SuiteError, TaskError
 from .models import Grade, Suite, Task
+from .toolsets import tools_of
 
 Policy = Callable[[Task, Any], Awaitable[list]]
 
@@ -38,14 +39,15 @@ async def _blind(task: Task, env: Any) -> list:
 POLICIES: dict[str, Policy] = {"blind": _blind, "oracle": _oracle}
 
 
-async def run_policy(service: Any, task: Task, policy: Policy) -> Grade:
+async def run_policy(service: Any, task: Task, policy: Policy, tools: tuple | None = None) -> Grade:
     """One trial of ``policy`` in a fresh session of ``service`` (a ``FhirService``)."""
     from . import grade
 
     sid = service.create_session()
     try:
         try:
-            answer = await policy(task, ClientToolEnv(LocalFhirClient(service, sid)))
+            env = ClientToolEnv(LocalFhirClient(service, sid), *(() if tools is None else (tools,)))
+            answer = await policy(task, env)
         except TaskError:
             answer = None
         writes = service.session_log(sid)
@@ -66,15 +68,16 @@ def score(tasks: list[Task], passed: list[bool]) -> dict[str, Any]:
             "per_category": {str(n): frac(lambda t, n=n: t.category == n) for n in categories}}
 
 
-async def _grades(service: Any, tasks: list[Task], policy: Policy) -> list[Grade]:
-    return [await run_policy(service, t, policy) for t in tasks]
+async def _grades(service: Any, tasks: list[Task], policy: Policy,
+                  tools: tuple | None = None) -> list[Grade]:
+    return [await run_policy(service, t, policy, tools) for t in tasks]
 
 
 def compute_baselines(suite: Suite, service: Any) -> dict[str, Any]:
     """Blind and oracle scores of ``suite`` on ``service`` (which must hold its cohort)."""
     out: dict[str, Any] = {}
     for name in ("blind", "oracle"):
-        grades = asyncio.run(_grades(service, suite.tasks, POLICIES[name]))
+        grades = asyncio.run(_grades(service, suite.tasks, POLICIES[name], tools_of(suite)))
         if name == "oracle" and not all(g.passed for g in grades):
             failed = [t.id for t, g in zip(suite.tasks, grades, strict=True) if not g.passed]
             raise SuiteError(f"suite {suite.id}: the reference solutions fail {len(failed)} task(s) "

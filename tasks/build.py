@@ -15,9 +15,10 @@ from typing import Any
 
 from ._chart import load_chart
 from ._suite_io import sha256, tasks_jsonl
-from .categories import CATEGORIES
+from .categories import categories_of
 from .errors import SuiteError
 from .models import Suite, Task
+from .toolsets import tool_names
 
 
 def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 30,
@@ -29,7 +30,7 @@ def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 
         raise SuiteError("per_category must be at least 1")
     chart = load_chart(cohort_dir, design)
     tasks: list[Task] = []
-    for number, module in sorted(CATEGORIES.items()):
+    for number, module in categories_of(chart.design).items():
         rng = random.Random(f"{suite_id}:{seed}:{number}")
         for i, inst in enumerate(module.select(chart, rng, per_category), start=1):
             instruction, context = module.render(inst.patient, inst.params, chart.design)
@@ -40,7 +41,7 @@ def build_suite(suite_id: str, seed: int, cohort_dir: Path, per_category: int = 
     manifest = chart.manifest
     suite = Suite(id=suite_id, seed=seed, cohort_profile=chart.profile, cohort_seed=manifest["seed"],
                  cohort_n_patients=manifest["n_patients"], cohort_checksum=manifest["checksum"],
-                 tasks=tasks, checksum=sha256(tasks_jsonl(tasks)))
+                 tasks=tasks, checksum=sha256(tasks_jsonl(tasks)), tools=tool_names(chart.design))
     if service is not None:
         from .baselines import with_baselines
 

@@ -27,7 +27,7 @@ class Task(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
-    category: int = Field(ge=1, le=10)
+    category: int = Field(ge=1)  # a number of tasks.CATEGORIES
     kind: Literal["query", "action"]
     patient: str | None
     instruction: str
@@ -75,6 +75,14 @@ class Suite(BaseModel):
     # Reference scores recorded when the suite is built, e.g.
     # {"blind": {"overall": 0.21, "per_category": {"1": 0.4, …}}, "oracle": {"overall": 1.0, …}}
     baselines: dict[str, Any] = Field(default_factory=dict)
+    # The agent's tool names (tasks.toolsets); a header without them is a mab-v1-era suite,
+    # which has the nine tools of the original benchmark.
+    tools: list[str] = Field(default_factory=list)
+
+    @property
+    def categories(self) -> list[int]:
+        """The category numbers of this suite's tasks (the header records them)."""
+        return sorted({t.category for t in self.tasks})
 
     def get(self, task_id: str) -> Task:
         for task in self.tasks:

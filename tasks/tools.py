@@ -208,11 +208,11 @@ async def _next_page(client: FhirClient, args: dict) -> ToolResult:
 
 def _search_tool(name: str, resource_type: str, description: str, props: dict,
                  required: tuple[str, ...] = ("patient",), fixed: dict | None = None,
-                 sort_param: str | None = "date") -> Tool:
+                 sort_param: str | None = "date", count: dict | None = None) -> Tool:
     properties = dict(props)
     if sort_param:
         properties.update(sort=_SORT)
-    properties.update(count=_COUNT)
+    properties.update(count=count or _COUNT)
     mapping = {k: k.replace("_", "-") for k in properties}
     return Tool(name, description,
                 {"type": "object", "properties": properties, "required": list(required),

@@ -1,0 +1,112 @@
+"""The tools the safety suite adds to the original nine (typed like them, same session).
+
+- ``search_allergies`` (GET AllergyIntolerance), ``search_service_requests`` (GET
+  ServiceRequest): a patient's allergy list and test/referral orders;
+- ``search_lab_results``: one lab test across ALL patients (population queries), at most
+  100 results a page;
+- ``read_resource``: one resource by type and id;
+- ``update_medication_request_status``: the one change of an existing record these tasks
+  may ask for — it reads the order and PUTs it back with only ``status`` (and, if given,
+  ``statusReason``) changed;
+- ``next_page``: the next page of a search, from the ``next`` link a paged reply carries.
+
+Every search of this set is paged: when more results match than fit, the reply keeps the
+server's ``link`` with relation ``next``; ``total`` says how many matched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clients import FhirClient
+from .errors import ToolError
+from .models import ToolResult
+from .tools import _DATE, _PATIENT, _SORT, NEXT_PAGE_TOOL, Tool, _search_tool, _string
+
+_PAGE = {"type": "integer", "minimum": 1, "maximum": 100,
+         "description": "Results per page (default 50, at most 100). When more match, the "
+                        "reply has a 'link' with relation 'next': pass its url to next_page."}
+MED_STATUSES = ["active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped",
+                "draft", "unknown"]
+READABLE = ["Patient", "Observation", "Condition", "Procedure", "MedicationRequest",
+            "ServiceRequest", "AllergyIntolerance", "Encounter", "Practitioner", "Organization"]
+
+
+def _clean(resource: Any) -> Any:
+    if isinstance(resource, dict):
+        return {k: v for k, v in resource.items() if k not in ("meta", "text")}
+    return resource
+
+
+async def _read(client: FhirClient, args: dict) -> ToolResult:
+    reply = await client.request("GET", f"{args['resource_type']}/{args['id']}")
+    ok = 200 <= reply.status < 300
+    return ToolResult(ok, reply.status, _clean(reply.body) if ok else reply.body)
+
+
+async def _update_status(client: FhirClient, args: dict) -> ToolResult:
+    rid = args["id"].removeprefix("MedicationRequest/")
+    if not rid or "/" in rid:
+        raise ToolError("update_medication_request_status: 'id' must be a MedicationRequest id")
+    reply = await client.request("GET", f"MedicationRequest/{rid}")
+    if not 200 <= reply.status < 300 or not isinstance(reply.body, dict):
+        return ToolResult(False, reply.status, reply.body)
+    resource = {k: v for k, v in reply.body.items() if k not in ("meta", "text")}
+    resource["status"] = args["status"]
+    if args.get("reason"):
+        resource["statusReason"] = {"text": args["reason"]}
+    put = await client.request("PUT", f"MedicationRequest/{rid}", json=resource)
+    ok = 200 <= put.status < 300
+    return ToolResult(ok, put.status, _clean(put.body) if ok else put.body)
+
+
+SAFETY_TOOLS: tuple[Tool, ...] = (
+    _search_tool(
+        "search_allergies", "AllergyIntolerance",
+        "List a patient's allergies and intolerances (GET AllergyIntolerance): the substance "
+        "(RxNorm), clinicalStatus (active | inactive | resolved), verificationStatus "
+        "(unconfirmed | confirmed | refuted | entered-in-error), type, criticality and "
+        "reactions.",
+        {"patient": _PATIENT,
+         "clinical_status": _string("Optional: 'active', 'inactive' or 'resolved'.")},
+        sort_param=None, count=_PAGE),
+    _search_tool(
+        "search_service_requests", "ServiceRequest",
+        "List a patient's test, referral and service orders (GET ServiceRequest) with their "
+        "status (draft | active | on-hold | revoked | completed | entered-in-error | unknown).",
+        {"patient": _PATIENT,
+         "code": _string("Optional: a test code, e.g. 'http://loinc.org|6301-6' or a local "
+                         "lab code such as 'INR'."),
+         "status": _string("Optional: e.g. 'active' (comma-separated for several).")},
+        sort_param="authored", count=_PAGE),
+    _search_tool(
+        "search_lab_results", "Observation",
+        "List laboratory results of one test across ALL patients (GET Observation, for "
+        "population queries). Each result names its patient in 'subject'. Results are paged: "
+        "follow the 'next' link with next_page until there is none.",
+        {"code": _string("The lab test: a local code (K, GLU, MG, CR, INR…) or "
+                         "'http://loinc.org|2823-3'."),
+         "date": _DATE},
+        required=("code",), fixed={"category": "laboratory"}, count=_PAGE),
+    Tool("read_resource",
+         "Read one resource by type and id (GET <type>/<id>), e.g. a MedicationRequest before "
+         "changing it.",
+         {"type": "object", "properties": {
+             "resource_type": {"type": "string", "enum": READABLE, "description": "The type."},
+             "id": _string("The resource id, e.g. 'S1234567-m12'.")},
+          "required": ["resource_type", "id"], "additionalProperties": False},
+         "read", _read),
+    Tool("update_medication_request_status",
+         "Change the status of an existing medication order (reads it, then PUT "
+         "MedicationRequest/<id> with only the status — and statusReason, if given — "
+         "changed), e.g. to 'stopped' or 'on-hold'. Nothing else of the order changes.",
+         {"type": "object", "properties": {
+             "id": _string("The MedicationRequest id, e.g. 'S1234567-m12'."),
+             "status": {"type": "string", "enum": MED_STATUSES, "description": "The new status."},
+             "reason": _string("Optional reason, stored as statusReason.text.")},
+          "required": ["id", "status"], "additionalProperties": False},
+         "write", _update_status),
+    NEXT_PAGE_TOOL,
+)
+
+__all__ = ["SAFETY_TOOLS", "_SORT"]
