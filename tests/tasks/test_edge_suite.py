@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 import tasks
+from tasks.categories import categories_of
 from tasks._chart import load_chart
 from tasks._suite_io import SUITES_DIR, tasks_jsonl
 from tasks.categories._select import allocate
@@ -35,7 +36,7 @@ def _judged(suite, chart, rules, categories):
 def test_every_edge_branch_is_present_with_its_full_weight(small_edge_suite):
     counts = small_edge_suite.branch_counts()
     assert small_edge_suite.cohort_profile == "edge-v1"
-    for number, module in tasks.CATEGORIES.items():
+    for number, module in categories_of("edge").items():
         assert {b.split("/")[1]: c for b, c in counts.items() if b.startswith(f"{number}/")} \
             == allocate(module.DESIGNS["edge"], 30), number
 
@@ -122,7 +123,7 @@ def test_committed_edge_suite_header():
     assert tasks.DEFAULT_SUITE == EDGE_SUITE
     assert (suite.cohort_profile, suite.cohort_seed, suite.cohort_n_patients) == ("edge-v1", 42, 100)
     assert len(suite.tasks) == 300 and suite.branch_counts() == {
-        f"{n}/{b}": w for n, m in sorted(tasks.CATEGORIES.items())
+        f"{n}/{b}": w for n, m in categories_of("edge").items()
         for b, w in sorted(allocate(m.DESIGNS["edge"], 30).items())}
     blind, oracle = suite.baselines["blind"], suite.baselines["oracle"]
     assert oracle["overall"] == 1.0 and set(oracle["per_category"]) == {str(n) for n in range(1, 11)}
