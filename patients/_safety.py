@@ -13,6 +13,18 @@ seeded order (``manifest.scenarios["edge"]`` lists them as ``"<axis>:<variant>"`
   chloride orders; ``prelim``: a later *preliminary* high result after a final normal one;
   ``amended``: the latest result has status ``amended``. Base-cohort potassium chloride
   orders are closed (``completed``) first, so the variant decides what is active;
+- ``renal``: a pinned weight (LOINC 29463-7) and height (8302-2) and a creatinine series:
+  ``dose:<target>`` puts the Cockcroft-Gault clearance of the latest creatinine on
+  60, 45, 30.3, 29.6 or 20 mL/min (a later preliminary high value, or an amended latest);
+  ``aki:<pattern>`` a 3-day series whose rise within 48 h is 0.2, 0.3 or 0.6 mg/dL, whose
+  lowest value lies 49 h or 47 h before the latest, which falls, or whose only low value
+  inside the window is entered-in-error (base creatinine results of the last 4 days removed);
+- ``inr``: an active warfarin order (and an older stopped one) and an INR series whose
+  latest value is 1.8, 2.4, 3.0, 3.1, 4.4, 4.5 or 6.2 (a later preliminary 5.1, or an
+  amended latest);
+- ``glucose``: the latest glucose 1-2.5 h before NOW on 42, 53, 54, 61, 69, 70, 88 or 118
+  mg/dL (base results of the last 6 h removed; a later preliminary 48, or an amended
+  latest), beside an active insulin glargine order for some;
 - ``dup``: ``ServiceRequest``s for one lab test (INR, HbA1c, magnesium or creatinine, drawn
   per patient): one open (``active`` or ``on-hold``), or only closed ones (``completed``,
   ``revoked``, ``entered-in-error``), or an open one for another test beside a closed one.
@@ -42,6 +54,13 @@ VARIANTS: dict[str, tuple[str, ...]] = {
                 "4.8/prelim", "5.3/amended", "4.2/kcl"),
     "dup": ("open_active", "open_onhold", "completed", "revoked", "voided", "other_open",
             "open_active", "completed"),
+    # creatinine: "dose:<CrCl target>[/prelim|/amended]" (latest creatinine and weight pinned
+    # so Cockcroft-Gault lands there) or "aki:<pattern>" (a pinned 3-day creatinine series)
+    "renal": ("dose:60", "dose:30.3", "dose:29.6", "dose:20", "dose:30.3/prelim",
+              "dose:45/amended", "aki:rise_0.3", "aki:rise_0.2", "aki:rise_0.6", "aki:edge_49h",
+              "aki:edge_47h", "aki:voided", "aki:fall", "dose:29.6/amended"),
+    "inr": ("3.0", "3.1", "4.4", "4.5", "2.4", "6.2", "3.0/prelim", "4.5/amended", "1.8"),
+    "glucose": ("53", "54", "69", "70", "42", "61", "118", "80/prelim", "53/amended", "88"),
 }
 
 # RxNorm ingredients (allergens) and SNOMED CT reactions.
@@ -169,6 +188,9 @@ def _kalemia(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
         ch.out["MedicationRequest"].append(R.medication_request(
             ch.next_id("m"), ch.mrn, ch.encounter_at(start), kcl, start, "active", "inpatient",
             ch.staff(), 14, now))
+    if rng.random() < 0.5:  # an ACE inhibitor beside it: not to be touched by this protocol
+        _close(ch, MEDS["lisinopril"].rxnorm)
+        _order_med(ch, "lisinopril", "active", stay + rng.randint(30, 300))
     if pattern == "stopped" or rng.random() < 0.5:  # an older, stopped order beside them
         start = stay - rng.randint(30, 200) * DAY
         ch.out["MedicationRequest"].append(R.medication_request(
@@ -202,8 +224,123 @@ def _duplicates(ch: Any, variant: str, rng: random.Random) -> None:
         add(test, status or "completed", rng.uniform(0.2, 3))
 
 
+def _clear(labs: Any, code: str, since: int) -> None:
+    """Drop the base chart's results of ``code`` from ``since`` on (a pinned series follows)."""
+    labs.remove(labs.of(code, lo=since))
+
+
+def _vital(ch: Any, key: str, minute: int, value: float) -> None:
+    ch.out["Observation"].append(R.vital(ch.next_id("v"), ch.mrn, ch.encounter_at(minute), key,
+                                         minute, value))
+
+
+def _order_med(ch: Any, med: str, status: str, start: int, days: int = 14) -> None:
+    ch.out["MedicationRequest"].append(R.medication_request(
+        ch.next_id("m"), ch.mrn, ch.encounter_at(start), MEDS[med], start, status, "inpatient",
+        ch.staff(), days, ch.job.now))
+
+
+def _close(ch: Any, rxnorm: str) -> None:
+    for order in ch.out["MedicationRequest"]:
+        if order["status"] == "active" and order["medicationCodeableConcept"]["coding"][0]["code"] == rxnorm:
+            order["status"] = "completed"
+
+
+def crcl(age: int, weight: float, creatinine: float, female: bool) -> float:
+    return (140 - age) * weight / (72 * creatinine) * (0.85 if female else 1.0)
+
+
+def _renal(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
+    now, job = ch.job.now, ch.job
+    kind, _, rest = variant.partition(":")
+    _clear(labs, "CR", now - 4 * DAY)
+    weight = round(rng.uniform(52, 118), 1)
+    _vital(ch, "WT", now - rng.randint(100, 200), weight)
+    _vital(ch, "HT", now - rng.randint(100, 200), round(rng.uniform(150, 192), 1))
+    latest_at = now - rng.randint(45, 95)
+    if kind == "dose":
+        target, _, pattern = rest.partition("/")
+        female = job.gender == "female"
+        num = (140 - job.age) * weight * (0.85 if female else 1.0)
+        cr = max(0.3, round(num / (72 * float(target)), 2))
+        below = float(target) < 30
+        while (crcl(job.age, weight, cr, female) < 30) != below:  # keep the side of 30
+            cr = round(cr + (0.01 if below else -0.01), 2)
+        for hours in (70, 46, 22):  # an earlier stable series
+            labs.add("CR", now - hours * HOUR - rng.randint(0, 60), ch.encounter_at(now - hours * HOUR),
+                     value=round(cr + rng.choice((-0.1, 0.0, 0.1)), 2), exact=True)
+        rec = labs.add("CR", latest_at, ch.encounter_at(latest_at), value=cr, exact=True)
+        if pattern == "amended":
+            rec.append({"status": "amended"})
+        if pattern == "prelim":
+            labs.add("CR", now - 35, ch.encounter_at(now - 35), value=round(cr * 1.6, 2),
+                     exact=True).append({"status": "preliminary"})
+        return
+    base = round(rng.uniform(0.7, 1.3), 2)
+    latest = {"rise_0.3": base + 0.3, "rise_0.2": base + 0.2, "rise_0.6": base + 0.6,
+              "edge_49h": base + 0.2, "edge_47h": base + 0.3, "voided": base + 0.1,
+              "fall": base - 0.2}[rest]
+    series = [(70, base + 0.1), (30, base + 0.1 if rest != "fall" else base + 0.05)]
+    if rest == "edge_49h":
+        series += [(49 * 60 + 20, base - 0.2), (44, base)]  # the low value 49 h before the latest
+    elif rest == "edge_47h":
+        series += [(47 * 60 - 20, base)]
+    else:
+        series += [(40, base)]
+    for when, value in series:
+        minute = latest_at - (when if when > 100 else when * HOUR)
+        labs.add("CR", minute, ch.encounter_at(minute), value=round(value, 2), exact=True)
+    if rest == "voided":  # a withdrawn low value would make it look like AKI
+        minute = latest_at - 20 * HOUR
+        labs.add("CR", minute, ch.encounter_at(minute), value=round(base - 0.3, 2),
+                 exact=True).append({"status": "entered-in-error"})
+    labs.add("CR", latest_at, ch.encounter_at(latest_at), value=round(latest, 2), exact=True)
+
+
+def _warfarin(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
+    now = ch.job.now
+    value_text, _, pattern = variant.partition("/")
+    _close(ch, MEDS["warfarin"].rxnorm)
+    _clear(labs, "INR", now - 4 * DAY)
+    for days in (3, 2, 1):
+        minute = now - days * DAY - rng.randint(60, 300)
+        labs.add("INR", minute, ch.encounter_at(minute), value=round(rng.uniform(2.0, 2.9), 1), exact=True)
+    minute = now - rng.randint(60, 160)
+    rec = labs.add("INR", minute, ch.encounter_at(minute), value=float(value_text), exact=True)
+    if pattern == "amended":
+        rec.append({"status": "amended"})
+    if pattern == "prelim":
+        labs.add("INR", now - 40, ch.encounter_at(now - 40), value=5.1, exact=True).append(
+            {"status": "preliminary"})
+    stay = ch.stays[-1][0]
+    _order_med(ch, "warfarin", "active", stay + rng.randint(30, 300))
+    _order_med(ch, "warfarin", "stopped", stay - rng.randint(40, 300) * DAY, 90)
+
+
+def _glucose(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
+    now = ch.job.now
+    value_text, _, pattern = variant.partition("/")
+    _clear(labs, "GLU", now - 6 * HOUR)
+    minute = now - rng.randint(50, 150)
+    rec = labs.add("GLU", minute, ch.encounter_at(minute), value=float(value_text), exact=True)
+    if pattern == "amended":
+        rec.append({"status": "amended"})
+    if pattern == "prelim":
+        labs.add("GLU", now - 38, ch.encounter_at(now - 38), value=48.0, exact=True).append(
+            {"status": "preliminary"})
+    stay = ch.stays[-1][0]
+    _close(ch, MEDS["insulin_glargine"].rxnorm)
+    if rng.random() < 0.6:  # a diabetic on basal insulin (never to be ordered more here)
+        _order_med(ch, "insulin_glargine", "active", stay + rng.randint(30, 300))
+    if rng.random() < 0.4:
+        _order_med(ch, "metformin", "stopped", stay - rng.randint(40, 300) * DAY, 90)
+
+
 def chart(ch: Any, labs: Any, job: Any, rng: random.Random) -> None:
     variants = job.variants
     _allergies(ch, variants["allergy"], random.Random(f"{rng.random()}:allergy"))
     _kalemia(ch, labs, variants["kalemia"], random.Random(f"{rng.random()}:kalemia"))
     _duplicates(ch, variants["dup"], random.Random(f"{rng.random()}:dup"))
+    _renal(ch, labs, variants["renal"], random.Random(f"{rng.random()}:renal"))
+    _warfarin(ch, labs, variants["inr"], random.Random(f"{rng.random()}:inr"))
+    _glucose(ch, labs, variants["glucose"], random.Random(f"{rng.random()}:glucose"))

@@ -145,6 +145,10 @@ def _load_raw(chart: Chart, cohort_dir: Path, files: dict) -> None:
             raw[(_subject(resource), "MedicationRequest")].append(resource)
     raw_labs: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for line in _ndjson(cohort_dir / files["Observation"]["path"]):
+        if b'"29463-7"' in line:  # body weight (vital sign)
+            resource = orjson.loads(line)
+            raw_labs[(_subject(resource), "WT")].append(resource)
+            continue
         if b'"laboratory"' in line and any(mark in line for mark in _RAW_MARKS):
             resource = orjson.loads(line)
             code = next((c.get("code") for c in resource["code"]["coding"]

@@ -29,11 +29,13 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import UnknownTaskError
 from . import (
     a1c_followup,
+    aki_kdigo,
     allergy_antibiotic,
     duplicate_order,
     glucose_average,
     glucose_latest,
     hyperkalemia,
+    hypoglycemia,
     magnesium_latest,
     magnesium_replacement,
     orthopedic_referral,
@@ -42,6 +44,8 @@ from . import (
     population_query,
     potassium_replacement,
     record_blood_pressure,
+    renal_dose,
+    warfarin_inr,
 )
 
 
@@ -83,7 +87,8 @@ def register(module: ModuleType) -> ModuleType:
 for _module in (patient_lookup, patient_age, record_blood_pressure, magnesium_latest,
                 magnesium_replacement, glucose_average, glucose_latest, orthopedic_referral,
                 potassium_replacement, a1c_followup,
-                allergy_antibiotic, hyperkalemia, duplicate_order, population_query):
+                allergy_antibiotic, hyperkalemia, duplicate_order, population_query,
+                renal_dose, warfarin_inr, aki_kdigo, hypoglycemia):
     register(_module)
 
 

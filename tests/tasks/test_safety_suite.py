@@ -16,7 +16,7 @@ from tasks.baselines import POLICIES, run_policy
 from tasks.categories import categories_of
 from tasks.toolsets import tool_names, tools_of
 
-SEED, N = 7, 12
+SEED, N = 7, 14
 
 
 @pytest.fixture(scope="module")
