@@ -3,9 +3,11 @@
 An agent sees the task's public view (``tasks.TaskView``) and this handle; everything it
 does to the record goes through it:
 
-- ``env.tools``: the tool schemas in the OpenAI ``tools`` format (``tasks.TOOLS`` + ``finish``;
+- ``env.tools``: the tool schemas in the OpenAI ``tools`` format (the suite's tool set —
+  ``tasks.toolsets``; the nine ``tasks.TOOLS`` for mab suites — + ``finish``;
   under ``--faults`` also ``next_page``, and the trial's client sits behind a
-  ``medagent.faults.FaultyClient`` the agent cannot reach);
+  ``medagent.faults.FaultyClient`` the agent cannot reach); ``env.tool_set``: those tools
+  as ``tasks.Tool`` objects (the text protocol lists them);
 - ``await env.call(name, args) -> tasks.ToolResult``: one tool call through the trial's
   FHIR session. ``args`` is a dict or the model's raw JSON text. Invalid JSON, arguments
   that fail the tool's schema and unknown tools come back as ``ok=False`` results (the
@@ -132,8 +134,14 @@ class TrialEnv:
         clock: Any = time.perf_counter,
         extra_tools: tuple[Any, ...] = (),
         faults: Any = None,
+        tools: Any = None,
     ) -> None:
-        tools, self._tools, _, _ = _tasks_api()
+        if tools:  # the suite's own tool set (tasks.toolsets.tools_of(suite))
+            from tasks.toolsets import schemas_of
+
+            tools, self._tools = {t.name: t for t in tools}, schemas_of(tuple(tools))
+        else:
+            tools, self._tools, _, _ = _tasks_api()
         extra_tools = tuple(t for t in extra_tools if t.name not in tools)  # a suite may offer it already
         if extra_tools:  # e.g. ``next_page`` when the session pages (``--faults``)
             tools = {**tools, **{t.name: t for t in extra_tools}}
@@ -147,6 +155,7 @@ class TrialEnv:
 
     # read-only: what the agent may use and know about its trial
     tools = property(lambda self: self._tools, doc="The tool schemas (OpenAI ``tools`` format).")
+    tool_set = property(lambda self: tuple(_TRIALS[self].tools.values()), doc="The tools (``tasks.Tool``).")
     llm = property(lambda self: self._llm, doc="The model client (``medagent.llm.ChatClient``) or None.")
     usage = property(lambda self: self._usage, doc="Token and request counts; pass it to ``llm.complete``.")
     task = property(lambda self: self._task, doc="The task's public view (``tasks.TaskView``).")

@@ -62,16 +62,19 @@ def make(suite: Any = "mab-edge-v1", task_id: str | None = None, *, max_steps: i
         from medagent.embedded import open_service
 
         service = open_service(suite)
-    return MedEnv(by_id[task_id], service, max_steps=max_steps)
+    from tasks.toolsets import tools_of
+
+    return MedEnv(by_id[task_id], service, max_steps=max_steps, tools=tools_of(suite))
 
 
 class MedEnv:
-    def __init__(self, task: Any, service: Any, *, max_steps: int = 8) -> None:
+    def __init__(self, task: Any, service: Any, *, max_steps: int = 8, tools: Any = None) -> None:
         from medagent.runner_backends import LocalBackend
 
         self.task = task.view()  # what a policy may see; the answer key stays in _task
         self._task = task
         self.max_steps = max_steps
+        self.tool_set = tools  # the suite's tools (None: the nine of mab-v1)
         self._backend = LocalBackend(service)  # the runner's own session open/close
         self._loop = asyncio.new_event_loop()
         self._env: TrialEnv | None = None
@@ -89,7 +92,7 @@ class MedEnv:
         """Start a new episode in a fresh server session; returns the first observation."""
         self._end_session()
         self._session, client = self._loop.run_until_complete(self._backend.open())
-        self._env = TrialEnv(self._task, client, max_steps=self.max_steps)
+        self._env = TrialEnv(self._task, client, max_steps=self.max_steps, tools=self.tool_set)
         self._done = False
         return {
             "task_id": self.task.id,

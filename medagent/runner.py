@@ -62,6 +62,7 @@ class TrialRunner:
     suite_id: str = ""
     faults: Any = None  # a medagent.faults.FaultProfile, or None
     fault_delay_scale: float = 1.0
+    tools: tuple = ()  # the suite's tool set (tasks.toolsets.tools_of); empty = the nine
 
     async def run(self, trial: Trial) -> dict[str, Any]:
         import tasks
@@ -86,7 +87,8 @@ class TrialRunner:
             faulty = FaultyClient(None, self.faults, trial_seed(self.suite_id, task.id, trial.epoch),
                                   delay_scale=self.fault_delay_scale)
             extra = (tasks.NEXT_PAGE_TOOL,)
-        env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm, extra_tools=extra, faults=faulty)
+        env = TrialEnv(task, client, max_steps=self.max_steps, llm=self.llm, extra_tools=extra, faults=faulty,
+                       tools=self.tools)
         if opened:
             try:
                 async with asyncio.timeout(self.trial_timeout):

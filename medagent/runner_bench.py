@@ -129,7 +129,7 @@ def select_tasks(suite: Any, wanted: list[str]) -> list[Any]:
             if not matches:
                 raise ConfigError(
                     f"--tasks {part!r} matches no task of suite {suite.id} "
-                    "(give task ids like task5_12, category numbers 1-10, query or action)"
+                    "(give task ids like task5_12, category numbers such as 5, query or action)"
                 )
             chosen.update((t.id, t) for t in matches)
     return [t for t in suite.tasks if t.id in chosen]

@@ -104,6 +104,7 @@ class BenchSession:
 
     async def run(self, fhir_url: str | None) -> dict[str, Any]:
         from medagent.llm import ChatClient
+        from tasks.toolsets import tools_of
 
         self.concurrency = self.config.concurrency
         backend = await self._backend(fhir_url)
@@ -129,6 +130,7 @@ class BenchSession:
             suite_id=self.suite.id,
             faults=get_profile(self.config.faults),
             fault_delay_scale=self.settings.fault_delay_scale,
+            tools=tools_of(self.suite),
         )
         summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
         total = len(self.previous) + len(self.todo)

@@ -44,7 +44,8 @@ class _WritesOnly:
     async def call(self, name: str, args: dict) -> Any:
         import tasks
 
-        tool = tasks.TOOLS_BY_NAME.get(name)
+        known = {t.name: t for t in getattr(self._env, "tool_set", None) or tasks.TOOLS}
+        tool = known.get(name)
         if tool is None or tool.kind != "write":
             raise tasks.SolveError(f"the blind agent may not call {name!r} (it makes no reads)")
         return await self._env.call(name, args)

@@ -145,7 +145,8 @@ class TextAgent:
 
         if env.llm is None:
             raise RuntimeError("the text agent needs a model (--model)")
-        prompt = PROMPT.format(functions=function_list(list(TOOLS)), task=task_prompt(task))
+        tools = list(getattr(env, "tool_set", None) or TOOLS)  # the suite's tool set
+        prompt = PROMPT.format(functions=function_list(tools), task=task_prompt(task))
         env.messages[:] = [{"role": "user", "content": prompt}]
         reminded = False
         while True:  # every round is a step: the env's step limit ends the loop

@@ -30,7 +30,7 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
     p = verbs.add_parser("list", help="a table of the suite's tasks")
     suite_arg(p)
-    p.add_argument("--category", type=int, help="only this category (1-10)")
+    p.add_argument("--category", type=int, help="only this category (a number of the suite, e.g. 5 or 12)")
     p.set_defaults(func=run_list)
 
     p = verbs.add_parser("show", help="one task: instruction, context, expected answer")

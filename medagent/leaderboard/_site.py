@@ -24,7 +24,7 @@ from medagent.report._html import attr_num, esc, packaged_text, page, pct, usd
 
 from ._verify import Verified, verify_file
 
-N_CATEGORIES = 10
+MAB_CATEGORIES = tuple(range(1, 11))  # the category columns of a board of mab suites
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _category(n: int) -> Column:
     return Column(f"c{n}", f"C{n}", "num", value, lambda e: pct(value(e)))
 
 
-COLUMNS: list[Column] = [
+COLUMNS: list[Column | str] = [
     Column("model", "Model", "text", lambda e: e["metadata"]["model"],
            lambda e: e["metadata"]["model"] or "(no model)"),
     Column("agent", "Agent", "text", lambda e: e["metadata"]["agent"], lambda e: e["metadata"]["agent"]),
@@ -120,7 +120,7 @@ COLUMNS: list[Column] = [
     Column("harm_weighted", "Harm-weighted", "num", lambda e: _weighted(e["scores"]),
            lambda e: _signed(_weighted(e["scores"]))),
     Column("reference", "Blind / Oracle", "num", lambda e: _reference(e, "blind"), _references),
-    *[_category(n) for n in range(1, N_CATEGORIES + 1)],
+    "categories",  # one column per category the entries score (see columns())
     Column("pass_k", "pass^k", "num", lambda e: _pass_k(e["scores"])[0], lambda e: _pass_k(e["scores"])[1]),
     Column("cost", "Cost", "num", lambda e: e["scores"].get("cost_usd"), lambda e: usd(e["scores"].get("cost_usd"))),
     Column("date", "Date", "text", lambda e: e["metadata"]["date"], lambda e: e["metadata"]["date"][:10]),
@@ -176,11 +176,22 @@ def collect(folder: Path, verify: Callable[[Path], Verified] = verify_file) -> B
     return board
 
 
+def columns(entries: list[dict]) -> list[Column]:
+    """The board's columns: one per category any entry scores (no fixed count of
+    categories: a safety-suite entry has categories 11 and up)."""
+    numbers = {int(n) for e in entries for n in (e["scores"].get("per_category") or {})}
+    if numbers <= set(MAB_CATEGORIES):  # a board of mab suites keeps its ten columns
+        numbers |= set(MAB_CATEGORIES)
+    cats = [_category(n) for n in sorted(numbers)]
+    return [c for col in COLUMNS for c in (cats if col == "categories" else [col])]
+
+
 def _board_table(entries: list[dict], *, ranked: bool = True) -> str:
     """The ranked table (sortable), or the reference baselines' table (``ranked=False``:
     no rank, no sort keys, labelled in every row)."""
     head = ['<th class="num">#</th>' if ranked else "<th>Kind</th>"]
-    for col in COLUMNS:
+    cols = columns(entries)
+    for col in cols:
         cls = ' class="num"' if col.type == "num" else ""
         if ranked:
             sort = ' aria-sort="descending"' if col.key == "overall" else ""
@@ -190,7 +201,7 @@ def _board_table(entries: list[dict], *, ranked: bool = True) -> str:
     rows = []
     for rank, entry in enumerate(entries, start=1):
         cells = [f'<td class="num">{rank}</td>' if ranked else '<td><span class="badge">baseline</span></td>']
-        for col in COLUMNS:
+        for col in cols:
             raw = col.value(entry)
             if col.type == "num":
                 cells.append(f'<td class="num" data-v="{attr_num(raw)}">{esc(col.show(entry))}</td>')
@@ -199,7 +210,7 @@ def _board_table(entries: list[dict], *, ranked: bool = True) -> str:
         title = esc(f"{entry['file']} · {entry['digest']} · {entry['scores']['n_trials']} trials")
         rows.append(f'<tr title="{title}" data-file="{esc(entry["file"])}">{"".join(cells)}</tr>')
     if not rows:
-        rows.append(f'<tr class="empty"><td colspan="{len(COLUMNS) + 1}">No verified submissions yet.</td></tr>')
+        rows.append(f'<tr class="empty"><td colspan="{len(cols) + 1}">No verified submissions yet.</td></tr>')
     table = ('<table id="board" data-sorted="overall:desc">' if ranked else '<table id="baselines-table">')
     return f'<div class="scroll">{table}<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 

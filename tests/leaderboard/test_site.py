@@ -115,3 +115,14 @@ def test_clicking_headers_sorts_in_chromium(site: Path, fragment: str):
     assert board.find("th", data_key=key).get("aria-sort") == ("ascending" if direction == "asc" else "descending")
     assert [tr.find("td").text() for tr in board.find("tbody").find_all("tr")] == ["1", "2", "3"]
     assert not doc.find("html").has("data-pwned")
+
+
+def test_columns_follow_the_categories_the_entries_score():
+    from medagent.leaderboard._site import columns
+
+    def entry(*cats):
+        return {"scores": {"per_category": {str(c): 1.0 for c in cats}}}
+    keys = [c.key for c in columns([entry(1, 2)])]
+    assert [k for k in keys if k.startswith("c") and k[1:].isdigit()] == [f"c{n}" for n in range(1, 11)]
+    keys = [c.key for c in columns([entry(11, 12, 18), entry(3)])]
+    assert [k for k in keys if k.startswith("c") and k[1:].isdigit()] == ["c3", "c11", "c12", "c18"]
