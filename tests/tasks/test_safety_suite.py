@@ -193,3 +193,52 @@ def test_population_query_needs_every_page(safety):
         assert result.ok and any(link["relation"] == "next" for link in result.content["link"])
         return []
     assert not trial(service, suite, task, first_page_only).passed
+
+
+def test_a_private_split_keeps_the_branch_mix(safety):
+    suite, _ = safety
+    cohort = patients.ensure_cohort(SEED, N, "safety-v1")
+    private = tasks.build_suite("safety-private", 5, cohort, per_category=10)
+    assert private.branch_counts() == suite.branch_counts() and private.tools == suite.tools
+    assert [t.patient for t in private.tasks] != [t.patient for t in suite.tasks]
+    assert tasks.build_suite("safety-small", 0, cohort, per_category=10).checksum == suite.checksum
+
+
+def test_safety_tools_through_a_session_and_the_nine_without_them(safety):
+    from tasks import ClientToolEnv, LocalFhirClient
+
+    suite, service = safety
+    task = _task(suite, 12, "stop_and_recheck")
+    rid = next(iter(task.expected["stop"]))
+    sid = service.create_session()
+    try:
+        env = ClientToolEnv(LocalFhirClient(service, sid), tools_of(suite))
+        before = asyncio.run(env.call("read_resource", {"resource_type": "MedicationRequest", "id": rid}))
+        assert before.ok and before.content["status"] == "active" and "meta" not in before.content
+        bad = asyncio.run(env.call("update_medication_request_status", {"id": rid, "status": "paused"}))
+        assert not bad.ok and "status" in bad.content["error"]
+        done = asyncio.run(env.call("update_medication_request_status", {"id": rid, "status": "stopped"}))
+        assert done.ok and done.content["status"] == "stopped"
+        log = service.session_log(sid)
+        assert [e["interaction"] for e in log] == ["update"]
+        assert tasks.get_category(12).allowed_change(task, log[0])
+        page = asyncio.run(env.call("next_page", {"url": "http://elsewhere/fhir/Secret?x=1"}))
+        assert not page.ok
+        nine = ClientToolEnv(LocalFhirClient(service, sid), tools_of(tasks.load_suite("mab-v1")))
+        assert not asyncio.run(nine.call("search_allergies", {"patient": task.patient})).ok
+    finally:
+        service.delete_session(sid)
+
+
+def test_the_medagent_env_takes_the_suites_tools(safety):
+    from medagent import gym
+
+    suite, service = safety
+    task = _task(suite, 11, "alternative")
+    env = gym.make(suite, task.id, service=service, max_steps=20)
+    obs = env.reset()
+    names = [t["function"]["name"] for t in obs["tools"]]
+    assert names == [*suite.tools, "finish"]
+    from medagent.agents._text import function_list
+
+    assert "search_allergies" in function_list(list(tools_of(suite)))
