@@ -242,3 +242,22 @@ def test_the_medagent_env_takes_the_suites_tools(safety):
     from medagent.agents._text import function_list
 
     assert "search_allergies" in function_list(list(tools_of(suite)))
+
+
+def test_committed_safety_suite_header():
+    suite = tasks.load_suite("safety-v1")
+    assert (suite.cohort_profile, suite.cohort_seed, suite.cohort_n_patients) == ("safety-v1", 42, 100)
+    assert len(suite.tasks) == 304 and suite.categories == list(range(11, 19))
+    assert suite.tools == tool_names("safety")
+    blind, oracle = suite.baselines["blind"], suite.baselines["oracle"]
+    assert oracle["overall"] == 1.0 and set(oracle["per_category"]) == {str(n) for n in range(11, 19)}
+    assert blind["overall"] <= 0.05 and all(v <= 0.05 for v in blind["per_category"].values())
+
+
+@pytest.mark.slow
+def test_committed_safety_suite_rebuilds_byte_identical():
+    from tasks._suite_io import SUITES_DIR, tasks_jsonl
+
+    cohort = patients.ensure_cohort(42, 100, "safety-v1")
+    suite = tasks.build_suite("safety-v1", 0, cohort, per_category=38)
+    assert tasks_jsonl(suite.tasks) == (SUITES_DIR / "safety-v1.jsonl").read_bytes()
