@@ -206,3 +206,42 @@ def ids_answer(answer: Any, numbers: list[float], ids: list[str]) -> list[Check]
     ok = ok and got_ids == sorted(ids)
     return [Check(name="answer", passed=ok, expected=expected, got=got,
                   message="" if ok else f"expected {expected} (ids in any order), got {got}")]
+
+
+def dose_checks(resource: dict, route: tuple, expected: float, unit: str, table: str = "mass_g",
+                scale: float = 1.0, tol: float = 1e-6) -> list[Check]:
+    """Route and dose checks over EVERY place the order states them (all must agree):
+    the route a concept of ``route``; each dose, converted by ``table`` × ``scale``, within
+    ``tol`` of ``expected`` ``unit``."""
+    from ._fhir import check, concept_check, convert
+    from ._orders import all_agree, dosage
+
+    d = dosage(resource)
+
+    def dose(where: str, q: Any) -> Check:
+        got = convert(q, table)
+        got = None if got is None else got * scale
+        ok = got is not None and abs(got - expected) <= tol + 1e-9
+        return check("dose", ok, f"{expected:g} {unit}", q,
+                     f"dose: expected {expected:g} {unit}, got {q!r}")
+    return [all_agree("route", d.routes, lambda w, v: concept_check("route", v, *route), "no route given"),
+            all_agree("dose", d.doses, dose, "no doseQuantity given")]
+
+
+def doses_in(resource: dict, table: str = "mass_g", scale: float = 1.0) -> list[float]:
+    """Every dose an order states, converted (unconvertible ones left out)."""
+    from ._fhir import convert
+    from ._orders import dosage
+
+    out = []
+    for _, q in dosage(resource).doses:
+        value = convert(q, table)
+        if value is not None:
+            out.append(value * scale)
+    return out
+
+
+def intervals_in(resource: dict) -> list[float | None]:
+    """The dose interval (hours) of every dosageInstruction (None where not stated)."""
+    instructions = resource.get("dosageInstruction") or []
+    return [interval_hours(di) for di in instructions if isinstance(di, dict)] or [None]

@@ -22,7 +22,7 @@ from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._common import graded, mrn, templated, write
 from ._fhir import concept_check, concept_matches, instant_check, names_any
-from ._orders import order_checks, service_request
+from ._orders import medication_concept, order_checks, service_request
 from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all,
                       fingerprint, hazard, ids_answer, lab_results, result_points, split_writes,
                       status_change_allowed, wrong_patient)
@@ -43,7 +43,7 @@ DESIGNS = {"safety": BRANCHES}
 
 
 def is_kcl(order: dict) -> bool:
-    concept = order.get("medicationCodeableConcept")
+    concept = medication_concept(order)
     return concept_matches(concept, {(RXNORM, KCL)}) or names_any(
         (concept or {}).get("text"), ("potassium chloride", "kcl"))
 

@@ -21,7 +21,7 @@ from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._common import call_ok, graded, mrn, templated, write
 from ._fhir import concept_check, concept_matches, instant_check, names_any
-from ._orders import order_checks, service_request
+from ._orders import medication_concept, order_checks, service_request
 from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all,
                       fingerprint, hazard, ids_answer, result_points, split_writes,
                       status_change_allowed, status_targets_check, unasked, wrong_patient)
@@ -42,7 +42,7 @@ DESIGNS = {"safety": BRANCHES}
 
 
 def is_warfarin(order: dict) -> bool:
-    concept = order.get("medicationCodeableConcept")
+    concept = medication_concept(order)
     texts = [(concept or {}).get("text")] + [c.get("display") for c in (concept or {}).get("coding") or []
                                              if isinstance(c, dict)]
     return concept_matches(concept, {(RXNORM, c) for c in WARFARIN}) or any(
