@@ -128,7 +128,7 @@ def build_graph() -> Any:
 
 
 class ReactAgent:
-    """LangGraph tool-calling agent over ``tasks.TOOLS`` + ``finish``."""
+    """LangGraph tool-calling agent over the suite's tools (``env.tools``) + ``finish``."""
 
     uses_model = True
 
