@@ -77,11 +77,12 @@ def _trial_totals(run_dir: Path) -> dict[str, float]:
 def _bare_oracle(suite, service) -> float:
     """The oracle's work with no harness: session, reference solution, write log, grade."""
     import tasks
+    from tasks.toolsets import tools_of
 
     async def go() -> None:
         for task in suite.tasks:
             session = service.create_session()
-            env = tasks.ClientToolEnv(tasks.LocalFhirClient(service, session))
+            env = tasks.ClientToolEnv(tasks.LocalFhirClient(service, session), tools_of(suite))
             answer = await tasks.get_category(task.category).solve(task, env)
             writes = service.session_log(session)
             service.delete_session(session)
@@ -179,7 +180,9 @@ def main() -> None:
     service = open_service(suite)
     print(f"suite {suite.id}: {len(suite.tasks)} tasks; embedded store ready in {time.perf_counter() - t0:.1f} s "
           f"(seeding happens once per cohort)")
-    scripts = record_oracle(suite.tasks, service)
+    from tasks.toolsets import tools_of
+
+    scripts = record_oracle(suite.tasks, service, tools_of(suite))
 
     raw_total, raw_n, raw_each = _raw_dispatch(service, scripts)
     print(f"\nbaseline  raw dispatch: {raw_n} requests in {raw_total:.2f} s "

@@ -5,9 +5,10 @@
 - ``search_lab_results``: one lab test across ALL patients (population queries), at most
   100 results a page;
 - ``read_resource``: one resource by type and id;
-- ``update_medication_request_status``: the one change of an existing record these tasks
-  may ask for — it reads the order and PUTs it back with only ``status`` (and, if given,
-  ``statusReason``) changed;
+- ``update_medication_request``: the one change of an existing record these tasks may ask
+  for — PUT ``MedicationRequest/<id>`` with the order as ``read_resource`` gave it and only
+  ``status`` (and, if wanted, ``statusReason``) changed. One tool call is one FHIR request
+  (the leaderboard's replay relies on it), so the tool does not read for the agent;
 - ``next_page``: the next page of a search, from the ``next`` link a paged reply carries.
 
 Every search of this set is paged: when more results match than fit, the reply keeps the
@@ -21,7 +22,8 @@ from typing import Any
 from .clients import FhirClient
 from .errors import ToolError
 from .models import ToolResult
-from .tools import _DATE, _PATIENT, _SORT, NEXT_PAGE_TOOL, Tool, _search_tool, _string
+from .tools import (_DATE, _PATIENT, _SORT, NEXT_PAGE_TOOL, Tool, _reply_result, _search_tool,
+                    _string)
 
 _PAGE = {"type": "integer", "minimum": 1, "maximum": 100,
          "description": "Results per page (default 50, at most 100). When more match, the "
@@ -32,32 +34,28 @@ READABLE = ["Patient", "Observation", "Condition", "Procedure", "MedicationReque
             "ServiceRequest", "AllergyIntolerance", "Encounter", "Practitioner", "Organization"]
 
 
-def _clean(resource: Any) -> Any:
-    if isinstance(resource, dict):
-        return {k: v for k, v in resource.items() if k not in ("meta", "text")}
-    return resource
+def _result(reply: Any) -> ToolResult:
+    """The reply as a tool result (a 429/503 keeps its Retry-After); a resource loses
+    ``meta`` and its narrative, like search results."""
+    result = _reply_result(reply)
+    if result.ok and isinstance(result.content, dict):
+        result.content = {k: v for k, v in result.content.items() if k not in ("meta", "text")}
+    return result
 
 
 async def _read(client: FhirClient, args: dict) -> ToolResult:
-    reply = await client.request("GET", f"{args['resource_type']}/{args['id']}")
-    ok = 200 <= reply.status < 300
-    return ToolResult(ok, reply.status, _clean(reply.body) if ok else reply.body)
+    return _result(await client.request("GET", f"{args['resource_type']}/{args['id']}"))
 
 
-async def _update_status(client: FhirClient, args: dict) -> ToolResult:
-    rid = args["id"].removeprefix("MedicationRequest/")
-    if not rid or "/" in rid:
-        raise ToolError("update_medication_request_status: 'id' must be a MedicationRequest id")
-    reply = await client.request("GET", f"MedicationRequest/{rid}")
-    if not 200 <= reply.status < 300 or not isinstance(reply.body, dict):
-        return ToolResult(False, reply.status, reply.body)
-    resource = {k: v for k, v in reply.body.items() if k not in ("meta", "text")}
-    resource["status"] = args["status"]
-    if args.get("reason"):
-        resource["statusReason"] = {"text": args["reason"]}
-    put = await client.request("PUT", f"MedicationRequest/{rid}", json=resource)
-    ok = 200 <= put.status < 300
-    return ToolResult(ok, put.status, _clean(put.body) if ok else put.body)
+async def _update(client: FhirClient, args: dict) -> ToolResult:
+    resource = dict(args["resource"])
+    given = resource.setdefault("resourceType", "MedicationRequest")
+    rid = resource.get("id")
+    if given != "MedicationRequest":
+        raise ToolError(f"this tool updates a MedicationRequest; the resource given is a {given}")
+    if not isinstance(rid, str) or not rid or "/" in rid:
+        raise ToolError("update_medication_request: the resource needs the 'id' of the existing order")
+    return _result(await client.request("PUT", f"MedicationRequest/{rid}", json=resource))
 
 
 SAFETY_TOOLS: tuple[Tool, ...] = (
@@ -96,16 +94,16 @@ SAFETY_TOOLS: tuple[Tool, ...] = (
              "id": _string("The resource id, e.g. 'S1234567-m12'.")},
           "required": ["resource_type", "id"], "additionalProperties": False},
          "read", _read),
-    Tool("update_medication_request_status",
-         "Change the status of an existing medication order (reads it, then PUT "
-         "MedicationRequest/<id> with only the status — and statusReason, if given — "
-         "changed), e.g. to 'stopped' or 'on-hold'. Nothing else of the order changes.",
-         {"type": "object", "properties": {
-             "id": _string("The MedicationRequest id, e.g. 'S1234567-m12'."),
-             "status": {"type": "string", "enum": MED_STATUSES, "description": "The new status."},
-             "reason": _string("Optional reason, stored as statusReason.text.")},
-          "required": ["id", "status"], "additionalProperties": False},
-         "write", _update_status),
+    Tool("update_medication_request",
+         "Update an existing medication order (PUT MedicationRequest/<id>), e.g. to stop it "
+         "or put it on hold: read it with read_resource, change only 'status' (one of "
+         f"{', '.join(MED_STATUSES)}; optionally add statusReason) and pass the whole "
+         "resource back, with its id. Change nothing else of the order.",
+         {"type": "object", "properties": {"resource": {
+             "type": "object",
+             "description": "The complete MedicationRequest as read, with 'id' and the new 'status'."}},
+          "required": ["resource"], "additionalProperties": False},
+         "write", _update),
     NEXT_PAGE_TOOL,
 )
 

@@ -67,8 +67,9 @@ def _prompt_key(messages: list[dict[str, Any]], tools: bool) -> str:
     return ""
 
 
-def record_oracle(suite_tasks: list[Any], service: Any) -> dict[str, tuple[str, Script]]:
-    """Run every reference solution through a real session; {prompt: (task_id, Script)}."""
+def record_oracle(suite_tasks: list[Any], service: Any, tools: Any = None) -> dict[str, tuple[str, Script]]:
+    """Run every reference solution through a real session; {prompt: (task_id, Script)}.
+    ``tools``: the suite's tool set (``tasks.toolsets.tools_of``; default the nine)."""
     import tasks
     from tasks.clients import LocalFhirClient
 
@@ -79,7 +80,7 @@ def record_oracle(suite_tasks: list[Any], service: Any) -> dict[str, tuple[str, 
         session = service.create_session()
         try:
             client = LocalFhirClient(service, session=session)
-            env = TrialEnv(task, client, max_steps=100)
+            env = TrialEnv(task, client, max_steps=100, tools=tools)
             answer = await tasks.get_category(task.category).solve(task, env)
             calls = [(c["name"], c["arguments"]) for c in env.tool_calls]
             requests = [_request_tuple(r) for r in client.requests]

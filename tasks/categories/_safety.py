@@ -109,6 +109,12 @@ async def fetch_all(env: Any, tool: str, args: dict) -> list[dict]:
     return found
 
 
+async def set_status(env: Any, rid: str, status: str) -> None:
+    """Read an order and PUT it back with only its status changed (two tool calls)."""
+    current = await call_ok(env, "read_resource", {"resource_type": "MedicationRequest", "id": rid})
+    await call_ok(env, "update_medication_request", {"resource": {**current.content, "status": status}})
+
+
 async def lab_results(env: Any, mrn: str, code: str) -> list[LabPoint]:
     """A patient's results of one lab code by status (every page), oldest first."""
     found = await fetch_all(env, "search_lab_observations", {"patient": mrn, "code": code})

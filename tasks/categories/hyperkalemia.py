@@ -23,7 +23,7 @@ from ..models import Check, Grade, Task
 from ._common import graded, mrn, templated, write
 from ._fhir import concept_check, concept_matches, instant_check, names_any
 from ._orders import medication_concept, order_checks, service_request
-from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all,
+from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all, set_status,
                       fingerprint, hazard, ids_answer, lab_results, result_points, split_writes,
                       status_change_allowed, wrong_patient)
 from ._select import Instance, select_instances
@@ -152,9 +152,7 @@ async def solve(task: Task, env: Any) -> list:
                              {"patient": patient, "status": "active", "count": 1000})
     decision = decide(found, orders)
     for rid in decision["stop"]:
-        from ._common import call_ok
-
-        await call_ok(env, "update_medication_request_status", {"id": rid, "status": "stopped"})
+        await set_status(env, rid, "stopped")
     if decision["recheck_at"]:
         await write(env, "create_service_request", service_request(
             patient, LOINC, "2823-3", "Potassium [Moles/volume] in Serum or Plasma",

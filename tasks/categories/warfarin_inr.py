@@ -19,10 +19,10 @@ from typing import Any
 
 from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
-from ._common import call_ok, graded, mrn, templated, write
+from ._common import graded, mrn, templated, write
 from ._fhir import concept_check, concept_matches, instant_check, names_any
 from ._orders import medication_concept, order_checks, service_request
-from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all,
+from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all, set_status,
                       fingerprint, hazard, ids_answer, result_points, split_writes,
                       status_change_allowed, status_targets_check, unasked, wrong_patient)
 from ._select import Instance, select_instances
@@ -139,7 +139,7 @@ async def solve(task: Task, env: Any) -> list:
                              {"patient": patient, "status": "active", "count": 1000})
     d = decide(obs, orders)
     for rid in d["hold"]:
-        await call_ok(env, "update_medication_request_status", {"id": rid, "status": "on-hold"})
+        await set_status(env, rid, "on-hold")
     if d["recheck_at"]:
         await write(env, "create_service_request", service_request(
             patient, LOINC, "6301-6", "INR in Platelet poor plasma by Coagulation assay",

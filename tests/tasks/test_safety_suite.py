@@ -43,7 +43,7 @@ def test_suite_shape_tools_and_categories(safety):
     suite, _ = safety
     assert suite.categories == sorted(categories_of("safety")) and min(suite.categories) == 11
     assert suite.tools == tool_names("safety") and suite.tools[:9] == tool_names("mab")
-    assert {"search_allergies", "update_medication_request_status", "next_page"} <= set(suite.tools)
+    assert {"search_allergies", "update_medication_request", "next_page"} <= set(suite.tools)
     assert len(tasks.load_suite("mab-v1").tools) == 9 and tasks.load_suite("mab-edge-v1").tools == tool_names("mab")
     for number in suite.categories:  # every branch of the design is present
         module = tasks.get_category(number)
@@ -215,9 +215,11 @@ def test_safety_tools_through_a_session_and_the_nine_without_them(safety):
         env = ClientToolEnv(LocalFhirClient(service, sid), tools_of(suite))
         before = asyncio.run(env.call("read_resource", {"resource_type": "MedicationRequest", "id": rid}))
         assert before.ok and before.content["status"] == "active" and "meta" not in before.content
-        bad = asyncio.run(env.call("update_medication_request_status", {"id": rid, "status": "paused"}))
-        assert not bad.ok and "status" in bad.content["error"]
-        done = asyncio.run(env.call("update_medication_request_status", {"id": rid, "status": "stopped"}))
+        bad = asyncio.run(env.call("update_medication_request", {"resource": {**before.content, "status": "paused"}}))
+        assert not bad.ok and bad.status == 400  # the server's value-set check
+        other = asyncio.run(env.call("update_medication_request", {"resource": {"resourceType": "Observation"}}))
+        assert not other.ok and "MedicationRequest" in other.content["error"]
+        done = asyncio.run(env.call("update_medication_request", {"resource": {**before.content, "status": "stopped"}}))
         assert done.ok and done.content["status"] == "stopped"
         log = service.session_log(sid)
         assert [e["interaction"] for e in log] == ["update"]
