@@ -3,7 +3,8 @@
 - A lab result counts when its status is final, amended or corrected (``RESULT_STATUSES``);
   preliminary, registered, cancelled and entered-in-error ones do not (every safety
   instruction says so).
-- Reference solutions read every page of a search (``fetch_all`` follows ``next`` links).
+- Reference solutions read every page of a search (``fetch_all``: ``call_ok`` follows
+  ``next`` links and retries 429/503).
 - The write log splits into the trial's own resources (graded by ``WriteSpec``s like any
   category) and changes to records that existed before the trial (``changes``): a status
   update that the task asks for is allowed by the category's ``allowed_change`` hook
@@ -92,21 +93,10 @@ def status_targets_check(task_targets: dict, changes: list[dict], status: str) -
             for rid in task_targets]
 
 
-def next_url(content: Any) -> str | None:
-    for link in (content or {}).get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next":
-            return link.get("url")
-    return None
-
-
 async def fetch_all(env: Any, tool: str, args: dict) -> list[dict]:
-    """Every resource a search matches, following ``next`` links page by page."""
-    result = await call_ok(env, tool, args)
-    found = resources(result)
-    while (url := next_url(result.content)) is not None:
-        result = await call_ok(env, "next_page", {"url": url})
-        found += resources(result)
-    return found
+    """Every resource a search matches: ``call_ok`` retries a refused call and follows the
+    ``next`` links page by page."""
+    return resources(await call_ok(env, tool, args))
 
 
 async def set_status(env: Any, rid: str, status: str) -> None:
