@@ -99,10 +99,9 @@ async def fetch_all(env: Any, tool: str, args: dict) -> list[dict]:
     return resources(await call_ok(env, tool, args))
 
 
-async def set_status(env: Any, rid: str, status: str) -> None:
-    """Read an order and PUT it back with only its status changed (two tool calls)."""
-    current = await call_ok(env, "read_resource", {"resource_type": "MedicationRequest", "id": rid})
-    await call_ok(env, "update_medication_request", {"resource": {**current.content, "status": status}})
+async def set_status(env: Any, order: dict, status: str) -> None:
+    """PUT an order, as a search returned it, back with only its status changed."""
+    await call_ok(env, "update_medication_request", {"resource": {**order, "status": status}})
 
 
 async def lab_results(env: Any, mrn: str, code: str) -> list[LabPoint]:

@@ -152,7 +152,7 @@ async def solve(task: Task, env: Any) -> list:
                              {"patient": patient, "status": "active", "count": 1000})
     decision = decide(found, orders)
     for rid in decision["stop"]:
-        await set_status(env, rid, "stopped")
+        await set_status(env, next(o for o in orders if o["id"] == rid), "stopped")
     if decision["recheck_at"]:
         await write(env, "create_service_request", service_request(
             patient, LOINC, "2823-3", "Potassium [Moles/volume] in Serum or Plasma",

@@ -139,7 +139,7 @@ async def solve(task: Task, env: Any) -> list:
                              {"patient": patient, "status": "active", "count": 1000})
     d = decide(obs, orders)
     for rid in d["hold"]:
-        await set_status(env, rid, "on-hold")
+        await set_status(env, next(o for o in orders if o["id"] == rid), "on-hold")
     if d["recheck_at"]:
         await write(env, "create_service_request", service_request(
             patient, LOINC, "6301-6", "INR in Platelet poor plasma by Coagulation assay",
