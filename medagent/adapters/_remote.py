@@ -60,7 +60,8 @@ class _Inbox:
 class RemoteTrial:
     """One trial of ``task`` (epoch ``epoch``) whose tool calls arrive one by one."""
 
-    def __init__(self, backend: Any, task: Any, epoch: int, *, max_steps: int, trial_timeout: float) -> None:
+    def __init__(self, backend: Any, task: Any, epoch: int, *, max_steps: int, trial_timeout: float,
+                 tools: tuple = ()) -> None:
         from medagent.runner import Trial, TrialRunner
 
         self.task = task
@@ -69,7 +70,7 @@ class RemoteTrial:
         self.max_steps = max_steps
         self._inbox = _Inbox()
         runner = TrialRunner(backend=backend, agent_factory=lambda: self._inbox,
-                             max_steps=max_steps, trial_timeout=trial_timeout)
+                             max_steps=max_steps, trial_timeout=trial_timeout, tools=tools)
         self._job: asyncio.Task[dict[str, Any]] = asyncio.ensure_future(runner.run(Trial(task, epoch)))
 
     @property
@@ -220,8 +221,11 @@ class RemoteRun:
         task = self.by_id.get(str(task_id))
         if task is None:
             raise TrialClosed(f"no task {task_id!r} in this run; list_tasks gives the task ids")
+        from tasks.toolsets import tools_of
+
         trial = RemoteTrial(self.backend, task, self._next_epoch(task.id),
-                            max_steps=self.max_steps, trial_timeout=self.trial_timeout)
+                            max_steps=self.max_steps, trial_timeout=self.trial_timeout,
+                            tools=tools_of(self.suite))
         self.open_trials[trial.trial_id] = trial
         trial.on_done(self._record)
         handle = f"{trial.trial_id}.{secrets.token_hex(4)}"

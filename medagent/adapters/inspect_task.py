@@ -95,8 +95,11 @@ def open_trial(max_steps: int = 8) -> Any:
         from medagent.settings import load_settings
 
         suite = state.metadata["suite"]
+        from tasks.toolsets import tools_of
+
         trial = RemoteTrial(_backend(suite), _suite(suite).get(str(state.sample_id)), state.epoch,
-                            max_steps=max_steps, trial_timeout=load_settings().trial_timeout)
+                            max_steps=max_steps, trial_timeout=load_settings().trial_timeout,
+                            tools=tools_of(_suite(suite)))
         handle = f"{trial.trial_id}@{state.uuid}"
         _TRIALS[handle] = trial
         store().set(_TRIAL_KEY, handle)
@@ -123,12 +126,13 @@ def _tool(name: str, description: str, parameters: dict) -> Tool:
                    parameters=ToolParams.model_validate(parameters), parallel=False).as_tool()
 
 
-def medagent_tools() -> list[Tool]:
-    """``tasks.TOOLS`` and ``finish`` as Inspect tools with their own schemas."""
-    import tasks
+def medagent_tools(suite: str | None = None) -> list[Tool]:
+    """The suite's tools (the nine ``tasks.TOOLS`` by default) and ``finish`` as Inspect
+    tools with their own schemas."""
+    from tasks.toolsets import schemas_of, tools_of
 
     return [_tool(s["function"]["name"], s["function"]["description"], s["function"]["parameters"])
-            for s in tasks.tool_schemas(include_finish=True)]
+            for s in schemas_of(tools_of(_suite(suite) if suite else []))]
 
 
 @solver
@@ -223,7 +227,7 @@ def medagent_task(suite: str = "mab-v1", tasks: Any = None, max_steps: int = 8,
     items = tasks if isinstance(tasks, list | tuple) else ([] if tasks is None else [tasks])
     selection = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
     if solver == "agent":
-        plan = [open_trial(max_steps), system_message(SYSTEM_PROMPT), use_tools(medagent_tools()), tool_loop()]
+        plan = [open_trial(max_steps), system_message(SYSTEM_PROMPT), use_tools(medagent_tools(suite)), tool_loop()]
     elif solver == "reference":
         plan = [open_trial(max_steps), reference_solver()]
     else:

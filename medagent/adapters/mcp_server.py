@@ -58,13 +58,14 @@ _SERVER_TOOLS = [
 
 
 @functools.cache
-def tool_list() -> list[dict[str, Any]]:
-    """Every tool as ``{name, description, parameters}``: the run tools, the FHIR tools
-    (``tasks.TOOLS``) and ``finish``, each FHIR/finish schema with an optional ``trial``."""
-    import tasks
+def tool_list(names: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every tool as ``{name, description, parameters}``: the run tools, the suite's FHIR
+    tools (``names``, a suite's ``tools``; the nine ``tasks.TOOLS`` when empty) and
+    ``finish``, each FHIR/finish schema with an optional ``trial``."""
+    from tasks.toolsets import schemas_of, tools_of
 
     tools = [dict(t) for t in _SERVER_TOOLS]
-    for schema in tasks.tool_schemas(include_finish=True):
+    for schema in schemas_of(tools_of(list(names))):
         fn = schema["function"]
         params = copy.deepcopy(fn["parameters"])
         params.setdefault("properties", {})["trial"] = _TRIAL
@@ -83,7 +84,7 @@ async def dispatch(run: RemoteRun, name: str, args: Any) -> tuple[bool, Any]:
     if not isinstance(args, dict):
         return False, {"error": f"{name}: arguments must be a JSON object"}
     args = dict(args)
-    known = [t["name"] for t in tool_list()]
+    known = [t["name"] for t in tool_list(tuple(run.suite.tools))]
     if name not in known:
         return False, {"error": f"unknown tool {name!r}; the tools are: {', '.join(known)}"}
     try:
@@ -119,7 +120,7 @@ def build_server(run: RemoteRun) -> Any:
     from mcp.server import Server
 
     declared = [types.Tool(name=t["name"], description=t["description"], input_schema=t["parameters"])
-                for t in tool_list()]
+                for t in tool_list(tuple(run.suite.tools))]
 
     async def list_tools(ctx: Any, params: Any) -> Any:
         return types.ListToolsResult(tools=declared)

@@ -13,7 +13,7 @@ option (``--taskset.suite mab-v1``, any suite id or path; ``--taskset.tasks 5 9`
 - ``setup`` opens the task's FHIR session (``runner_backends.LocalBackend``); it is
   closed — write log fetched, session deleted — in ``finalize``, and in any case when the
   rollout's runtime is torn down (an error, a timeout, a cancellation).
-- Tools: a per-rollout MCP toolset serving ``tasks.TOOLS`` and ``finish`` with the same
+- Tools: a per-rollout MCP toolset serving the suite's tools and ``finish`` with the same
   schemas and dispatch as ``medagent mcp`` (:mod:`medagent.adapters.mcp_server`); each call
   reaches the rollout's session, counted against ``max_steps``.
 - Scoring: reward ``passed`` (1.0 when ``tasks.grade`` passes the answer and the
@@ -114,6 +114,11 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
     async def setup_task(self, task: Any) -> None:
         self.task_data = task
 
+    def _tool_names(self) -> tuple[str, ...]:
+        """The suite's tool names (the nine when no task is set up yet)."""
+        suite = getattr(getattr(self, "task_data", None), "suite", None)
+        return tuple(_suite(suite).tools) if suite else ()
+
     def register(self, mcp: Any) -> None:
         import mcp_types as types
 
@@ -121,7 +126,8 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
 
         declared = [types.Tool(name=t["name"], description=t["description"],
                                input_schema={k: v for k, v in t["parameters"].items()})
-                    for t in tool_list() if t["name"] not in ("list_tasks", "start_task")]
+                    for t in tool_list(self._tool_names())
+                    if t["name"] not in ("list_tasks", "start_task")]
         for tool in declared:
             tool.input_schema.get("properties", {}).pop("trial", None)
         dispatch = self._with_state(self._dispatch)
@@ -139,7 +145,6 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
         low.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)
 
     async def _dispatch(self, name: str, args: Any) -> tuple[bool, Any]:
-        import tasks
         from tasks.clients import LocalFhirClient
 
         state = self.state
@@ -152,10 +157,13 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
                 return False, {"error": "finish: give one argument 'answer', a JSON list, e.g. [\"S1234567\"] or []"}
             state.answer, state.finished = answer, True
             return True, {"recorded": True}
-        tool = tasks.TOOLS_BY_NAME.get(name)
+        from tasks.toolsets import tools_of
+
+        by_name = {t.name: t for t in tools_of(list(self._tool_names()))}
+        tool = by_name.get(name)
         if tool is None:
             return False, {"error": f"unknown tool {name!r}; the tools are: "
-                                    f"{', '.join([*tasks.TOOLS_BY_NAME, 'finish'])}"}
+                                    f"{', '.join([*by_name, 'finish'])}"}
         if state.steps >= self.config.max_steps:
             return False, {"error": f"step limit reached ({self.config.max_steps} steps): call finish"}
         state.steps += 1
@@ -218,7 +226,10 @@ class MedagentTask(vf.Task[MedagentData, MedagentState, MedagentTaskConfig]):
         backend = _backend(self.data.suite)
         sid, client = await backend.open()
         try:
-            answer = await tasks.get_category(task.category).solve(task, ClientToolEnv(client))
+            from tasks.toolsets import tools_of
+
+            env = ClientToolEnv(client, tools_of(_suite(self.data.suite)))
+            answer = await tasks.get_category(task.category).solve(task, env)
         finally:
             writes = await backend.close(sid)
         return tasks.grade(task, answer, writes).passed
