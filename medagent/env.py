@@ -79,10 +79,11 @@ class _Trial:
     """What the agent must not reach or rewrite: the FHIR client and the trial's bookkeeping."""
 
     __slots__ = ("client", "tools", "max_steps", "steps", "answer", "finished", "truncated", "stop", "tool_calls",
-                 "tool_time", "backend_error")
+                 "tool_time", "backend_error", "faults")
 
     def __init__(self, client: Any, max_steps: int, tools: dict[str, Any], faults: Any = None) -> None:
         self.client = _RetryingClient(client, self)
+        self.faults = faults
         if faults is not None:  # a medagent.faults.FaultyClient: the EHR misbehaving, seen by the agent
             self.client = faults.over(self.client)  # outside the retries: they never hide a fault
         self.tools = tools
@@ -174,9 +175,12 @@ class TrialEnv:
         trial = _TRIALS[self]
         if trial.finished or trial.stop:
             raise StepLimitReached("the trial is over (finish or end was called)")
-        if trial.steps >= trial.max_steps:
+        # steps spent on injected faults (--faults) are given back: the EHR's misbehaviour
+        # never costs the agent a round
+        limit = trial.max_steps + (trial.faults.steps_given_back if trial.faults is not None else 0)
+        if trial.steps >= limit:
             trial.truncated = True
-            raise StepLimitReached(f"step limit reached ({trial.max_steps} steps)")
+            raise StepLimitReached(f"step limit reached ({limit} steps)")
         trial.steps += 1
         return trial.steps
 

@@ -169,6 +169,13 @@ class FaultyClient:
     def requests(self) -> list[dict]:
         return self._inner.requests
 
+    @property
+    def steps_given_back(self) -> int:
+        """Steps the agent spent on the EHR's misbehaviour: each injected 429/503 and each
+        short page met. The trial's step budget grows by this many, so no agent runs out of
+        rounds because of a fault (at most ``max_errors + max_short_pages`` a trial)."""
+        return self._errors + self._short
+
     def _retry_after(self) -> str:
         return str(math.ceil(self.profile.retry_after_s * self._scale))
 

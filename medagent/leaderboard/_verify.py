@@ -284,9 +284,11 @@ def _verify(sub: HeaderModel, ids: list[tuple[str, str, int]] | None, records: C
         complete.finish()
     replayer = _open_replayer(suite) if replay == _SUITE_COHORT else replay
     if replayer is not None:
-        replayer.max_requests = sub.metadata.max_steps or replayer.max_requests
         replayer.over_http = sub.run.get("fhir") not in (None, "embedded")
         replayer.faults = _fault_profile(sub.metadata.faults)
+        # steps spent on injected faults are given back to the agent (medagent.faults)
+        extra = (replayer.faults.max_errors + replayer.faults.max_short_pages) if replayer.faults else 0
+        replayer.max_requests = (sub.metadata.max_steps + extra) if sub.metadata.max_steps else replayer.max_requests
     grade = grade or _default_grader
     slim = []
     for index, record in enumerate(records()):

@@ -329,3 +329,29 @@ def test_faults_over_http_the_same_as_in_process(bench_suite, bench_suite_path, 
         assert folder.summary["overall"] == 1.0
         runs[name] = {t["trial_id"]: [r.get("fault") for r in t["fhir_requests"]] for t in folder.trials}
     assert runs["http"] == runs["local"] and any(k for seq in runs["http"].values() for k in seq)
+
+
+def test_steps_spent_on_injected_faults_are_given_back(bench_service, bench_suite):
+    """An agent with a budget of 3 rounds (two reads and finish) still finishes when the EHR
+    refuses two of its calls: each injected 429/503 gives its step back; without faults the
+    fourth read is over the limit."""
+    from dataclasses import replace
+
+    from medagent.env import StepLimitReached, TrialEnv
+
+    always = replace(PROFILES["heavy"], error_rate=1.0, max_errors=2, short_page_rate=0.0)
+    task = bench_suite.tasks[0]
+    args = {"patient": "S0000001", "code": "K"}
+
+    async def go(faults):
+        env = TrialEnv(task.view(), _Recorder(bench_service, None), max_steps=3, faults=faults)
+        statuses = [(await env.call("search_lab_observations", args)).status for _ in range(4)]
+        env.finish(["done"])
+        return statuses, env.steps
+
+    statuses, steps = asyncio.run(go(FaultyClient(None, always, 1, delay_scale=0)))
+    assert sorted(statuses[:2]) != [200, 200] and all(s in (429, 503) for s in statuses[:2])
+    assert statuses[2:] == [200, 200] and steps == 5  # 3 rounds + the 2 the faults took
+
+    with pytest.raises(StepLimitReached):
+        asyncio.run(go(None))  # no faults: the fourth read is beyond the budget

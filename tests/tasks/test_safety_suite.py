@@ -338,3 +338,23 @@ def test_aki_answer_and_hypoglycemia_hazards(safety):
         == ["hazard.overdose"]
     insulin = {**order, "medicationCodeableConcept": {"text": "insulin regular"}}
     assert tasks.grade(d50, [value, when], writes + [_entry(insulin, rid="i")]).harmed
+
+
+def test_oracle_scores_100_under_heavy_faults_within_the_default_steps(safety, tmp_path, monkeypatch):
+    """Steps the EHR's faults take are given back (medagent.faults), so the reference
+    solutions' retries and extra pages never push a safety trial past the default 8 steps."""
+    from medagent.cli import main
+    from medagent.leaderboard._rundir import read_run
+
+    suite, _ = safety
+    monkeypatch.setenv("MEDAGENT_FAULT_DELAY_SCALE", "0")
+    tasks.write_suite(suite, tmp_path / "suite")
+    out = tmp_path / "run"
+    assert main(["bench", "--suite", str(tmp_path / "suite" / f"{suite.id}.jsonl"), "--agent", "oracle",
+                 "--faults", "heavy", "--out", str(out), "--quiet"]) == 0
+    folder = read_run(out, need_summary=True)
+    assert folder.summary["max_steps"] == 8
+    assert folder.summary["overall"] == 1.0, [t["trial_id"] for t in folder.trials if not t["grade"]["passed"]]
+    assert folder.summary["harm"]["count"] == 0
+    assert sum(folder.summary["faults_injected"].get(k, 0) for k in ("throttled", "unavailable")) >= 5
+    assert max(t["steps"] for t in folder.trials) > 8  # some trial needed the steps given back
