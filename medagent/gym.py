@@ -1,45 +1,70 @@
-"""A Gymnasium-style, in-process environment for one task (for RL and agent research).
+"""Gymnasium environments over the task suites (for RL and agent research; extra ``[gym]``).
 
-    from medagent import gym
-    env = gym.make("mab-v1", "task4_3", max_steps=8)
-    obs = env.reset()                    # {"task_id", "instruction", "context", "tools"}
+    import gymnasium
+    import medagent.gym                              # registers the ids below
+    env = gymnasium.make("medagent/mab-edge-v1-task4_3", max_steps=8)
+    obs, info = env.reset(seed=0)                    # obs: JSON text {"task": <TaskView>, "tools": [...]}
     obs, reward, terminated, truncated, info = env.step(
-        {"name": "search_lab_observations", "arguments": {"patient": "S1234567", "code": "MG"}})
+        '{"name": "search_lab_observations", "arguments": {"patient": "S1234567", "code": "MG"}}')
     obs, reward, terminated, truncated, info = env.step({"name": "finish", "arguments": {"answer": [1.8]}})
     env.close()
 
-- An action is a tool call ``{"name": ..., "arguments": {...}}`` (or a ``(name, arguments)``
-  pair); ``finish`` with ``{"answer": [...]}`` ends the episode.
-- A tool call's observation is ``{"tool", "ok", "status", "content"}``; bad arguments come
-  back as ``ok: False`` observations, not exceptions.
+Ids (registered when this module is imported, for every bundled suite):
+
+- ``medagent/<suite>`` (e.g. ``medagent/mab-edge-v1``): one task per episode, chosen in
+  ``reset(options={"task_id": "task4_3"})``, else drawn from the suite with the env's
+  ``np_random`` (so ``reset(seed=s)`` picks the same task for the same ``s``);
+- ``medagent/<suite>-<task>`` (e.g. ``medagent/mab-edge-v1-task4_3``): always that task.
+
+``gymnasium.make("medagent.gym:medagent/mab-edge-v1")`` imports this module first.
+``medagent.gym.make(suite, task_id=None, max_steps=8, service=None)`` builds the same env
+directly (``suite`` may be a path or a ``tasks.Suite``; ``service`` a ``FhirService``).
+
+- Spaces: ``observation_space`` and ``action_space`` are ``gymnasium.spaces.Text`` of printable
+  ASCII (observations are compact JSON with ``\\uXXXX`` escapes). An action is JSON text
+  ``{"name": <tool>, "arguments": {...}}``; a dict of that shape or a ``(name, arguments)``
+  pair is accepted too. ``finish`` with ``{"answer": [...]}`` ends the episode.
+- A tool call's observation is ``{"tool", "ok", "status", "content"}``; bad arguments, an
+  unknown tool or text that is not an action come back as ``ok: false`` observations (one
+  step each, as a model's mistake would be), never as exceptions.
 - ``reward`` is 0 until ``finish``, then 1.0 if ``tasks.grade`` passes the answer and the
-  session's writes, else 0.0 (``info["grade"]`` holds the checks). ``terminated`` is True
-  after ``finish``; ``truncated`` is True when the step limit is reached without it.
-- No HTTP: calls go straight to ``FhirService.dispatch`` through ``LocalFhirClient``, in a
-  fresh server session per ``reset()`` (so episodes never see each other's writes).
-- ``env.task`` is the task's public view (``tasks.TaskView``: id, category, kind,
-  instruction, context) — what a policy may see. The full task (the answer key) stays
-  private to the grading step.
-- Every tool call and ``finish`` is a step (the original's 8 rounds include ``FINISH``):
-  with ``max_steps=8`` a policy has 7 tool calls and then must finish.
-- Unlike Gymnasium, ``reset()`` returns the observation alone (there is no ``info``).
+  session's writes, else 0.0 (``info["grade"]`` holds the checks, ``info["writes"]`` the
+  write log). ``terminated`` is True after ``finish``; ``truncated`` when the step limit is
+  reached without it. Every tool call and ``finish`` is a step (the original's 8 rounds
+  include ``FINISH``): with ``max_steps=8`` a policy has 7 tool calls and then must finish.
+- ``reset`` returns ``(obs, info)`` with ``info = {"task_id", "max_steps", "tools"}``.
+- No HTTP: calls go straight to ``FhirService.dispatch``, in a fresh server session per
+  ``reset()`` (episodes never see each other's writes; the shared baseline is never written).
+- ``env.task`` is the current task's public view (``tasks.TaskView``). The full task (the
+  answer key) is not reachable from the env: it lives with the grading step
+  (:mod:`medagent.gym_episode`).
+
+For many episodes at once on one store see :mod:`medagent.gym_vector`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
+import string
 from typing import Any
 
-from medagent.env import StepLimitReached, TrialEnv
-from medagent.errors import MedagentError
-from medagent.results import to_jsonable
+try:
+    import gymnasium
+    from gymnasium import spaces
+except ImportError as exc:  # pragma: no cover - the extra is missing
+    raise ImportError("medagent.gym needs gymnasium: pip install 'medagent[gym]'") from exc
 
-__all__ = ["MedEnv", "EnvStateError", "make"]
+from medagent.gym_episode import ACTION_MAX_CHARS, OBS_MAX_CHARS, Episode, EnvStateError
+
+__all__ = ["MedEnv", "EnvStateError", "make", "register_envs", "env_ids", "NAMESPACE"]
+
+NAMESPACE = "medagent"
+CHARSET = frozenset(chr(c) for c in range(32, 127))  # printable ASCII: what ``dumps`` emits
 
 
-class EnvStateError(MedagentError):
-    """``step`` before ``reset`` or after the episode ended."""
+def text_space(max_length: int) -> spaces.Text:
+    return spaces.Text(max_length=max_length, min_length=0, charset=CHARSET)
 
 
 def _load_suite(suite: Any) -> Any:
@@ -48,98 +73,139 @@ def _load_suite(suite: Any) -> Any:
     return tasks.load_suite(suite) if isinstance(suite, str) else suite
 
 
-def make(suite: Any = "mab-edge-v1", task_id: str | None = None, *, max_steps: int = 8, service: Any = None) -> MedEnv:
-    """An environment for ``task_id`` of ``suite`` (a suite id, path or ``tasks.Suite``)."""
+def _check_task(suite: Any, task_id: str | None) -> Any:
     from tasks.errors import UnknownTaskError
 
-    suite = _load_suite(suite)
+    if task_id is None:
+        return None
     by_id = {t.id: t for t in suite.tasks}
     if task_id not in by_id:
         close = difflib.get_close_matches(str(task_id), list(by_id), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else f" Its tasks are {suite.tasks[0].id} … {suite.tasks[-1].id}."
+        hint = (f" Did you mean {', '.join(close)}?" if close
+                else f" Its tasks are {suite.tasks[0].id} … {suite.tasks[-1].id}.")
         raise UnknownTaskError(f"task {task_id!r} is not in suite {suite.id}.{hint}")
-    if service is None:
-        from medagent.embedded import open_service
-
-        service = open_service(suite)
-    from tasks.toolsets import tools_of
-
-    return MedEnv(by_id[task_id], service, max_steps=max_steps, tools=tools_of(suite))
+    return by_id[task_id]
 
 
-class MedEnv:
-    def __init__(self, task: Any, service: Any, *, max_steps: int = 8, tools: Any = None) -> None:
-        from medagent.runner_backends import LocalBackend
+class MedEnv(gymnasium.Env[str, Any]):
+    """One episode at a time of a suite's tasks (a fixed task, or one chosen per reset)."""
 
-        self.task = task.view()  # what a policy may see; the answer key stays in _task
-        self._task = task
+    metadata = {"render_modes": []}
+
+    def __init__(self, suite: Any = "mab-edge-v1", task_id: str | None = None, *, max_steps: int = 8,
+                 service: Any = None, render_mode: str | None = None) -> None:
+        if render_mode is not None:
+            raise ValueError("medagent envs have no render modes")
+        suite = _load_suite(suite)
+        self.suite_id = suite.id
+        self._fixed = _check_task(suite, task_id).id if task_id is not None else None
+        if service is None:
+            from medagent.embedded import open_service
+
+            service = open_service(suite)
         self.max_steps = max_steps
-        self.tool_set = tools  # the suite's tools (None: the nine of mab-v1)
-        self._backend = LocalBackend(service)  # the runner's own session open/close
-        self._loop = asyncio.new_event_loop()
-        self._env: TrialEnv | None = None
-        self._session: str | None = None
-        self._done = False
+        self.observation_space = text_space(OBS_MAX_CHARS)
+        self.action_space = text_space(ACTION_MAX_CHARS)
+        self.render_mode = None
+        # the full tasks live with the episode's hidden state, not on the env
+        from tasks.toolsets import tools_of
 
-    def _end_session(self) -> list[dict[str, Any]]:
-        writes: list[dict[str, Any]] = []
-        if self._session is not None:
-            writes = self._loop.run_until_complete(self._backend.close(self._session))
-            self._session = None
-        return writes
+        self._episode = Episode(service, suite.tasks if self._fixed is None else [_check_task(suite, task_id)],
+                                max_steps=max_steps, tools=tools_of(suite))  # the suite's own tool set
+        self._loop: asyncio.AbstractEventLoop | None = asyncio.new_event_loop()
 
-    def reset(self) -> dict[str, Any]:
-        """Start a new episode in a fresh server session; returns the first observation."""
-        self._end_session()
-        self._session, client = self._loop.run_until_complete(self._backend.open())
-        self._env = TrialEnv(self._task, client, max_steps=self.max_steps, tools=self.tool_set)
-        self._done = False
-        return {
-            "task_id": self.task.id,
-            "instruction": self.task.instruction,
-            "context": self.task.context,
-            "tools": self._env.tools,
-        }
+    @property
+    def task(self) -> Any:
+        """The current task's public view (``tasks.TaskView``); before the first reset, the
+        fixed task's (None for a suite env)."""
+        task = self._episode.task
+        if task is None and self._fixed is not None:
+            return self._episode.view(self._fixed)
+        return task
 
-    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        if self._env is None or self._done:
-            raise EnvStateError("call reset() before step() (the episode has not started or has ended)")
-        name, args = (action if isinstance(action, tuple) else (action.get("name"), action.get("arguments")))
-        args = args or {}
-        env = self._env
-        try:
-            result = self._loop.run_until_complete(env.call(name, args))
-        except StepLimitReached:
-            return self._end(terminated=False)
-        if env.finished:
-            return self._end(terminated=True)
-        obs = {"tool": name, "ok": result.ok, "status": result.status, "content": result.content}
-        if env.steps >= env.max_steps:
-            self._done = True
-            writes = self._end_session()
-            return obs, 0.0, False, True, {"steps": env.steps, "writes": writes}
-        return obs, 0.0, False, False, {"steps": env.steps}
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        return self._episode.tools
 
-    def _end(self, *, terminated: bool) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        import tasks
+    def _run(self, coro: Any) -> Any:
+        if self._loop is None:
+            coro.close()
+            raise EnvStateError("the env is closed")
+        return self._loop.run_until_complete(coro)
 
-        self._done = True
-        writes = self._end_session()
-        info: dict[str, Any] = {"steps": self._env.steps, "writes": writes}
-        reward = 0.0
-        if terminated:
-            grade = tasks.grade(self._task, self._env.answer, writes)
-            info["grade"] = to_jsonable(grade)
-            reward = 1.0 if grade.passed else 0.0
-        return {"answer": self._env.answer}, reward, terminated, not terminated, info
+    def _pick(self, options: dict[str, Any] | None) -> str:
+        wanted = (options or {}).get("task_id") or self._fixed
+        if wanted is not None:
+            if self._fixed is not None and wanted != self._fixed:
+                from tasks.errors import UnknownTaskError
+
+                raise UnknownTaskError(f"this env is for task {self._fixed}, not {wanted!r}; "
+                                       f"use medagent/{self.suite_id} to choose the task per reset")
+            return wanted
+        ids = self._episode.task_ids
+        return ids[int(self.np_random.integers(len(ids)))]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start a new episode in a fresh server session; ``(observation, info)``."""
+        super().reset(seed=seed)
+        task_id = self._pick(options)
+        obs = self._run(self._episode.begin(task_id))
+        return obs, {"task_id": task_id, "max_steps": self.max_steps, "tools": self.tools}
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        return self._run(self._episode.step(action))
 
     def close(self) -> None:
-        self._end_session()
-        if not self._loop.is_closed():
+        if self._loop is not None:
+            self._loop.run_until_complete(self._episode.end())
             self._loop.close()
+            self._loop = None
 
     def __enter__(self) -> MedEnv:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def make(suite: Any = "mab-edge-v1", task_id: str | None = None, *, max_steps: int = 8,
+         service: Any = None) -> MedEnv:
+    """A :class:`MedEnv` of ``suite`` (id, path or ``tasks.Suite``), fixed to ``task_id`` if given."""
+    return MedEnv(suite, task_id, max_steps=max_steps, service=service)
+
+
+def _suite_task_ids() -> dict[str, list[str]]:
+    """Bundled suite id → its task ids, read from the suite files (no checksum work)."""
+    from importlib import resources
+
+    import orjson
+
+    ids: dict[str, list[str]] = {}
+    folder = resources.files("tasks") / "suites"
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".jsonl"):
+            continue
+        suite_id = entry.name[: -len(".jsonl")]
+        lines = entry.read_bytes().splitlines()
+        ids[suite_id] = [orjson.loads(line)["id"] for line in lines if line.strip()]
+    return ids
+
+
+def env_ids(suite_id: str, task_ids: list[str]) -> list[str]:
+    return [f"{NAMESPACE}/{suite_id}", *(f"{NAMESPACE}/{suite_id}-{tid}" for tid in task_ids)]
+
+
+def register_envs() -> list[str]:
+    """Register ``medagent/<suite>`` and ``medagent/<suite>-<task>`` for every bundled suite."""
+    registered: list[str] = []
+    for suite_id, task_ids in _suite_task_ids().items():
+        specs = [(f"{NAMESPACE}/{suite_id}", None), *((f"{NAMESPACE}/{suite_id}-{t}", t) for t in task_ids)]
+        for env_id, task_id in specs:
+            if env_id not in gymnasium.registry:
+                gymnasium.register(env_id, entry_point="medagent.gym:MedEnv",
+                                   kwargs={"suite": suite_id, "task_id": task_id})
+            registered.append(env_id)
+    return registered
+
+
+register_envs()

@@ -23,7 +23,7 @@ __all__ = ["BenchConfig", "check_resume", "default_out_dir", "parse_model_args",
            "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
-_RESUMABLE = {"concurrency", "fhir_url", "sessions"}
+_RESUMABLE = {"concurrency", "fhir_url", "sessions", "executor", "ray_address", "ray_workers", "ray_cohort"}
 _SECRET_ARG = re.compile(r"^key$|api[_-]?key|secret|passw|(?<![a-z])token(?![a-z])|authori[sz]ation|credential",
                          re.IGNORECASE)
 
@@ -49,6 +49,11 @@ class BenchConfig:
     model_args: dict[str, Any] = field(default_factory=dict)  # --model-arg key=value
     faults: str = "none"  # FHIR fault profile (medagent.faults): none, light or heavy
     sessions: str = "auto"  # the server's session API: auto (probe), on, off (shared server)
+    # where trials run (medagent.executors): local (this process) or ray (a Ray cluster)
+    executor: str = "local"
+    ray_address: str | None = None  # None: start a local cluster; "auto"; "ray://host:10001"
+    ray_workers: int | None = None  # actors; None: one per alive node
+    ray_cohort: str = "seed"  # how each node gets its cohort replica: seed (generator) or ship (object store)
 
     def __post_init__(self) -> None:
         from medagent.faults import get_profile
@@ -58,6 +63,14 @@ class BenchConfig:
             raise ConfigError(f"--sessions {self.sessions!r}: expected auto, on or off")
         if self.protocol not in ("tools", "text"):
             raise ConfigError(f"--protocol {self.protocol!r}: expected tools or text")
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"--executor {self.executor!r}: expected local or ray")
+        if self.ray_cohort not in ("seed", "ship"):
+            raise ConfigError(f"--ray-cohort {self.ray_cohort!r}: expected seed or ship")
+        if self.ray_workers is not None and self.ray_workers < 1:
+            raise ConfigError("--ray-workers must be at least 1")
+        if self.executor == "ray" and self.sessions == "off":
+            raise ConfigError("--executor ray needs sessions (--sessions off runs one trial at a time on one server)")
         if self.protocol == "text" and self.agent == "react":
             self.agent = "text"
         elif self.agent == "text":

@@ -103,6 +103,22 @@ class BenchSession:
             write_json(self.out_dir / "run.json", self.run_doc)
 
     async def run(self, fhir_url: str | None) -> dict[str, Any]:
+        if self.config.executor == "ray":  # trials on a Ray cluster; this process still writes the records
+            from medagent.executors.ray_executor import connect, disconnect, run_on_ray
+
+            async def on_ray(on_record: Any, secrets: list[str]) -> None:
+                info = await run_on_ray(self, fhir_url, self.todo, on_record=on_record, log=self.log,
+                                        secrets=secrets)
+                if self.show_progress and info.get("workers"):
+                    (self.console or Console(stderr=True)).print(escape(
+                        f"ray: {info['workers']} workers on {info['nodes']} node(s); "
+                        f"{info['retried']} trial(s) re-run after a lost worker"))
+
+            started = connect(self.config)  # a cluster that cannot be reached stops the run before it starts
+            try:
+                return await self._drive(on_ray, None)
+            finally:
+                disconnect(started)
         from medagent.llm import ChatClient
         from tasks.toolsets import tools_of
 
@@ -132,6 +148,20 @@ class BenchSession:
             fault_delay_scale=self.settings.fault_delay_scale,
             tools=tools_of(self.suite),
         )
+
+        async def local(on_record: Any, secrets: list[str]) -> None:
+            await run_trials(self.runner, self.todo, self.log, concurrency=self.concurrency,
+                             on_record=on_record, secrets=secrets)
+
+        async def cleanup() -> None:
+            await backend.aclose()
+            if llm is not None:
+                await llm.close()
+
+        return await self._drive(local, cleanup)
+
+    async def _drive(self, execute: Any, cleanup: Any) -> dict[str, Any]:
+        """Run ``execute(on_record, secrets)`` with the progress bar and summary around it."""
         summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
         total = len(self.previous) + len(self.todo)
         self.started = time.perf_counter()
@@ -144,14 +174,7 @@ class BenchSession:
                     summary_writer.add(record)
                     bar.update(record)
 
-                await run_trials(
-                    self.runner,
-                    self.todo,
-                    self.log,
-                    concurrency=self.concurrency,
-                    on_record=on_record,
-                    secrets=[self.api_key] if self.api_key and self.api_key != "EMPTY" else [],
-                )
+                await execute(on_record, [self.api_key] if self.api_key and self.api_key != "EMPTY" else [])
             done = True
         except ProviderUnavailable as exc:
             unavailable = exc
@@ -162,9 +185,8 @@ class BenchSession:
                 (self.console or Console(stderr=True)).print(
                     escape(f"stopped: {len(summary_writer.trials)} finished trials are saved in {self.out_dir}; "
                            f"continue with: medagent bench --resume {self.out_dir}"))
-            await backend.aclose()
-            if llm is not None:
-                await llm.close()
+            if cleanup is not None:
+                await cleanup()
         if unavailable is not None:  # one line: the cause, and where the finished trials are
             kept = len(summary_writer.trials)
             where = (f"; {kept} finished trials are kept in {self.out_dir} (medagent bench --resume {self.out_dir})"

@@ -51,6 +51,15 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p.add_argument("--sessions", choices=["auto", "on", "off"],
                    help="with --fhir-url: use the server's session API (on), or run trials one at a time "
                         "on the shared server and undo their writes (off); auto (default) probes /sessions")
+    p.add_argument("--executor", choices=["local", "ray"],
+                   help="where trials run: local (default, this process) or ray (a Ray cluster: extra [ray]; "
+                        "--concurrency is then per worker; see docs/scaling.md)")
+    p.add_argument("--ray-address", metavar="auto|ray://HOST:PORT",
+                   help="the Ray cluster to use (default: start a local one bound to 127.0.0.1)")
+    p.add_argument("--ray-workers", type=int, metavar="N", help="Ray workers (default: one per node)")
+    p.add_argument("--ray-cohort", choices=["seed", "ship"],
+                   help="how each node gets its cohort replica: seed it from the generator (default) "
+                        "or ship this machine's store through Ray's object store")
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<time>-<agent>-<model>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue a killed run: skips its finished trials")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no results table")
@@ -59,7 +68,7 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
 _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concurrency", "epochs",
           "max_steps", "protocol", "fhir_url", "temperature", "max_tokens", "seed", "reasoning_effort",
-          "faults", "sessions")
+          "faults", "sessions", "executor", "ray_address", "ray_workers", "ray_cohort")
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201

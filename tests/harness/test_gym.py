@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from medagent import gym
+gym = pytest.importorskip("medagent.gym")  # the [gym] extra (gymnasium)
 
 
 def _script(oracle_scripts, task_id):
@@ -19,13 +21,13 @@ def test_solving_an_action_task_earns_reward(bench_suite, bench_service, oracle_
     task = _task(bench_suite, "action")
     script = _script(oracle_scripts, task.id)
     with gym.make(bench_suite, task.id, service=bench_service, max_steps=20) as env:
-        obs = env.reset()
-        assert obs["instruction"] == task.instruction
-        assert {t["function"]["name"] for t in obs["tools"]} >= {"finish", "search_patients"}
+        obs, info = env.reset()
+        assert json.loads(obs)["task"]["instruction"] == task.instruction and info["task_id"] == task.id
+        assert {t["function"]["name"] for t in json.loads(obs)["tools"]} >= {"finish", "search_patients"}
         for name, args in script.calls:
-            obs, reward, terminated, truncated, info = env.step({"name": name, "arguments": args})
+            obs, reward, terminated, truncated, info = env.step(json.dumps({"name": name, "arguments": args}))
             assert (reward, terminated, truncated) == (0.0, False, False)
-            assert obs["ok"], obs
+            assert json.loads(obs)["ok"], obs
         obs, reward, terminated, truncated, info = env.step(("finish", {"answer": script.answer}))
         assert (reward, terminated, truncated) == (1.0, True, False)
         assert info["grade"]["passed"] and info["writes"]
@@ -40,9 +42,12 @@ def test_wrong_answer_gets_no_reward_and_bad_calls_are_observations(bench_suite,
     with gym.make(bench_suite, task.id, service=bench_service) as env:
         env.reset()
         obs, reward, *_ = env.step({"name": "search_lab_observations", "arguments": {"code": 12}})
+        obs = json.loads(obs)
         assert obs["ok"] is False and "error" in obs["content"] and reward == 0.0
         obs, *_ = env.step({"name": "no_such_tool", "arguments": {}})
-        assert obs["ok"] is False and "unknown tool" in obs["content"]["error"]
+        assert json.loads(obs)["ok"] is False and "unknown tool" in json.loads(obs)["content"]["error"]
+        obs, _, _, _, info = env.step("not an action")
+        assert json.loads(obs)["ok"] is False and info["steps"] == 3
         _, reward, terminated, truncated, info = env.step({"name": "finish", "arguments": {"answer": ["nonsense"]}})
         assert (reward, terminated, truncated) == (0.0, True, False)
         with pytest.raises(gym.EnvStateError):

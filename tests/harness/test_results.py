@@ -57,3 +57,20 @@ def test_summary_has_contract_fields_and_counts_errors_as_failures():
     assert summary["overall"] == pytest.approx(1 / 3)
     lo, hi = summary["overall_ci95"]
     assert lo < 1 / 3 < hi
+
+
+def test_append_many_is_one_group_commit_of_whole_lines(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "trials.jsonl"
+    log = TrialLog(path)
+    log.open()
+    syncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd)))
+    log.append_many([{"trial_id": "a#1", "note": "key sk-XYZ"}, {"trial_id": "b#1"}], ["sk-XYZ"])
+    log.append_many([], ["sk-XYZ"])
+    log.close()
+    assert len(syncs) == 1
+    records = read_trials(path)
+    assert [r["trial_id"] for r in records] == ["a#1", "b#1"] and records[0]["note"] == "key ***"
