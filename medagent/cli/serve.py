@@ -2,13 +2,18 @@
 
     medagent serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--token-file FILE]
                    [--public-url URL] [--seed S] [--patients N] [--profile NAME] [--no-seed]
-                   [--no-sessions]
+                   [--no-sessions] [--workers N]
 
 Without ``--db`` (or ``MEDAGENT_DB``) the server uses the cohort's one default database,
 ``medagent.embedded.cohort_db_path(seed, patients, profile)`` — the same file ``medagent bench`` and
 ``medagent seed`` use, so a cohort is generated and loaded once. Flags override the
 ``MEDAGENT_*`` environment settings (see ``fhir_server.settings``). On SIGINT/SIGTERM the
 server stops gracefully and checkpoints the database (no WAL file is left behind).
+
+``--workers N`` runs N server processes on the one port and the one database (uvicorn's
+worker processes; the settings reach them through ``MEDAGENT_*`` variables). Sessions and
+writes are rows of that database, so every worker sees every session, and each write is
+committed (WAL, fsync as with one process) before it is acknowledged.
 """
 
 from __future__ import annotations
@@ -49,10 +54,30 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser.add_argument("--no-seed", action="store_true", help="serve the database as it is")
     parser.add_argument("--no-sessions", action="store_true",
                         help="serve plain FHIR only, without the /sessions API (env MEDAGENT_SESSIONS=false)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="server processes over the one database (default 1; see docs/scaling.md)")
     from .seed import profile_arg
 
     profile_arg(parser)
     parser.set_defaults(func=run)
+
+
+def settings_env(settings) -> dict[str, str]:  # noqa: ANN001 - fhir_server.ServerSettings
+    """The resolved settings as ``MEDAGENT_*`` variables, for worker processes."""
+    import json
+
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None or name == "token_file":  # the token itself is passed, resolved
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, list | dict):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        env[f"MEDAGENT_{name.upper()}"] = text
+    return env
 
 
 def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.ServerSettings
@@ -79,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     from fhir_server import Store, create_app
 
     settings = settings_from_args(args)
+    if args.workers < 1:
+        from medagent.errors import ConfigError
+
+        raise ConfigError("--workers must be at least 1")
     store = Store(settings.db)
     try:
         if not args.no_seed:
@@ -102,8 +131,14 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, _stop)
         try:
             # proxy_headers off: forwarded headers are read by the app, from trusted_proxies only
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                        access_log=False, lifespan="off", proxy_headers=False)
+            if args.workers > 1:  # N processes, each opening the database from the same settings
+                os.environ.update(settings_env(settings))
+                uvicorn.run("fhir_server.app:create_app", factory=True, workers=args.workers, host=settings.host,
+                            port=settings.port, log_level="warning", access_log=False, lifespan="off",
+                            proxy_headers=False)
+            else:
+                uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False, lifespan="off", proxy_headers=False)
         except _Stopped:
             pass
     finally:
