@@ -1,7 +1,7 @@
 """Benchmark of the FHIR server: req/s and p50/p95 latency per interaction.
 
     python benchmarks/fhir_server.py [--patients 100] [--concurrency 32] [--seconds 3]
-                                     [--db PATH] [--workers 1]
+                                     [--db PATH] [--workers 1] [--server-workers 1,2,4]
 
 Seeds a database (``patients.seed_store``; a stand-in loader with comparable
 Observation-heavy data if the cohort package is unavailable), then measures
@@ -12,6 +12,10 @@ Observation-heavy data if the cohort package is unavailable), then measures
 - over HTTP (``medagent serve`` in a subprocess; keep-alive HTTP/1.1 client connections in
   ``--workers`` processes, ``--concurrency`` requests in flight): the same four plus the baseline
   ``GET /fhir/metadata`` (the cheapest request through the whole HTTP stack).
+
+With ``--server-workers 1,2,N`` the HTTP part runs once per server process count
+(``medagent serve --workers K``): GET metadata and the mixed searches, each also as a ratio
+to the one-worker GET metadata of the same run (the bare-HTTP baseline).
 
 Ratios are printed against the baselines measured in the same run.
 """
@@ -225,6 +229,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=1, help="client processes for HTTP load")
     parser.add_argument("--db", type=Path, help="database to (seed and) use; default: a temp file")
+    parser.add_argument("--server-workers", default="1", metavar="K,K,…",
+                        help="server processes (medagent serve --workers K) to measure, e.g. 1,2,4")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="medagent-bench-")
@@ -248,22 +254,25 @@ def main() -> None:
     for op, reqlist in reqs.items():
         print(row(names[op], in_process(service, reqlist, args.seconds, session), base, "p50"))
 
-    server = start_serve(db, "--no-seed")
-    url = server.base_url + "/"
-    try:
-        print(f"\nover HTTP (medagent serve started in {server.started_s:.2f} s; {args.workers} client "
-              f"process(es), {args.concurrency} in flight, {args.seconds:.0f} s each)")
-        meta = over_http(url, [("GET", "metadata", [], None)], args.concurrency, args.seconds,
-                         args.workers)
-        print(row("baseline: GET metadata", meta, None, "rps"))
-        session_url = f"{url.rstrip('/').removesuffix('/fhir')}/sessions/{session}/fhir/"
-        for op, reqlist in reqs.items():
-            s = over_http(session_url if op == "create" else url, reqlist, args.concurrency,
-                          args.seconds, args.workers)
-            print(row(names[op], s, meta, "rps"))
-    finally:
-        server.stop()
-        service.delete_session(session)
+    bare: dict | None = None
+    for k in (int(x) for x in args.server_workers.split(",")):
+        server = start_serve(db, "--no-seed", "--workers", str(k))
+        url = server.base_url + "/"
+        try:
+            print(f"\nover HTTP, {k} server process(es) (medagent serve started in {server.started_s:.2f} s; "
+                  f"{args.workers} client process(es), {args.concurrency} in flight, {args.seconds:.0f} s each)")
+            meta = over_http(url, [("GET", "metadata", [], None)], args.concurrency, args.seconds,
+                             args.workers)
+            bare = bare or meta  # one worker's GET metadata: the bare-HTTP baseline of the run
+            print(row("baseline: GET metadata", meta, None if k == 1 else bare, "rps"))
+            session_url = f"{url.rstrip('/').removesuffix('/fhir')}/sessions/{session}/fhir/"
+            for op, reqlist in reqs.items():
+                s = over_http(session_url if op == "create" else url, reqlist, args.concurrency,
+                              args.seconds, args.workers)
+                print(row(names[op], s, meta, "rps") + f"   {s['rps'] / bare['rps']:5.2f}x 1-worker metadata")
+        finally:
+            server.stop()
+    service.delete_session(session)
     store.close()
 
 
