@@ -100,3 +100,19 @@ def test_bad_ray_flags_are_one_line_errors(bench_suite_path, tmp_path, capsys):
                  "--ray-workers", "0", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "--ray-workers must be at least 1" in err and "Traceback" not in err
+
+
+def test_workers_use_the_fhir_server_at_fhir_url_as_seen_from_their_node(ray_cluster, bench_suite, bench_service,
+                                                                          bench_suite_path, tmp_path):
+    from fhir_server import serve_in_thread
+
+    with serve_in_thread(bench_service.store) as server:
+        before = bench_service.store.conn().execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        summary = _bench(bench_suite_path, tmp_path / "run", agent="oracle", concurrency=2, executor="ray",
+                         ray_workers=2, fhir_url=server.base_url, tasks=["5"])
+    records = _records(tmp_path / "run")
+    assert summary["overall"] == 1.0 and len(records) == len(bench_suite.category(5))
+    # the trials' requests went over HTTP to that server (its session URLs), and their sessions were closed
+    root = server.base_url.split("/fhir")[0]
+    assert all(f"{root}/sessions/" in json.dumps(r["fhir_requests"][0]) for r in records)
+    assert bench_service.store.conn().execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == before
