@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 
 import pytest
 
@@ -238,9 +239,10 @@ def test_the_medagent_env_takes_the_suites_tools(safety):
     suite, service = safety
     task = _task(suite, 11, "alternative")
     env = gym.make(suite, task.id, service=service, max_steps=20)
-    obs = env.reset()
-    names = [t["function"]["name"] for t in obs["tools"]]
-    assert names == [*suite.tools, "finish"]
+    obs, info = env.reset()  # Gymnasium's API: the tools are in the first observation and in info
+    names = [t["function"]["name"] for t in info["tools"]]
+    assert names == [*suite.tools, "finish"] == [t["function"]["name"] for t in json.loads(obs)["tools"]]
+    env.close()
     from medagent.agents._text import function_list
 
     assert "search_allergies" in function_list(list(tools_of(suite)))
