@@ -16,7 +16,7 @@ from rich.text import Text
 
 from medagent.leaderboard._scores import reference_scores, trial_harmed, trial_passed
 
-__all__ = ["Progress", "print_summary", "print_trial", "summary_table"]
+__all__ = ["Progress", "print_summary", "print_trial", "score_line", "summary_table"]
 
 
 def _pct(value: float | None) -> str:
@@ -127,6 +127,16 @@ def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Pat
         console.print(f"[dim]{escape(summary['cost_note'])}[/dim]")
     if out_dir is not None:
         console.print(escape(f"results in {out_dir}  (medagent view {out_dir} [TASK])"))
+
+
+def score_line(summary: dict[str, Any], out_dir: Path) -> str:
+    """One line for ``--quiet``: the score, the trial and error counts, the run folder."""
+    harm = (summary.get("harm") or {}).get("count")
+    parts = [f"overall {_pct(summary.get('overall'))}", f"{summary.get('n_trials', 0)} trials",
+             f"{summary.get('errors', 0)} errors"]
+    if harm:
+        parts.append(f"{harm} harmful")
+    return f"{' · '.join(parts)} · results in {out_dir}"
 
 
 def trials_table(trials: list[dict[str, Any]]) -> Table:

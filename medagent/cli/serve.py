@@ -14,8 +14,10 @@ server stops gracefully and checkpoints the database (no WAL file is left behind
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import sys
 
 
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from fhir_server import Store, create_app
 
     settings = settings_from_args(args)
+    sock = bind_port(settings.host, settings.port)  # before seeding: a busy port fails at once, in one line
     store = Store(settings.db)
     try:
         if not args.no_seed:
@@ -102,11 +105,31 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, _stop)
         try:
             # proxy_headers off: forwarded headers are read by the app, from trusted_proxies only
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                        access_log=False, lifespan="off", proxy_headers=False)
+            config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                                    access_log=False, lifespan="off", proxy_headers=False)
+            uvicorn.Server(config).run(sockets=[sock])
         except _Stopped:
             pass
     finally:
         store.checkpoint()
         store.close()
     return 0
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port``; a port in use is one ``FhirServerError`` line."""
+    from fhir_server.errors import FhirServerError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise FhirServerError(f"port {port} on {host} is in use (another server?); "
+                                  "choose another with --port") from None
+        raise FhirServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
