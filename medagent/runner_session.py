@@ -64,11 +64,11 @@ class BenchSession:
             if summary_path.exists():
                 previous_summary = read_json(summary_path)
         else:
-            if (self.out_dir / "trials.jsonl").exists():
-                raise ConfigError(self._taken_message())
             if claim:
                 self.out_dir = claim_out_dir(self.out_dir)
                 self.log = TrialLog(self.out_dir / "trials.jsonl")
+            elif (self.out_dir / "trials.jsonl").exists():
+                raise ConfigError(self._taken_message())
             self.out_dir.mkdir(parents=True, exist_ok=True)
             note = self.prices.note(config.model) if self.uses_model else None
             self.run_doc = run_document(config, self.suite, self.uses_model, note, reads_full_task(self.factory))
