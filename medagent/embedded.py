@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import sys
 import time
 from collections.abc import Iterator
@@ -97,6 +96,8 @@ def open_service(suite: Any) -> Any:
 
 @contextlib.contextmanager
 def _seeding_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
     with open(path.with_name(path.name + ".lock"), "a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
