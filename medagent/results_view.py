@@ -171,7 +171,8 @@ def _content(value: Any, limit: int = 1500) -> str:
 def print_trial(console: Console, trial: dict[str, Any]) -> None:
     """One trajectory: header, transcript (or tool calls), writes and the grade's reasons."""
     status = "PASS" if trial_passed(trial) else "ERROR" if trial.get("status") == "error" else "FAIL"
-    console.rule(escape(f"{trial.get('trial_id')} · {category_label(trial.get('category'))} · {trial.get('kind')} · {status}"))
+    category = category_label(trial.get("category"))
+    console.rule(escape(f"{trial.get('trial_id')} · {category} · {trial.get('kind')} · {status}"))
     if trial.get("error"):
         console.print(f"[yellow]error:[/yellow] {escape(trial['error'])}")
     if trial_harmed(trial):

@@ -216,7 +216,8 @@ def _board_table(entries: list[dict], *, ranked: bool = True) -> str:
         rows.append(f'<tr class="empty"><td colspan="{len(cols) + 1}">No verified submissions yet.</td></tr>')
     table = ('<table id="board" data-sorted="overall:desc">' if ranked else '<table id="baselines-table">')
     # the board spans the whole window (not the page's 1280 px column): ~25 columns fit
-    return f'<div class="scroll wide">{table}<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return (f'<div class="scroll wide">{table}<thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _baselines_section(baselines: list[dict]) -> str:
