@@ -247,7 +247,8 @@ def run_bench(
                            console=console, progress=progress)
     session.prepare(resume=resume, claim=not out_dir)
     with _fhir_base(config.fhir_url, suite) as fhir_url:
-        if not fhir_url:  # first use prepares the cohort: outside the event loop, so Ctrl-C stops it at once
+        if not fhir_url and config.sessions != "off":  # first use prepares the cohort: outside the
+            # event loop, so Ctrl-C stops it at once
             from medagent.embedded import open_service
 
             open_service(suite)
