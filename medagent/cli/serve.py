@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                     access_log=False, lifespan="off", proxy_headers=False)
             uvicorn.Server(config).run(sockets=[sock])
-        except _Stopped:
+        except (_Stopped, KeyboardInterrupt):  # SIGINT re-raised after the graceful shutdown (as uvicorn.run)
             pass
     finally:
         store.checkpoint()
