@@ -293,13 +293,15 @@ def render_board(board: Board, *, now: datetime | None = None) -> str:
         "Settings: the generation settings the run recorded. Faults: the FHIR fault profile the agent "
         "ran under (none, light, heavy). pass^k: the chance that "
         "k runs of the same task all succeed. "
-        f'<span id="category-names">Categories: {esc(_category_legend())}.</span></footer>'
+        f'<span id="category-names">Categories: {esc(_category_legend(board.entries + board.baselines))}.</span></footer>'
     )
     return page("medagent leaderboard", body, packaged_text("medagent.leaderboard", "sort.js"))
 
 
-def _category_legend() -> str:
-    return " · ".join(category_label(n, short=True) for n in range(1, N_CATEGORIES + 1))
+def _category_legend(entries: list[dict]) -> str:
+    """``C1 Find a patient's MRN · C2 …``: the board's category columns with their names."""
+    cats = [c for c in columns(entries) if c.key[:1] == "c" and c.key[1:].isdigit()]
+    return " · ".join(category_label(c.key[1:], short=True) for c in cats)
 
 
 def build_site(folder: Path, out: Path, *, verify: Callable[[Path], Verified] = verify_file) -> Board:
