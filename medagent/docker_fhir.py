@@ -10,9 +10,10 @@ Usage::
 ``docker_fhir(image=DEFAULT_IMAGE, *, port=0, seed=None, n_patients=None, build=True,
 context=None, token=None, timeout=120.0, on_status=None) -> ContextManager[str]``
 
-- ``image``: the image to run; when it is not present locally it is built from
-  ``context`` (default: the checkout holding this package's ``Dockerfile``), or pulled
-  when there is no Dockerfile to build from (or ``build=False``).
+- ``image``: the image to run; when it is not present locally it is built with
+  :data:`DOCKERFILE` (shipped inside the package) from ``context``: by default the checkout
+  this package runs from, else a copy of the installed packages (so a plain
+  ``pip install`` can build it too). ``build=False`` pulls it instead.
 - ``port``: host port published on 127.0.0.1 (``0``: a free one chosen by Docker).
 - ``seed``, ``n_patients``, ``profile``: the cohort to serve. The image holds the default suite's cohort
   (seeded at build time, ready in seconds); any other cohort is generated and loaded when
@@ -45,7 +46,8 @@ import httpx
 
 from medagent.errors import ConfigError
 
-__all__ = ["CONTAINER_PORT", "DEFAULT_IMAGE", "docker_fhir", "engine", "healthy", "serve_command", "source_context"]
+__all__ = ["CONTAINER_PORT", "DEFAULT_IMAGE", "DOCKERFILE", "docker_fhir", "engine", "healthy", "packaged_context",
+           "serve_command", "source_context"]
 
 DEFAULT_IMAGE = "medagent-fhir:latest"  # the tag docker-compose.yml builds too
 IMAGE_PROFILE = "edge-v1"  # the cohort profile the Dockerfile seeds (that of the default suite)
@@ -83,10 +85,31 @@ def engine(*, timeout: float = 10.0) -> Any:
     return client
 
 
+DOCKERFILE = "medagent/container/Dockerfile"  # relative to the build context
+PACKAGES = ("medagent", "fhir_server", "patients", "tasks")
+
+
 def source_context() -> Path | None:
-    """The checkout this package runs from, when it holds the ``Dockerfile``."""
+    """The checkout this package runs from (a folder with ``pyproject.toml`` beside the packages)."""
     root = Path(__file__).resolve().parent.parent
-    return root if (root / "Dockerfile").is_file() else None
+    return root if (root / "pyproject.toml").is_file() and (root / DOCKERFILE).is_file() else None
+
+
+def packaged_context(out: Path) -> Path:
+    """A build context made of the installed packages (for an install without a checkout)."""
+    import importlib.util
+    import shutil
+
+    out = Path(out)
+    for name in PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ConfigError(f"cannot build the FHIR image: package {name} is not installed")
+        shutil.copytree(Path(spec.origin).parent, out / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", "*.db-*"))
+    if not (out / DOCKERFILE).is_file():
+        raise ConfigError(f"cannot build the FHIR image: this install lacks {DOCKERFILE}")
+    return out
 
 
 def _ensure_image(client: Any, image: str, *, build: bool, context: Path | None, status: Status) -> None:
@@ -97,11 +120,14 @@ def _ensure_image(client: Any, image: str, *, build: bool, context: Path | None,
         return
     except ImageNotFound:
         pass
-    context = context or source_context()
+    import tempfile
+
     try:
-        if build and context is not None:
-            status(f"building image {image} from {context} (seeds the cohort; a few minutes the first time)")
-            client.images.build(path=str(context), tag=image, rm=True)
+        if build:
+            with tempfile.TemporaryDirectory(prefix="medagent-image-") as tmp:
+                context = context or source_context() or packaged_context(Path(tmp))
+                status(f"building image {image} from {context} (seeds the cohort; a few minutes the first time)")
+                client.images.build(path=str(context), dockerfile=DOCKERFILE, tag=image, rm=True)
         else:
             status(f"pulling image {image}")
             client.images.pull(image)

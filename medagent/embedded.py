@@ -12,8 +12,10 @@ the process (the gym API makes many environments on one cohort).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +81,6 @@ def _open_cached_store(path: Path) -> Any:
 
 def open_service(suite: Any) -> Any:
     """A ``FhirService`` over a store holding ``suite``'s cohort (seeded on first use)."""
-    from fhir_server import FhirService, ServerSettings
-
-    import patients
-
     profile = getattr(suite, "cohort_profile", "mab-v1")
     path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients, profile)
     expected = getattr(suite, "cohort_checksum", None)
@@ -90,6 +88,29 @@ def open_service(suite: Any) -> Any:
     if service is not None:
         return service
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _seeding_lock(path):  # two runs started together: the second waits, then finds it seeded
+        service = _open_seeded(path, suite, profile, expected)
+    _SERVICES[(path, expected)] = service
+    return service
+
+
+@contextlib.contextmanager
+def _seeding_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _open_seeded(path: Path, suite: Any, profile: str, expected: str | None) -> Any:
+    from fhir_server import FhirService, ServerSettings
+
+    import patients
+
     store = _open_cached_store(path)
     if not expected or store.get_meta("cohort_checksum") != expected:  # else: seeded already
         started = time.perf_counter()
@@ -108,6 +129,4 @@ def open_service(suite: Any) -> Any:
                 f"{manifest.checksum[:12]}… (a different generator version? remove {path} and the "
                 f"cached cohort under {path.parent.parent / 'cohorts'} to rebuild it)"
             )
-    service = FhirService(store, ServerSettings())
-    _SERVICES[(path, expected)] = service
-    return service
+    return FhirService(store, ServerSettings())

@@ -14,9 +14,10 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
+from medagent.labels import category_label, natural_key, trial_order
 from medagent.leaderboard._scores import reference_scores, trial_harmed, trial_passed
 
-__all__ = ["Progress", "print_summary", "print_trial", "summary_table"]
+__all__ = ["Progress", "print_summary", "print_trial", "score_line", "summary_table"]
 
 
 def _pct(value: float | None) -> str:
@@ -88,11 +89,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
                   signed(weighted.get("overall")) if weighted else "—", reference("overall"))
     for key, label in (("query", "query tasks"), ("action", "action tasks")):
         table.add_row(label, _pct(summary.get(key)), "", "", reference(key))
-    for category, value in (summary.get("per_category") or {}).items():
+    per_category = summary.get("per_category") or {}
+    for category, value in sorted(per_category.items(), key=lambda kv: natural_key(kv[0])):
         blind = reference_scores({k: (v or {}).get("per_category") or {} for k, v in baselines.items()
                                   if isinstance(v, dict)}, str(category))
         ref = "n/a" if blind == (None, None) else " / ".join(_pct(v) if v is not None else "n/a" for v in blind)
-        table.add_row(f"category {category}", _pct(value), harm_text(harm_cat.get(str(category))),
+        table.add_row(escape(category_label(category)), _pct(value), harm_text(harm_cat.get(str(category))),
                       signed(weighted_cat.get(str(category))), ref)
     ci = summary.get("overall_ci95")
     if ci:
@@ -104,7 +106,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_section()
     table.add_row("trials / errors", f"{summary.get('n_trials')} / {summary.get('errors')}")
     table.add_row("tokens (prompt / completion)", f"{tokens.get('prompt_tokens', 0)} / {tokens.get('completion_tokens', 0)}")
-    table.add_row("cost", "—" if cost is None else f"${cost:.4f}")
+    table.add_row("cost", _usd(cost))
     table.add_row("wall time", f"{summary.get('wall_time_s', 0):.1f} s")
     if summary.get("faults") not in (None, "none"):
         injected = ", ".join(f"{k} {n}" for k, n in (summary.get("faults_injected") or {}).items()) or "none met"
@@ -129,6 +131,16 @@ def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Pat
         console.print(escape(f"results in {out_dir}  (medagent view {out_dir} [TASK])"))
 
 
+def score_line(summary: dict[str, Any], out_dir: Path) -> str:
+    """One line for ``--quiet``: the score, the trial and error counts, the run folder."""
+    harm = (summary.get("harm") or {}).get("count")
+    parts = [f"overall {_pct(summary.get('overall'))}", f"{summary.get('n_trials', 0)} trials",
+             f"{summary.get('errors', 0)} errors"]
+    if harm:
+        parts.append(f"{harm} harmful")
+    return f"{' · '.join(parts)} · results in {out_dir}"
+
+
 def trials_table(trials: list[dict[str, Any]]) -> Table:
     table = Table(title="trials")
     for column in ("trial", "status", "result", "steps", "answer", "failed checks"):
@@ -146,14 +158,6 @@ def trials_table(trials: list[dict[str, Any]]) -> Table:
     return table
 
 
-def trial_order(trial: dict[str, Any]) -> tuple[int, int, int, str]:
-    """task2_10#1 after task2_9#1; epochs last."""
-    task_id = str(trial.get("task_id", ""))
-    head, _, number = task_id.rpartition("_")
-    category = int(trial.get("category") or 0)
-    return (category, int(number) if number.isdigit() else 0, int(trial.get("epoch") or 0), task_id)
-
-
 def _short(value: Any, limit: int = 60) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -166,8 +170,9 @@ def _content(value: Any, limit: int = 1500) -> str:
 
 def print_trial(console: Console, trial: dict[str, Any]) -> None:
     """One trajectory: header, transcript (or tool calls), writes and the grade's reasons."""
-    status = "PASS" if trial_passed(trial) else trial.get("status", "?").upper()
-    console.rule(f"{trial.get('trial_id')} · category {trial.get('category')} {trial.get('kind')} · {status}")
+    status = "PASS" if trial_passed(trial) else "ERROR" if trial.get("status") == "error" else "FAIL"
+    category = category_label(trial.get("category"))
+    console.rule(escape(f"{trial.get('trial_id')} · {category} · {trial.get('kind')} · {status}"))
     if trial.get("error"):
         console.print(f"[yellow]error:[/yellow] {escape(trial['error'])}")
     if trial_harmed(trial):
@@ -205,4 +210,9 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
         console.print(table)
     usage = trial.get("usage") or {}
     console.print(f"steps {trial.get('steps')} · {trial.get('duration_s')} s · tokens "
-                  f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} · cost {trial.get('cost_usd')}")
+                  f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} · cost {_usd(trial.get('cost_usd'))}")
+
+
+def _usd(value: Any) -> str:
+    """``$0.0012``; ``—`` when no cost is known (an agent without a model, an unpriced model)."""
+    return "—" if value is None else f"${float(value):.4f}"

@@ -177,6 +177,7 @@ async def run_trials(
             record = await runner.run(trial)
             log.append(record, secrets)
             on_record(record)
+            await asyncio.sleep(0)  # a Ctrl-C (task cancelled) stops here even if no trial ever waited
 
     try:
         async with asyncio.TaskGroup() as group:

@@ -63,6 +63,15 @@ def session_root(fhir_url: str) -> str:
     return root
 
 
+def _is_fhir_reply(response: httpx.Response) -> bool:
+    """A FHIR server answers an unknown resource with an OperationOutcome; any other 404
+    (a web framework's "Not Found") means the URL is not a FHIR base."""
+    try:
+        return response.json().get("resourceType") == "OperationOutcome"
+    except (ValueError, AttributeError):
+        return False
+
+
 class HttpBackend:
     """Sessions through a medagent FHIR server's session API (``POST {root}/sessions``)."""
 
@@ -93,6 +102,11 @@ class HttpBackend:
             failure = f"answered HTTP {response.status_code}"
         else:
             raise error(f"FHIR server {self.root}: {method} {url} {failure}")
+        if response.status_code in (401, 403):
+            raise error(
+                f"FHIR server {self.root} refused {method} {url} (HTTP {response.status_code}): the bearer "
+                f"token is {'invalid' if self.token else 'missing'} (set MEDAGENT_TOKEN to the server's token)"
+            )
         if response.status_code >= 400 and not (missing_ok and response.status_code == 404):
             raise error(
                 f"FHIR server {self.root}: {method} {url} answered HTTP {response.status_code} "
@@ -123,6 +137,11 @@ class HttpBackend:
             return
         url = f"{self.fhir_url.rstrip('/')}/Patient/{mrn}"
         response = await self._call("GET", url, missing_ok=True, error=ConfigError)
+        if response.status_code == 404 and not _is_fhir_reply(response):
+            hint = (f"; the URL likely lacks /fhir: try --fhir-url {self.fhir_url.rstrip('/')}/fhir"
+                    if not self.fhir_url.rstrip("/").endswith("/fhir") else "")
+            raise ConfigError(f"{self.fhir_url} is not a FHIR base URL (GET {url} answered HTTP 404 "
+                              f"without an OperationOutcome){hint}")
         if response.status_code == 404:
             raise ConfigError(
                 f"FHIR server {self.fhir_url} has no Patient/{mrn}: it does not hold the cohort of suite "

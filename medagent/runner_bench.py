@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from medagent.errors import ConfigError
 
-__all__ = ["BenchConfig", "check_resume", "default_out_dir", "parse_model_args", "run_bench", "run_document",
+__all__ = ["BenchConfig", "check_resume", "claim_out_dir", "default_out_dir", "parse_model_args", "run_bench", "run_document",
            "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
@@ -149,9 +149,24 @@ def select_tasks(suite: Any, wanted: list[str]) -> list[Any]:
 
 
 def default_out_dir(config: BenchConfig) -> Path:
+    """``runs/<time>-<agent>-<model>``: a name only; :func:`claim_out_dir` makes it unique."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     name = "-".join(p for p in (stamp, config.agent, config.model) if p)
     return Path("runs") / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def claim_out_dir(path: Path) -> Path:
+    """Create ``path`` (or ``path-2``, ``path-3``…) atomically: two runs started in the same
+    second never share a folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise ConfigError(f"cannot create a run folder next to {path}: give --out")
 
 
 def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None,
@@ -241,10 +256,15 @@ def run_bench(
     import tasks
 
     suite = tasks.load_suite(config.suite)
-    out_dir = Path(out_dir) if out_dir else default_out_dir(config)
-    session = BenchSession(config, suite, out_dir, console=console, progress=progress)
-    session.prepare(resume=resume)
+    session = BenchSession(config, suite, Path(out_dir) if out_dir else default_out_dir(config),
+                           console=console, progress=progress)
+    session.prepare(resume=resume, claim=not out_dir)
     with _fhir_base(config.fhir_url, suite) as fhir_url:
+        if not fhir_url and config.sessions != "off":  # first use prepares the cohort: outside the
+            # event loop, so Ctrl-C stops it at once
+            from medagent.embedded import open_service
+
+            open_service(suite)
         try:
             return asyncio.run(session.run(fhir_url))
         finally:

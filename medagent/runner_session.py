@@ -15,8 +15,8 @@ from medagent.faults import get_profile
 from medagent.pricing import PriceTable
 from medagent.results import TrialLog, write_json
 from medagent.runner import SummaryWriter, Trial, TrialRunner, run_trials
-from medagent.runner_bench import BenchConfig, check_resume, run_document, select_tasks
-from medagent.results_view import Progress, print_summary
+from medagent.runner_bench import BenchConfig, check_resume, claim_out_dir, run_document, select_tasks
+from medagent.results_view import Progress, print_summary, score_line
 from medagent.settings import load_settings, resolve_api_key
 
 
@@ -30,7 +30,9 @@ class BenchSession:
         self.settings = load_settings()
         self.api_key: str | None = None
 
-    def prepare(self, *, resume: bool) -> None:
+    def prepare(self, *, resume: bool, claim: bool = False) -> None:
+        """Check the settings and open the run folder (``claim``: a default folder name,
+        made unique by :func:`claim_out_dir`)."""
         config = self.config
         self.factory = load_agent(config.agent)
         declared = needs_model(self.factory)
@@ -62,8 +64,11 @@ class BenchSession:
             if summary_path.exists():
                 previous_summary = read_json(summary_path)
         else:
-            if (self.out_dir / "trials.jsonl").exists():
-                raise ConfigError(f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}")
+            if claim:
+                self.out_dir = claim_out_dir(self.out_dir)
+                self.log = TrialLog(self.out_dir / "trials.jsonl")
+            elif (self.out_dir / "trials.jsonl").exists():
+                raise ConfigError(self._taken_message())
             self.out_dir.mkdir(parents=True, exist_ok=True)
             note = self.prices.note(config.model) if self.uses_model else None
             self.run_doc = run_document(config, self.suite, self.uses_model, note, reads_full_task(self.factory))
@@ -73,6 +78,16 @@ class BenchSession:
         trials = (Trial(task, epoch) for epoch in range(1, config.epochs + 1) for task in self.tasks)
         self.todo = [trial for trial in trials if trial.trial_id not in done]
         self.wall_before = float(previous_summary.get("wall_time_s") or 0.0)
+
+    def _taken_message(self) -> str:
+        """Why ``--out`` cannot be used: a finished run needs another folder, a stopped one --resume."""
+        from medagent.results import read_trial_records
+
+        done = {r.get("trial_id") for r in read_trial_records(self.out_dir)}
+        wanted = {Trial(task, epoch).trial_id for epoch in range(1, self.config.epochs + 1) for task in self.tasks}
+        if wanted <= done:
+            return f"{self.out_dir} already holds a finished run ({len(done)} trials); give another --out"
+        return f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}"
 
     async def _backend(self, fhir_url: str | None) -> Any:
         from medagent.runner_backends import LocalBackend
@@ -181,7 +196,7 @@ class BenchSession:
         finally:
             self.log.close()
             summary = summary_writer.write()
-            if not done and unavailable is None:
+            if not done and unavailable is None and len(summary_writer.trials) < total:
                 (self.console or Console(stderr=True)).print(
                     escape(f"stopped: {len(summary_writer.trials)} finished trials are saved in {self.out_dir}; "
                            f"continue with: medagent bench --resume {self.out_dir}"))
@@ -194,4 +209,6 @@ class BenchSession:
             raise ProviderUnavailable(f"{unavailable}{where}") from None
         if self.show_progress:
             print_summary(self.console, summary, self.out_dir)
+        elif self.console is not None:  # --quiet: still where the run went and its score
+            self.console.print(escape(score_line(summary, self.out_dir)), highlight=False, soft_wrap=True)
         return summary

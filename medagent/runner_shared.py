@@ -312,6 +312,10 @@ async def probe_sessions(root: str, http: httpx.AsyncClient) -> bool:
         return False
     if status >= 500:
         return True
+    if status in (401, 403):  # the server is there and wants a (valid) token
+        sent = "invalid" if "authorization" in http.headers else "missing"
+        raise ConfigError(f"FHIR server {root} refused POST {url} (HTTP {status}): the bearer token is {sent} "
+                          "(set MEDAGENT_TOKEN to the server's token)")
     if status != 201:
         raise ConfigError(f"cannot tell whether {root} has medagent's session API (POST {url} answered "
                           f"HTTP {status}); give --sessions on or --sessions off")

@@ -99,7 +99,11 @@ def load_settings(**overrides: object) -> HarnessSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"bad setting {where}: {first['msg']} (see {config_path()})") from None
+        env_name = f"MEDAGENT_{str(first['loc'][0]).upper()}" if first["loc"] else ""
+        if env_name in os.environ and where not in overrides:  # the environment wins over the file
+            raise ConfigError(f"bad environment variable {env_name}={os.environ[env_name]!r}: {first['msg']}") from None
+        source = f" (see {config_path()})" if config_path().is_file() and where not in overrides else ""
+        raise ConfigError(f"bad setting {where}: {first['msg']}{source}") from None
     except ValueError as exc:  # a TOML syntax error in the settings file
         raise ConfigError(f"cannot read {config_path()}: {exc}") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +39,8 @@ def _results(plan: CohortPlan, now: datetime, workers: int) -> Iterator[dict[str
         yield from map(generate_patient, jobs)
         return
     # spawn: safe even when the caller runs threads (test servers); workers import little
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    # workers ignore SIGINT: a Ctrl-C reaches the parent alone, which stops the pool at once
+    with multiprocessing.get_context("spawn").Pool(workers, signal.signal, (signal.SIGINT, signal.SIG_IGN)) as pool:
         yield from pool.imap(generate_patient, jobs, chunksize=1)
 
 

@@ -8,6 +8,7 @@ re-ordered, added or dropped one) is detected when the suite is loaded.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import orjson
@@ -71,24 +72,35 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def user_suites_dir() -> Path:
+    """Where ``medagent tasks build`` puts suites by default: ``$MEDAGENT_HOME/suites``
+    (ids resolve there after the suites shipped with the package)."""
+    return Path(os.environ.get("MEDAGENT_HOME") or "~/.cache/medagent").expanduser() / "suites"
+
+
 def known_suites() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.jsonl"))
+    return sorted({p.stem for folder in (SUITES_DIR, user_suites_dir()) for p in folder.glob("*.jsonl")})
 
 
 def _resolve(id_or_path: str | Path) -> tuple[Path, Path]:
     text = str(id_or_path)
-    looks_like_path = (isinstance(id_or_path, Path) or "/" in text
-                       or text.endswith((".json", ".jsonl")))
-    if not looks_like_path:
-        if not (SUITES_DIR / f"{text}.jsonl").exists():
-            known = ", ".join(known_suites()) or "none"
-            raise SuiteError(f"unknown suite {text!r} (known suites: {known})")
-        return SUITES_DIR / f"{text}.jsonl", SUITES_DIR / f"{text}.json"
     path = Path(text).expanduser()
+    looks_like_path = (isinstance(id_or_path, Path) or "/" in text
+                       or text.endswith((".json", ".jsonl")) or path.is_file())
+    if not looks_like_path:
+        for folder in (SUITES_DIR, user_suites_dir()):
+            if (folder / f"{text}.jsonl").exists():
+                return folder / f"{text}.jsonl", folder / f"{text}.json"
+        known = ", ".join(known_suites()) or "none"
+        raise SuiteError(f"unknown suite {text!r} (known suites: {known})")
     if path.is_dir():
         raise SuiteError(f"{path} is a folder; give a suite file (<id>.jsonl)")
-    base = path.with_suffix("") if path.suffix in (".json", ".jsonl") else path
-    return base.with_suffix(".jsonl"), base.with_suffix(".json")
+    if path.suffix in (".json", ".jsonl", ""):
+        base = path.with_suffix("") if path.suffix else path
+        return base.with_suffix(".jsonl"), base.with_suffix(".json")
+    if not path.exists():
+        raise SuiteError(f"suite file not found: {text}")
+    raise SuiteError(f"{text} is not a suite file: give <id>.jsonl (with its <id>.json header beside it) or a suite id")
 
 
 def load_suite(id_or_path: str | Path = DEFAULT_SUITE) -> Suite:

@@ -28,8 +28,9 @@ The contract:
 
 One agent object is made per trial (``Class()``), so ``run`` may keep state on ``self``.
 
-``--agent`` accepts a built-in name (:data:`BUILTIN`), ``module:Class`` (``module`` may
-also be a path to a ``.py`` file), or a name registered in the entry-point group
+``--agent`` accepts a built-in name (:data:`BUILTIN`), ``module:Class`` (``module`` is
+imported as ``python -m`` would, the current folder searched too; it may also be a path
+to a ``.py`` file), or a name registered in the entry-point group
 ``medagent.agents``::
 
     [project.entry-points."medagent.agents"]
@@ -41,6 +42,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -89,6 +92,9 @@ def _import_module(name: str) -> Any:
         assert spec.loader is not None
         spec.loader.exec_module(module)
         return module
+    cwd = os.getcwd()
+    if cwd not in sys.path:  # as `python -m` does: `--agent examples.custom_agent:LookupAgent` from the project folder
+        sys.path.append(cwd)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:

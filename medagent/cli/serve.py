@@ -19,8 +19,10 @@ committed (WAL, fsync as with one process) before it is acknowledged.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import sys
 
 
@@ -108,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         from medagent.errors import ConfigError
 
         raise ConfigError("--workers must be at least 1")
+    sock = bind_port(settings.host, settings.port)  # before seeding: a busy port fails at once, in one line
     store = Store(settings.db)
     try:
         if not args.no_seed:
@@ -132,16 +135,37 @@ def run(args: argparse.Namespace) -> int:
         try:
             # proxy_headers off: forwarded headers are read by the app, from trusted_proxies only
             if args.workers > 1:  # N processes, each opening the database from the same settings
+                sock.close()  # uvicorn's supervisor binds the port itself and shares it with its workers
                 os.environ.update(settings_env(settings))
                 uvicorn.run("fhir_server.app:create_app", factory=True, workers=args.workers, host=settings.host,
                             port=settings.port, log_level="warning", access_log=False, lifespan="off",
                             proxy_headers=False)
             else:
-                uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                            access_log=False, lifespan="off", proxy_headers=False)
-        except _Stopped:
+                config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                                        access_log=False, lifespan="off", proxy_headers=False)
+                uvicorn.Server(config).run(sockets=[sock])
+        except (_Stopped, KeyboardInterrupt):  # SIGINT re-raised after the graceful shutdown (as uvicorn.run)
             pass
     finally:
         store.checkpoint()
         store.close()
     return 0
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port``; a port in use is one ``FhirServerError`` line."""
+    from fhir_server.errors import FhirServerError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise FhirServerError(f"port {port} on {host} is in use (another server?); "
+                                  "choose another with --port") from None
+        raise FhirServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -10,7 +10,8 @@
 (``<id>.jsonl`` next to its ``<id>.json`` header). ``build`` generates (or reuses) the
 cohort of ``--profile`` (default ``edge-v1``, the cohort of the default suite), seeds the
 embedded store with it, records the blind and oracle scores in the header (unless
-``--no-baselines``) and writes both files.
+``--no-baselines``) and writes both files, by default to ``$MEDAGENT_HOME/suites`` where
+``--suite ID`` finds them (after the suites shipped with the package).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
                    help="cohort seed (default: the cohort generator's default)")
     p.add_argument("--patients", type=int, default=100, help="cohort size (default 100)")
     p.add_argument("--per-category", type=int, default=30, help="tasks per category (default 30)")
-    p.add_argument("--out", default=".", help="output folder (default: current folder)")
+    p.add_argument("--out", help="output folder (default $MEDAGENT_HOME/suites, where --suite ID finds it)")
     p.set_defaults(func=run_build)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -71,7 +72,10 @@ def run_list(args: argparse.Namespace) -> int:
     import tasks
 
     suite = tasks.load_suite(args.suite)
-    rows = suite.category(args.category) if args.category else suite.tasks
+    rows = suite.tasks if args.category is None else suite.category(args.category)
+    if args.category is not None and not rows:
+        present = ", ".join(str(n) for n in sorted({t.category for t in suite.tasks}))
+        raise tasks.UnknownTaskError(f"suite {suite.id} has no category {args.category} (its categories: {present})")
     console = Console()
     table = Table(title=f"{suite.id}: {len(rows)} tasks (checksum {suite.checksum[:12]})")
     columns = {"id": [t.id for t in rows], "cat": [str(t.category) for t in rows],
@@ -137,9 +141,13 @@ def run_build(args: argparse.Namespace) -> int:
         from medagent.embedded import open_service
 
         suite = tasks.with_baselines(suite, open_service(suite))
-    jsonl, header = tasks.write_suite(suite, Path(args.out))
+    from tasks._suite_io import user_suites_dir
+
+    jsonl, header = tasks.write_suite(suite, Path(args.out) if args.out else user_suites_dir())
     print(f"medagent: {len(suite.tasks)} tasks → {jsonl} (checksum {suite.checksum[:12]}…), "
           f"header {header}", file=sys.stderr)
+    if args.out is None:
+        print(f"medagent: run it with: medagent bench --suite {suite.id}", file=sys.stderr)
     if suite.baselines:
         blind, oracle = suite.baselines["blind"]["overall"], suite.baselines["oracle"]["overall"]
         print(f"medagent: blind {blind:.1%}, oracle {oracle:.1%}", file=sys.stderr)

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from medagent.errors import SubmissionError
+from medagent.labels import category_label, category_title
 from medagent.report._html import attr_num, esc, packaged_text, page, pct, usd
 
 from ._verify import Verified, verify_file
@@ -34,6 +35,7 @@ class Column:
     type: str  # num | text
     value: Callable[[dict], object]
     show: Callable[[dict], str]
+    title: str = ""  # the header's tooltip (a category's name)
 
 
 def _pass_k(scores: dict) -> tuple[float | None, str]:
@@ -104,7 +106,7 @@ def _category(n: int) -> Column:
     def value(entry: dict) -> float | None:
         return entry["scores"]["per_category"].get(str(n))
 
-    return Column(f"c{n}", f"C{n}", "num", value, lambda e: pct(value(e)))
+    return Column(f"c{n}", f"C{n}", "num", value, lambda e: pct(value(e)), category_title(n) or "")
 
 
 COLUMNS: list[Column | str] = [
@@ -193,6 +195,7 @@ def _board_table(entries: list[dict], *, ranked: bool = True) -> str:
     cols = columns(entries)
     for col in cols:
         cls = ' class="num"' if col.type == "num" else ""
+        cls += f' title="{esc(col.title)}"' if col.title else ""
         if ranked:
             sort = ' aria-sort="descending"' if col.key == "overall" else ""
             head.append(f'<th data-key="{col.key}" data-type="{col.type}"{cls}{sort}>{esc(col.label)}</th>')
@@ -212,7 +215,9 @@ def _board_table(entries: list[dict], *, ranked: bool = True) -> str:
     if not rows:
         rows.append(f'<tr class="empty"><td colspan="{len(cols) + 1}">No verified submissions yet.</td></tr>')
     table = ('<table id="board" data-sorted="overall:desc">' if ranked else '<table id="baselines-table">')
-    return f'<div class="scroll">{table}<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    # the board spans the whole window (not the page's 1280 px column): ~25 columns fit
+    return (f'<div class="scroll wide">{table}<thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _baselines_section(baselines: list[dict]) -> str:
@@ -287,9 +292,16 @@ def render_board(board: Board, *, now: datetime | None = None) -> str:
         "Blind / Oracle: the suite's reference scores (n/a when the suite records none). "
         "Settings: the generation settings the run recorded. Faults: the FHIR fault profile the agent "
         "ran under (none, light, heavy). pass^k: the chance that "
-        "k runs of the same task all succeed.</footer>"
+        "k runs of the same task all succeed. "
+        f'<span id="category-names">Categories: {esc(_category_legend(board.entries + board.baselines))}.</span></footer>'
     )
     return page("medagent leaderboard", body, packaged_text("medagent.leaderboard", "sort.js"))
+
+
+def _category_legend(entries: list[dict]) -> str:
+    """``C1 Find a patient's MRN · C2 …``: the board's category columns with their names."""
+    cats = [c for c in columns(entries) if c.key[:1] == "c" and c.key[1:].isdigit()]
+    return " · ".join(category_label(c.key[1:], short=True) for c in cats)
 
 
 def build_site(folder: Path, out: Path, *, verify: Callable[[Path], Verified] = verify_file) -> Board:

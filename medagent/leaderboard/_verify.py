@@ -83,7 +83,7 @@ def _load_suite(suite_id: str) -> Any:
     try:
         return tasks.load_suite(suite_id)
     except TaskError as exc:
-        raise SubmissionError(f"unknown suite {suite_id!r}: {exc}") from None
+        raise SubmissionError(str(exc)) from None  # it names the suite and the cause already
 
 
 def _default_grader(task: Any, answer: list | None, writes: list[dict]) -> Any:

@@ -9,9 +9,10 @@ _FAIL = "#c8443c"
 _BAR = "#2f5fb3"
 
 
-def category_bars(rows: list[tuple[str, float | None, str]], *, width: int = 560) -> str:
-    """Horizontal bars: ``(label, fraction 0–1 or None, note)`` per row."""
-    row_h, left, right = 24, 110, 150
+def category_bars(rows: list[tuple[str, float | None, str]], *, width: int = 720) -> str:
+    """Horizontal bars: ``(label, fraction 0–1 or None, note)`` per row (labels carry the
+    category's name, so the label column is wide)."""
+    row_h, left, right = 24, 230, 190
     height = row_h * len(rows) + 28
     span = width - left - right
     parts = [

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medagent.labels import category_label, natural_key, trial_order
 from medagent.leaderboard._rundir import RunFolder, read_run
 from medagent.leaderboard._scores import reference_scores, score_trials, trial_harmed, trial_passed
 
@@ -93,7 +94,7 @@ def _category_chart(folder: RunFolder, scores: dict) -> str:
     baselines = scores.get("baselines") or folder.run.get("baselines") or {}
 
     def note(c: str) -> str:
-        parts = [f"n={counts.get(c, 0)}"]
+        parts = [p for p in (kinds.get(c, ""), f"n={counts.get(c, 0)}") if p]
         harmed = (harm.get(c) or {}).get("count")
         if harmed:
             parts.append(f"harm {harmed}")
@@ -104,8 +105,8 @@ def _category_chart(folder: RunFolder, scores: dict) -> str:
             parts.append(f"blind {pct(blind)}")
         return " · ".join(parts)
 
-    cats = sorted(set(per_cat) | set(kinds), key=int)
-    rows = [(f"C{c} {kinds.get(c, '')}", per_cat.get(c), note(c)) for c in cats]
+    cats = sorted(set(per_cat) | set(kinds), key=natural_key)
+    rows = [(category_label(c, short=True), per_cat.get(c), note(c)) for c in cats]
     return category_bars(rows)
 
 
@@ -121,7 +122,7 @@ def _usage_table(trials: list[dict]) -> str:
     for trial in trials:
         groups[int(trial["category"])].append(trial)
     rows = []
-    for label, group in [(f"C{c}", groups[c]) for c in sorted(groups)] + [("all", trials)]:
+    for label, group in [(category_label(c, short=True), groups[c]) for c in sorted(groups)] + [("all", trials)]:
         prompt = sum(int((t.get("usage") or {}).get("prompt_tokens") or 0) for t in group)
         completion = sum(int((t.get("usage") or {}).get("completion_tokens") or 0) for t in group)
         costs = [t["cost_usd"] for t in group if t.get("cost_usd") is not None]
@@ -150,7 +151,7 @@ def failure_reasons(trials: list[dict]) -> list[tuple[str, str, list[dict]]]:
     for trial in trials:
         if trial_passed(trial):
             continue
-        category = f"C{trial['category']}"
+        category = category_label(trial["category"], short=True)
         if trial.get("status") == "error":
             first_line = (str(trial.get("error") or "unknown error").splitlines() or ["unknown error"])[0]
             groups[(category, f"error: {first_line[:160]}")].append(trial)
@@ -158,7 +159,7 @@ def failure_reasons(trials: list[dict]) -> list[tuple[str, str, list[dict]]]:
         checks = [c for c in (trial.get("grade") or {}).get("checks") or [] if not c.get("passed")]
         for check in checks or [{"name": "failed (no failed check recorded)"}]:
             groups[(category, str(check.get("name")))].append(trial)
-    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), natural_key(item[0][0]), item[0][1]))
     return [(cat, reason, group) for (cat, reason), group in ordered]
 
 
@@ -258,7 +259,8 @@ def _trial(trial: dict) -> str:
             if harmed else "")
     head = (
         f"<span class='{'pass' if result == 'pass' else 'fail'}'>{result.upper()}</span> {harm}"
-        f"<code>{esc(trial['trial_id'])}</code> · C{esc(trial['category'])} {esc(trial.get('kind'))} · "
+        f"<code>{esc(trial['trial_id'])}</code> · {esc(category_label(trial['category'], short=True))} · "
+        f"{esc(trial.get('kind'))} · "
         f"{esc(trial.get('steps'))} steps · {tokens:,} tokens · {esc(usd(trial.get('cost_usd')))} · "
         f"{float(trial.get('duration_s') or 0):.2f} s"
     )
@@ -286,9 +288,9 @@ def render_report(folder: RunFolder) -> str:
     agent = scores.get("agent") or folder.run.get("agent") or "?"
     suite = scores.get("suite") or folder.run.get("suite") or "?"
     title = f"medagent report: {model} · {agent} · {suite}"
-    trials = sorted(folder.trials, key=lambda t: (int(t["category"]), str(t["trial_id"])))
+    trials = sorted(folder.trials, key=trial_order)
     categories = sorted({int(t["category"]) for t in trials})
-    options = "".join(f'<option value="{c}">C{c}</option>' for c in categories)
+    options = "".join(f'<option value="{c}">{esc(category_label(c, short=True))}</option>' for c in categories)
     body = (
         f"<h1>{esc(title)}</h1>{_summary(folder, scores)}"
         '<h2>Success</h2><div class="charts">'

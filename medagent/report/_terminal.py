@@ -7,6 +7,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
+from medagent.labels import category_label
 from medagent.leaderboard._rundir import RunFolder
 from medagent.leaderboard._scores import reference_scores, trial_harmed, trial_passed
 
@@ -25,7 +26,7 @@ def print_summary(folder: RunFolder, scores: dict, console: Console | None = Non
     for cat in sorted(by_cat):
         group = by_cat[cat]
         passed = sum(trial_passed(t) for t in group)
-        table.add_row(f"C{cat}", str(group[0].get("kind", "")), str(len(group)), str(passed),
+        table.add_row(category_label(cat, short=True), str(group[0].get("kind", "")), str(len(group)), str(passed),
                       pct(passed / len(group)), str(sum(trial_harmed(t) for t in group)))
     table.add_section()
     harm = scores.get("harm") or {}

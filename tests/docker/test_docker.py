@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medagent.docker_fhir import DEFAULT_IMAGE, docker_fhir, engine, healthy
+from medagent.docker_fhir import DEFAULT_IMAGE, DOCKERFILE, docker_fhir, engine, healthy, packaged_context
 from medagent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ PROBE = ["python", "-m", "medagent.docker_fhir", "health", "http://127.0.0.1:808
 
 def dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    text = (ROOT / "Dockerfile").read_text()
+    text = (ROOT / DOCKERFILE).read_text()
     logical, current = [], ""
     for line in text.splitlines():
         if not current and (not line.strip() or line.lstrip().startswith("#")):
@@ -59,7 +59,7 @@ def test_dockerfile_base_user_install_seed_cmd():
     assert instructions("FROM") == ["python:3.11-slim"]
     users = instructions("USER")
     assert users and users[-1] not in ("root", "0")
-    install = index_of(lambda i, a: i == "RUN" and "pip install ." in a)
+    install = index_of(lambda i, a: i == "RUN" and "pip install -r /tmp/server-requirements.txt" in a)
     user = index_of(lambda i, a: i == "USER")
     seed = index_of(lambda i, a: i == "RUN" and re.search(r"\bmedagent seed\b", a))
     cmd = index_of(lambda i, a: i == "CMD")
@@ -99,11 +99,63 @@ def test_dockerfile_copies_every_package_and_nothing_ignored():
             assert (ROOT / source).exists(), f"COPY {source}: no such path"
             copied.add(source)
     assert packages <= copied
-    assert {"pyproject.toml", project["project"]["readme"]} <= copied
+    # only the packages: the image is buildable from an install (no pyproject.toml there)
+    assert not {"pyproject.toml", project["project"]["readme"]} & copied
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
     assert {".git", "tests", "**/__pycache__"} <= ignored
     assert not copied & ignored
+
+
+def test_image_installs_only_what_the_server_needs():
+    """The image's requirements are pyproject's own lines, minus the model clients, agent
+    framework, Docker SDK and terminal UI; `medagent seed` and the server run without them."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = [line.strip() for line in (ROOT / "medagent/container/server-requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert set(wanted) <= set(project["project"]["dependencies"])
+    names = {re.split(r"[<>=\[]", line)[0] for line in wanted}
+    assert not names & {"langgraph", "openai", "docker", "rich"}
+    assert {"fastapi", "uvicorn", "fhir.resources"} <= names
+    # the package ships its Dockerfile and the requirements it copies
+    package_data = project["tool"]["setuptools"]["package-data"]["medagent"]
+    assert "container/Dockerfile" in package_data and "container/*.txt" in package_data
+
+
+def test_the_server_runs_without_the_modules_the_image_leaves_out(small_cohort, tmp_path):
+    from tests.fixtures_cohort import SMALL_N, SMALL_SEED
+
+    code = (
+        "import sys\n"
+        "for name in ('langgraph', 'openai', 'docker', 'rich'): sys.modules[name] = None\n"
+        "from medagent.cli import main\n"
+        f"assert main(['seed', '--seed', '{SMALL_SEED}', '--patients', '{SMALL_N}', '--profile', 'mab-v1', "
+        f"'--db', sys.argv[1]]) == 0\n"
+        "from fastapi.testclient import TestClient\n"
+        "from fhir_server import ServerSettings, Store, create_app\n"
+        "client = TestClient(create_app(ServerSettings(db=sys.argv[1]), Store(sys.argv[1])))\n"
+        "assert client.get('/fhir/Patient?_count=1').json()['resourceType'] == 'Bundle'\n"
+        "import medagent.docker_fhir\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.db")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_install_without_a_checkout_can_still_build_the_image(tmp_path):
+    """`--fhir-url docker` after `pip install .`: the context is assembled from the installed
+    packages, with the packaged Dockerfile; nothing is pulled."""
+    context = packaged_context(tmp_path / "ctx")
+    assert (context / DOCKERFILE).is_file()
+    for name in ("medagent", "fhir_server", "patients", "tasks"):
+        assert (context / name / "__init__.py").is_file()
+    assert (context / "tasks" / "suites" / "mab-edge-v1.jsonl").is_file()  # package data travels too
+    assert not list(context.rglob("__pycache__"))
+    for args in instructions("COPY"):  # every COPY source of the Dockerfile is in that context
+        *sources, _dest = args.split()
+        assert all((context / source).exists() for source in sources), args
 
 
 # --- docker-compose.yml -----------------------------------------------------------------
@@ -111,7 +163,7 @@ def test_dockerfile_copies_every_package_and_nothing_ignored():
 
 def test_compose_fhir_service():
     fhir = compose()["services"]["fhir"]
-    assert fhir["build"] == "."
+    assert fhir["build"] == {"context": ".", "dockerfile": DOCKERFILE}
     assert fhir["image"] == DEFAULT_IMAGE  # the image docker_fhir() runs
     assert fhir["ports"] == ["127.0.0.1:8080:8080"]
     check = fhir["healthcheck"]

@@ -10,10 +10,15 @@ import orjson
 import pytest
 
 from medagent.cli import main
+from medagent.labels import category_label
 from medagent.leaderboard._rundir import read_run
 from medagent.report import build_report, failure_reasons
 from tests.browser import dump_dom, file_url, needs_chromium, page_problems, parse
 from tests.leaderboard._runs import HOSTILE, mini_run
+
+
+def C(n: int) -> str:  # noqa: N802 - reads like the page's own label
+    return category_label(n, short=True)
 
 IMG = '<img src=x onerror="document.documentElement.setAttribute(\'data-pwned\',\'2\')">'
 
@@ -52,8 +57,11 @@ def test_summary(doc):
 
 def test_per_category_chart(doc):
     chart = doc.by_id("chart-categories")
+    # each category by its number and name (the kind is in the note beside the bar)
     assert [r.find("title").text() for r in chart.find_all("rect", class_="bar")] == [
-        "C1 query: 100.0%", "C2 query: 50.0%", "C5 action: 75.0%"]
+        f"{C(1)}: 100.0%", f"{C(2)}: 50.0%", f"{C(5)}: 75.0%"]
+    assert C(5) == "C5 Magnesium replacement"
+    assert "action" in chart.text()
     widths = [float(r.get("width")) for r in chart.find_all("rect", class_="bar")]
     assert widths[0] == pytest.approx(2 * widths[1]) and widths[2] == pytest.approx(1.5 * widths[1])
 
@@ -71,21 +79,21 @@ def test_success_vs_steps_chart(run_dir: Path, doc):
 
 def test_tokens_and_cost_table(doc):
     rows = {tr.find("td").text(): [td.text() for td in tr.find_all("td")] for tr in doc.by_id("usage").find("tbody").find_all("tr")}
-    assert list(rows) == ["C1", "C2", "C5", "all"]
+    assert list(rows) == [C(1), C(2), C(5), "all"]
     assert rows["all"][1:5] == ["8", "7,600", "1,600", "$0.0350"]
-    assert rows["C5"][1] == "4"
+    assert rows[C(5)][1] == "4"
 
 
 def test_failure_reasons_are_grouped(run_dir: Path, doc):
     body = doc.by_id("failures").find("tbody")
     rows = [[td.text() for td in tr.find_all("td")] for tr in body.find_all("tr")]
     assert rows == [
-        ["C2", "answer", "1", "answer differs from the expected one", "task2_1#2"],
-        ["C5", "error: ProviderError: rate limited after 5 retries", "1", "", "task5_2#1"],
+        [C(2), "answer", "1", "answer differs from the expected one", "task2_1#2"],
+        [C(5), "error: ProviderError: rate limited after 5 retries", "1", "", "task5_2#1"],
     ]
     assert body.find("a").get("href") == "#trial-task2_1-2"
     groups = failure_reasons(read_run(run_dir).trials + read_run(run_dir).trials)
-    assert [(c, r, len(g)) for c, r, g in groups][0] == ("C2", "answer", 2)
+    assert [(c, r, len(g)) for c, r, g in groups][0] == (C(2), "answer", 2)
 
 
 def test_each_trial_is_an_expandable_trajectory(doc):

@@ -1,0 +1,53 @@
+"""How results name and order things, in one place (terminal views, report, leaderboard).
+
+- :func:`natural_key`: ``task1_2`` before ``task1_10``, ``C2`` before ``C10``.
+- :func:`trial_order`: trials by category, task number, epoch.
+- :func:`category_title` / :func:`category_label`: a category number with its name from
+  the task registry (``tasks.get_category``); a number the registry does not know keeps
+  just its number.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["category_label", "category_title", "natural_key", "trial_order"]
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: object) -> tuple[tuple[int, int | str], ...]:
+    """A sort key comparing the digit runs of ``text`` as numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(str(text)) if part)
+
+
+def trial_order(trial: dict[str, Any]) -> tuple[Any, ...]:
+    """``task2_9#1`` before ``task2_10#1``; epochs of one task together."""
+    try:
+        category = int(trial.get("category") or 0)
+    except (TypeError, ValueError):
+        category = 0
+    return (category, natural_key(trial.get("task_id", "")), int(trial.get("epoch") or 0),
+            natural_key(trial.get("trial_id", "")))
+
+
+@lru_cache(maxsize=256)
+def category_title(number: object) -> str | None:
+    """The category's title (``"Magnesium replacement"``), or None when it is not registered."""
+    try:
+        import tasks
+
+        return str(tasks.get_category(int(str(number))).TITLE)
+    except Exception:  # noqa: BLE001 - an unknown or malformed number just has no title
+        return None
+
+
+def category_label(number: object, *, short: bool = False) -> str:
+    """``"C5 Magnesium replacement"`` (``short``) or ``"category 5 · Magnesium replacement"``."""
+    title = category_title(number)
+    head = f"C{number}" if short else f"category {number}"
+    if not title:
+        return head
+    return f"{head} {title}" if short else f"{head} · {title}"
