@@ -57,7 +57,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _decode(raw: bytes) -> Any:
+def decode_body(raw: bytes) -> Any:
+    """A reply body as the clients record it: JSON when it parses, else text; None when empty."""
     if not raw:
         return None
     try:
@@ -107,7 +108,7 @@ class HttpFhirClient(_Recording):
                                             headers=headers)
         except httpx.HTTPError as exc:
             raise FhirClientError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
-        reply = FhirReply(resp.status_code, _decode(resp.content), dict(resp.headers))
+        reply = FhirReply(resp.status_code, decode_body(resp.content), dict(resp.headers))
         return self._record(method, path, pairs, json, reply)
 
     async def aclose(self) -> None:
@@ -145,5 +146,5 @@ class LocalFhirClient(_Recording):
         resp = self.service.dispatch(method, path.lstrip("/"), pairs, body, headers, self.session)
         if inspect.isawaitable(resp):
             resp = await resp
-        reply = FhirReply(resp.status, _decode(resp.body), dict(resp.headers or {}))
+        reply = FhirReply(resp.status, decode_body(resp.body), dict(resp.headers or {}))
         return self._record(method, path, pairs, json, reply)

@@ -41,6 +41,8 @@ from typing import Any
 
 import orjson
 
+from tasks.clients import decode_body
+
 from medagent.errors import SubmissionError
 from medagent.faults import FAULT_KINDS, NOT_SENT, fault_outcome
 
@@ -59,15 +61,6 @@ _BASE_MARK = "<base>"
 
 def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
-def _decode(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -349,7 +342,7 @@ class Replayer:
         if method != "GET":
             ids.generated.update(m.decode() for m in _UUID_B.findall(b"".join(
                 orjson.dumps(e) for e in self.service.session_log(session))))
-        replayed = _decode(reply.body)
+        replayed = decode_body(reply.body)
         recorded = req.get("response")
         if (isinstance(replayed, dict) and replayed.get("resourceType") == "Bundle" and isinstance(recorded, dict)
                 and isinstance(recorded.get("id"), str) and _UUID.fullmatch(recorded["id"])):
