@@ -1,8 +1,21 @@
-"""One invocation of ``medagent bench``: prepare the run folder, then run what is left."""
+"""``medagent bench`` as a function: ``run_bench(config, out_dir)`` = prepare → run → write.
+
+- :func:`prepare` checks the settings (agent, model, API key), selects the trials, opens
+  the run folder (a new one: ``run.json`` written; ``--resume``: ``run.json`` checked and
+  the finished trials read back) and returns a frozen :class:`Prepared`;
+- :func:`execute` opens the FHIR backend (:mod:`medagent.bench.backends`), makes the model
+  client and runs what is left (:func:`medagent.bench.trial.run_trials`, or on a Ray
+  cluster), writing ``trials.jsonl`` and ``summary.json`` (:mod:`medagent.bench.summary`)
+  as trials finish, then prints the summary.
+
+A resumed run skips every trial already in ``trials.jsonl``. ``ProviderUnavailable`` stops
+the run (one line, saying where the finished trials are kept for ``--resume``).
+"""
 
 from __future__ import annotations
 
-import time
+import asyncio
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,205 +23,256 @@ from rich.console import Console
 from rich.markup import escape
 
 from medagent.agents import load_agent, needs_model, reads_full_task
+from medagent.bench.backends import fhir_base, open_backend
+from medagent.bench.config import BenchConfig, select_tasks
+from medagent.bench.folder import check_resume, claim_out_dir, default_out_dir, run_document
+from medagent.bench.summary import SummaryWriter
+from medagent.bench.trial import Trial, TrialRunner, run_trials
 from medagent.errors import ConfigError, ProviderUnavailable
 from medagent.faults import get_profile
 from medagent.pricing import PriceTable
 from medagent.results import TrialLog, write_json
-from medagent.runner import SummaryWriter, Trial, TrialRunner, run_trials
-from medagent.runner_bench import BenchConfig, check_resume, claim_out_dir, run_document, select_tasks
 from medagent.results_view import Progress, print_summary, score_line
-from medagent.settings import load_settings, resolve_api_key
+from medagent.settings import HarnessSettings, load_settings, resolve_api_key
+
+__all__ = ["Prepared", "execute", "prepare", "run_bench"]
 
 
-class BenchSession:
-    def __init__(self, config: BenchConfig, suite: Any, out_dir: Path, *, console: Any, progress: bool):
-        self.config = config
-        self.suite = suite
-        self.out_dir = out_dir
-        self.console = console
-        self.show_progress = progress
-        self.settings = load_settings()
-        self.api_key: str | None = None
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`execute` needs, settled before anything runs."""
 
-    def prepare(self, *, resume: bool, claim: bool = False) -> None:
-        """Check the settings and open the run folder (``claim``: a default folder name,
-        made unique by :func:`claim_out_dir`)."""
-        config = self.config
-        self.factory = load_agent(config.agent)
-        declared = needs_model(self.factory)
-        if declared and not config.model:
-            raise ConfigError(f"agent {config.agent!r} calls a model: give --model")
-        self.uses_model = bool(config.model) if declared is None else declared
-        if self.uses_model:
-            config.base_url = config.base_url or self.settings.base_url
-            self.api_key = resolve_api_key(self.settings, config.api_key_env)
-            if not self.api_key:
-                if not config.base_url:
-                    raise ConfigError(
-                        "no API key: set OPENAI_API_KEY (or --api-key-env NAME, or api_key in the settings file)"
-                    )
-                self.api_key = "EMPTY"  # local OpenAI-compatible servers often need none
-        self.prices = PriceTable(self.settings.prices)
-        self.tasks = select_tasks(self.suite, config.tasks)
-        self.log = TrialLog(self.out_dir / "trials.jsonl")
-        run_path = self.out_dir / "run.json"
-        previous_summary: dict[str, Any] = {}
-        if resume:
-            from medagent.leaderboard._rundir import read_json
+    config: BenchConfig  # base_url filled in from the settings when the agent calls a model
+    suite: Any
+    out_dir: Path  # the run folder (claimed: made unique)
+    settings: HarnessSettings
+    factory: Any  # the agent factory
+    uses_model: bool
+    api_key: str | None
+    prices: PriceTable
+    run_doc: dict[str, Any]  # run.json as written
+    log: TrialLog  # trials.jsonl, open for appending
+    previous: list[dict[str, Any]]  # the records already in trials.jsonl (--resume)
+    todo: list[Trial]  # the trials still to run
+    wall_before: float  # wall time of the earlier part of a resumed run
 
-            if not run_path.exists():
-                raise ConfigError(f"--resume {self.out_dir}: not a run folder (no run.json)")
-            self.run_doc = read_json(run_path)
-            check_resume(config, self.run_doc, self.suite)
-            summary_path = self.out_dir / "summary.json"
-            if summary_path.exists():
-                previous_summary = read_json(summary_path)
-        else:
-            if claim:
-                self.out_dir = claim_out_dir(self.out_dir)
-                self.log = TrialLog(self.out_dir / "trials.jsonl")
-            elif (self.out_dir / "trials.jsonl").exists():
-                raise ConfigError(self._taken_message())
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            note = self.prices.note(config.model) if self.uses_model else None
-            self.run_doc = run_document(config, self.suite, self.uses_model, note, reads_full_task(self.factory))
-            write_json(run_path, self.run_doc)
-        self.previous = self.log.open()
-        done = {r.get("trial_id") for r in self.previous}
-        trials = (Trial(task, epoch) for epoch in range(1, config.epochs + 1) for task in self.tasks)
-        self.todo = [trial for trial in trials if trial.trial_id not in done]
-        self.wall_before = float(previous_summary.get("wall_time_s") or 0.0)
+    @property
+    def secrets(self) -> list[str]:
+        """Strings never written into a record (the API key)."""
+        return [self.api_key] if self.api_key and self.api_key != "EMPTY" else []
 
-    def _taken_message(self) -> str:
-        """Why ``--out`` cannot be used: a finished run needs another folder, a stopped one --resume."""
-        from medagent.results import read_trial_records
 
-        done = {r.get("trial_id") for r in read_trial_records(self.out_dir)}
-        wanted = {Trial(task, epoch).trial_id for epoch in range(1, self.config.epochs + 1) for task in self.tasks}
-        if wanted <= done:
-            return f"{self.out_dir} already holds a finished run ({len(done)} trials); give another --out"
-        return f"{self.out_dir} already holds a run; continue it with --resume {self.out_dir}"
+def prepare(config: BenchConfig, suite: Any, out_dir: Path, *, resume: bool, claim: bool = False) -> Prepared:
+    """Check the settings and open the run folder (``claim``: ``out_dir`` is a default
+    name, made unique by :func:`claim_out_dir`)."""
+    settings = load_settings()
+    factory = load_agent(config.agent)
+    declared = needs_model(factory)
+    if declared and not config.model:
+        raise ConfigError(f"agent {config.agent!r} calls a model: give --model")
+    uses_model = bool(config.model) if declared is None else declared
+    api_key: str | None = None
+    if uses_model:
+        config = replace(config, base_url=config.base_url or settings.base_url)
+        api_key = resolve_api_key(settings, config.api_key_env)
+        if not api_key:
+            if not config.base_url:
+                raise ConfigError(
+                    "no API key: set OPENAI_API_KEY (or --api-key-env NAME, or api_key in the settings file)"
+                )
+            api_key = "EMPTY"  # local OpenAI-compatible servers often need none
+    prices = PriceTable(settings.prices)
+    chosen = select_tasks(suite, config.tasks)
+    run_path = out_dir / "run.json"
+    previous_summary: dict[str, Any] = {}
+    if resume:
+        from medagent.leaderboard._rundir import read_json
 
-    async def _backend(self, fhir_url: str | None) -> Any:
-        from medagent.runner_backends import LocalBackend
+        if not run_path.exists():
+            raise ConfigError(f"--resume {out_dir}: not a run folder (no run.json)")
+        run_doc = read_json(run_path)
+        check_resume(config, run_doc, suite)
+        summary_path = out_dir / "summary.json"
+        if summary_path.exists():
+            previous_summary = read_json(summary_path)
+    else:
+        if claim:
+            out_dir = claim_out_dir(out_dir)
+        elif (out_dir / "trials.jsonl").exists():
+            raise ConfigError(_taken_message(out_dir, chosen, config.epochs))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        note = prices.note(config.model) if uses_model else None
+        run_doc = run_document(config, suite, uses_model, note, reads_full_task(factory))
+        write_json(out_dir / "run.json", run_doc)
+    log = TrialLog(out_dir / "trials.jsonl")
+    previous = log.open()
+    done = {r.get("trial_id") for r in previous}
+    trials = (Trial(task, epoch) for epoch in range(1, config.epochs + 1) for task in chosen)
+    return Prepared(
+        config=config, suite=suite, out_dir=out_dir, settings=settings, factory=factory, uses_model=uses_model,
+        api_key=api_key, prices=prices, run_doc=run_doc, log=log, previous=previous,
+        todo=[trial for trial in trials if trial.trial_id not in done],
+        wall_before=float(previous_summary.get("wall_time_s") or 0.0),
+    )
 
-        if fhir_url:
-            from fhir_server import ServerSettings
 
-            from medagent.runner_shared import choose_backend
+def _taken_message(out_dir: Path, chosen: list[Any], epochs: int) -> str:
+    """Why ``--out`` cannot be used: a finished run needs another folder, a stopped one --resume."""
+    from medagent.results import read_trial_records
 
-            return await choose_backend(fhir_url, ServerSettings().token, self.config.sessions)
-        if self.config.sessions == "off":
-            raise ConfigError("--sessions off needs --fhir-url (a plain FHIR server holding the cohort)")
-        from medagent.embedded import open_service
+    done = {r.get("trial_id") for r in read_trial_records(out_dir)}
+    wanted = {Trial(task, epoch).trial_id for epoch in range(1, epochs + 1) for task in chosen}
+    if wanted <= done:
+        return f"{out_dir} already holds a finished run ({len(done)} trials); give another --out"
+    return f"{out_dir} already holds a run; continue it with --resume {out_dir}"
 
-        return LocalBackend(open_service(self.suite))
 
-    def _record_mode(self, backend: Any) -> None:
-        """run.json says how trials were isolated: ``sessions`` (one session per trial) or
-        ``shared`` (one trial at a time on a plain FHIR server, writes undone after each)."""
-        mode = getattr(backend, "mode", "sessions")
-        changed = self.run_doc.get("fhir_mode") != mode
-        self.run_doc["fhir_mode"] = mode
-        if mode == "shared":  # trials take turns on the shared server: say so, wait for none
-            self.concurrency = 1
-            changed |= self.run_doc.get("concurrency") != 1
-            self.run_doc["concurrency"] = 1
-        if changed:
-            write_json(self.out_dir / "run.json", self.run_doc)
+def _record_mode(prep: Prepared, backend: Any) -> tuple[dict[str, Any], int]:
+    """run.json says how trials were isolated: ``sessions`` (one session per trial) or
+    ``shared`` (one trial at a time on a plain FHIR server, writes undone after each).
+    Returns the run document and the concurrency to use."""
+    mode = getattr(backend, "mode", "sessions")
+    run_doc = dict(prep.run_doc)
+    concurrency = prep.config.concurrency
+    changed = run_doc.get("fhir_mode") != mode
+    run_doc["fhir_mode"] = mode
+    if mode == "shared":  # trials take turns on the shared server: say so, wait for none
+        concurrency = 1
+        changed |= run_doc.get("concurrency") != 1
+        run_doc["concurrency"] = 1
+    if changed:
+        write_json(prep.out_dir / "run.json", run_doc)
+    return run_doc, concurrency
 
-    async def run(self, fhir_url: str | None) -> dict[str, Any]:
-        if self.config.executor == "ray":  # trials on a Ray cluster; this process still writes the records
-            from medagent.executors.ray_executor import connect, disconnect, run_on_ray
 
-            async def on_ray(on_record: Any, secrets: list[str]) -> None:
-                info = await run_on_ray(self, fhir_url, self.todo, on_record=on_record, log=self.log,
-                                        secrets=secrets)
-                if self.show_progress and info.get("workers"):
-                    (self.console or Console(stderr=True)).print(escape(
-                        f"ray: {info['workers']} workers on {info['nodes']} node(s); "
-                        f"{info['retried']} trial(s) re-run after a lost worker"))
+async def execute(prep: Prepared, fhir_url: str | None, *, console: Any = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Run the trials of ``prep`` against ``fhir_url`` (None: the embedded service); returns
+    the summary."""
+    config = prep.config
+    if config.executor == "ray":  # trials on a Ray cluster; this process still writes the records
+        from medagent.executors.ray_executor import connect, disconnect, run_on_ray
 
-            started = connect(self.config)  # a cluster that cannot be reached stops the run before it starts
-            try:
-                return await self._drive(on_ray, None)
-            finally:
-                disconnect(started)
-        from medagent.llm import ChatClient
-        from tasks.toolsets import tools_of
+        async def on_ray(on_record: Any, secrets: list[str]) -> None:
+            info = await run_on_ray(prep, fhir_url, prep.todo, on_record=on_record, log=prep.log,
+                                    secrets=secrets)
+            if progress and info.get("workers"):
+                (console or Console(stderr=True)).print(escape(
+                    f"ray: {info['workers']} workers on {info['nodes']} node(s); "
+                    f"{info['retried']} trial(s) re-run after a lost worker"))
 
-        self.concurrency = self.config.concurrency
-        backend = await self._backend(fhir_url)
+        started = connect(config)  # a cluster that cannot be reached stops the run before it starts
         try:
-            await backend.check(self.suite)
-        except BaseException:
-            await backend.aclose()
-            raise
-        self._record_mode(backend)
-        llm = None
-        if self.uses_model:
-            llm = ChatClient(self.config.model, self.config.base_url, self.api_key, self.settings,
-                             generation=self.config.generation())
-        self.runner = TrialRunner(
-            backend=backend,
-            agent_factory=self.factory,
-            max_steps=self.config.max_steps,
-            trial_timeout=self.settings.trial_timeout,
-            llm=llm,
-            model=self.config.model,
-            prices=self.prices,
-            full_task=reads_full_task(self.factory),
-            suite_id=self.suite.id,
-            faults=get_profile(self.config.faults),
-            fault_delay_scale=self.settings.fault_delay_scale,
-            tools=tools_of(self.suite),
-        )
-
-        async def local(on_record: Any, secrets: list[str]) -> None:
-            await run_trials(self.runner, self.todo, self.log, concurrency=self.concurrency,
-                             on_record=on_record, secrets=secrets)
-
-        async def cleanup() -> None:
-            await backend.aclose()
-            if llm is not None:
-                await llm.close()
-
-        return await self._drive(local, cleanup)
-
-    async def _drive(self, execute: Any, cleanup: Any) -> dict[str, Any]:
-        """Run ``execute(on_record, secrets)`` with the progress bar and summary around it."""
-        summary_writer = SummaryWriter(self.out_dir, self.run_doc, self.previous, self.wall_before)
-        total = len(self.previous) + len(self.todo)
-        self.started = time.perf_counter()
-        done = False
-        unavailable: ProviderUnavailable | None = None
-        try:
-            with Progress(self.console, total, summary_writer.trials, enabled=self.show_progress) as bar:
-
-                def on_record(record: dict[str, Any]) -> None:
-                    summary_writer.add(record)
-                    bar.update(record)
-
-                await execute(on_record, [self.api_key] if self.api_key and self.api_key != "EMPTY" else [])
-            done = True
-        except ProviderUnavailable as exc:
-            unavailable = exc
+            return await _drive(prep, prep.run_doc, on_ray, None, console=console, progress=progress)
         finally:
-            self.log.close()
-            summary = summary_writer.write()
-            if not done and unavailable is None and len(summary_writer.trials) < total:
-                (self.console or Console(stderr=True)).print(
-                    escape(f"stopped: {len(summary_writer.trials)} finished trials are saved in {self.out_dir}; "
-                           f"continue with: medagent bench --resume {self.out_dir}"))
-            if cleanup is not None:
-                await cleanup()
-        if unavailable is not None:  # one line: the cause, and where the finished trials are
-            kept = len(summary_writer.trials)
-            where = (f"; {kept} finished trials are kept in {self.out_dir} (medagent bench --resume {self.out_dir})"
-                     if kept else "")
-            raise ProviderUnavailable(f"{unavailable}{where}") from None
-        if self.show_progress:
-            print_summary(self.console, summary, self.out_dir)
-        elif self.console is not None:  # --quiet: still where the run went and its score
-            self.console.print(escape(score_line(summary, self.out_dir)), highlight=False, soft_wrap=True)
-        return summary
+            disconnect(started)
+    from medagent.llm import ChatClient
+    from tasks.toolsets import tools_of
+
+    backend = await open_backend(fhir_url, prep.suite, config.sessions)
+    try:
+        await backend.check(prep.suite)
+    except BaseException:
+        await backend.aclose()
+        raise
+    run_doc, concurrency = _record_mode(prep, backend)
+    llm = None
+    if prep.uses_model:
+        llm = ChatClient(config.model, config.base_url, prep.api_key, prep.settings,
+                         generation=config.generation())
+    runner = TrialRunner(
+        backend=backend,
+        agent_factory=prep.factory,
+        max_steps=config.max_steps,
+        trial_timeout=prep.settings.trial_timeout,
+        llm=llm,
+        model=config.model,
+        prices=prep.prices,
+        full_task=reads_full_task(prep.factory),
+        suite_id=prep.suite.id,
+        faults=get_profile(config.faults),
+        fault_delay_scale=prep.settings.fault_delay_scale,
+        tools=tools_of(prep.suite),
+    )
+
+    async def local(on_record: Any, secrets: list[str]) -> None:
+        await run_trials(runner, prep.todo, prep.log, concurrency=concurrency,
+                         on_record=on_record, secrets=secrets)
+
+    async def cleanup() -> None:
+        await backend.aclose()
+        if llm is not None:
+            await llm.close()
+
+    return await _drive(prep, run_doc, local, cleanup, console=console, progress=progress)
+
+
+async def _drive(prep: Prepared, run_doc: dict[str, Any], execute: Any, cleanup: Any, *, console: Any,
+                 progress: bool) -> dict[str, Any]:
+    """Run ``execute(on_record, secrets)`` with the progress bar and summary around it."""
+    out_dir = prep.out_dir
+    summary_writer = SummaryWriter(out_dir, run_doc, prep.previous, prep.wall_before)
+    total = len(prep.previous) + len(prep.todo)
+    done = False
+    unavailable: ProviderUnavailable | None = None
+    try:
+        with Progress(console, total, summary_writer.trials, enabled=progress) as bar:
+
+            def on_record(record: dict[str, Any]) -> None:
+                summary_writer.add(record)
+                bar.update(record)
+
+            await execute(on_record, prep.secrets)
+        done = True
+    except ProviderUnavailable as exc:
+        unavailable = exc
+    finally:
+        prep.log.close()
+        summary = summary_writer.write()
+        if not done and unavailable is None and len(summary_writer.trials) < total:
+            (console or Console(stderr=True)).print(
+                escape(f"stopped: {len(summary_writer.trials)} finished trials are saved in {out_dir}; "
+                       f"continue with: medagent bench --resume {out_dir}"))
+        if cleanup is not None:
+            await cleanup()
+    if unavailable is not None:  # one line: the cause, and where the finished trials are
+        kept = len(summary_writer.trials)
+        where = (f"; {kept} finished trials are kept in {out_dir} (medagent bench --resume {out_dir})"
+                 if kept else "")
+        raise ProviderUnavailable(f"{unavailable}{where}") from None
+    if progress:
+        print_summary(console, summary, out_dir)
+    elif console is not None:  # --quiet: still where the run went and its score
+        console.print(escape(score_line(summary, out_dir)), highlight=False, soft_wrap=True)
+    return summary
+
+
+def run_bench(
+    config: BenchConfig,
+    out_dir: Path | None = None,
+    *,
+    resume: bool = False,
+    console: Any = None,
+    progress: bool = True,
+    stats: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark into ``out_dir``; returns the summary (also in summary.json).
+
+    ``stats``, when given, receives ``write_s``: the time spent appending trial records
+    (serialise + write + fsync), for benchmarks."""
+    import tasks
+
+    suite = tasks.load_suite(config.suite)
+    prep = prepare(config, suite, Path(out_dir) if out_dir else default_out_dir(config),
+                   resume=resume, claim=not out_dir)
+    with fhir_base(config.fhir_url, suite) as fhir_url:
+        if not fhir_url and config.sessions != "off":  # first use prepares the cohort: outside the
+            # event loop, so Ctrl-C stops it at once
+            from medagent.embedded import open_service
+
+            open_service(suite)
+        try:
+            return asyncio.run(execute(prep, fhir_url, console=console, progress=progress))
+        finally:
+            if stats is not None:
+                stats["write_s"] = prep.log.write_s
