@@ -2,8 +2,9 @@
 
 Modules, each importing only those listed before it (never this ``__init__``):
 
-- :mod:`.config` — ``BenchConfig`` (the run's typed configuration), ``select_tasks``;
-- :mod:`.folder` — the run folder: its name, ``run.json``, the ``--resume`` check;
+- :mod:`.config` — ``BenchConfig`` (the run's typed configuration), ``select_tasks``, the
+  ``--resume`` check;
+- :mod:`.folder` — the run folder: its name, ``run.json``;
 - :mod:`.trial` — ``Trial``, ``TrialRunner`` (one trial: session → agent → grade → record),
   ``run_trials``;
 - :mod:`.summary` — ``SummaryWriter`` (``summary.json`` while the run goes);
@@ -20,8 +21,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 _EXPORTS = {
-    "BenchConfig": "config", "parse_model_args": "config", "select_tasks": "config",
-    "check_resume": "folder", "claim_out_dir": "folder", "default_out_dir": "folder", "run_document": "folder",
+    "BenchConfig": "config", "check_resume": "config", "parse_model_args": "config", "select_tasks": "config",
+    "claim_out_dir": "folder", "default_out_dir": "folder", "run_document": "folder",
     "Trial": "trial", "TrialRunner": "trial", "run_trials": "trial",
     "SummaryWriter": "summary",
     "SharedServerBackend": "shared", "write_log": "shared",
@@ -33,8 +34,8 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import HttpBackend, LocalBackend, choose_backend
-    from .config import BenchConfig, parse_model_args, select_tasks
-    from .folder import check_resume, claim_out_dir, default_out_dir, run_document
+    from .config import BenchConfig, check_resume, parse_model_args, select_tasks
+    from .folder import claim_out_dir, default_out_dir, run_document
     from .run import Prepared, execute, prepare, run_bench
     from .shared import SharedServerBackend, write_log
     from .summary import SummaryWriter

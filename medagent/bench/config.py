@@ -1,5 +1,8 @@
-"""A run's typed configuration: ``BenchConfig`` (what ``run.json`` records under ``config``,
-never the API key), ``--model-arg`` parsing and the ``--tasks`` selection."""
+"""``medagent bench``'s configuration: ``BenchConfig``, ``--model-arg``, ``--tasks``, resume.
+
+``BenchConfig`` is what ``run.json`` records (never the API key). ``check_resume`` refuses a
+``--resume`` whose settings change what a trial is.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from medagent.errors import ConfigError
 
-__all__ = ["RESUMABLE", "BenchConfig", "parse_model_args", "safe_url", "select_tasks"]
+__all__ = ["BenchConfig", "check_resume", "parse_model_args", "safe_url", "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
-RESUMABLE = {"concurrency", "fhir_url", "sessions", "executor", "ray_address", "ray_workers", "ray_cohort"}
+_RESUMABLE = {"concurrency", "fhir_url", "sessions", "executor", "ray_address", "ray_workers", "ray_cohort"}
 _SECRET_ARG = re.compile(r"^key$|api[_-]?key|secret|passw|(?<![a-z])token(?![a-z])|authori[sz]ation|credential",
                          re.IGNORECASE)
 
@@ -137,3 +140,17 @@ def select_tasks(suite: Any, wanted: list[str]) -> list[Any]:
                 )
             chosen.update((t.id, t) for t in matches)
     return [t for t in suite.tasks if t.id in chosen]
+
+
+def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:
+    old = BenchConfig.from_run(previous)
+    for f in fields(BenchConfig):
+        if f.name in _RESUMABLE or f.name == "base_url":
+            continue
+        if getattr(old, f.name) != getattr(config, f.name):
+            raise ConfigError(
+                f"--resume: {f.name} was {getattr(old, f.name)!r} in this run, not "
+                f"{getattr(config, f.name)!r}; resume with the same settings"
+            )
+    if previous.get("suite_checksum") != suite.checksum:
+        raise ConfigError(f"--resume: suite {suite.id} changed since this run started (checksum differs)")

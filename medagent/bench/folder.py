@@ -1,18 +1,18 @@
-"""The run folder of ``medagent bench``: its default name (made unique when claimed), the
-``run.json`` document, and the check that a ``--resume`` keeps the run's settings."""
+"""The run folder of ``medagent bench``: its default name (made unique when claimed) and
+the ``run.json`` document."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from medagent.bench.config import RESUMABLE, BenchConfig, safe_url
+from medagent.bench.config import BenchConfig, safe_url
 from medagent.errors import ConfigError
 
-__all__ = ["check_resume", "claim_out_dir", "default_out_dir", "run_document"]
+__all__ = ["claim_out_dir", "default_out_dir", "run_document"]
 
 
 def default_out_dir(config: BenchConfig) -> Path:
@@ -68,17 +68,3 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "baselines": getattr(suite, "baselines", None) or {},  # the suite's reference scores
         "config": doc,
     }
-
-
-def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:
-    old = BenchConfig.from_run(previous)
-    for f in fields(BenchConfig):
-        if f.name in RESUMABLE or f.name == "base_url":
-            continue
-        if getattr(old, f.name) != getattr(config, f.name):
-            raise ConfigError(
-                f"--resume: {f.name} was {getattr(old, f.name)!r} in this run, not "
-                f"{getattr(config, f.name)!r}; resume with the same settings"
-            )
-    if previous.get("suite_checksum") != suite.checksum:
-        raise ConfigError(f"--resume: suite {suite.id} changed since this run started (checksum differs)")

@@ -24,8 +24,8 @@ from rich.markup import escape
 
 from medagent.agents import load_agent, needs_model, reads_full_task
 from medagent.bench.backends import fhir_base, open_backend
-from medagent.bench.config import BenchConfig, select_tasks
-from medagent.bench.folder import check_resume, claim_out_dir, default_out_dir, run_document
+from medagent.bench.config import BenchConfig, check_resume, select_tasks
+from medagent.bench.folder import claim_out_dir, default_out_dir, run_document
 from medagent.bench.summary import SummaryWriter
 from medagent.bench.trial import Trial, TrialRunner, run_trials
 from medagent.errors import ConfigError, ProviderUnavailable
