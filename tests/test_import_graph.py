@@ -11,24 +11,38 @@ imports the child is a cycle. The rule: children import siblings directly
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("patients", "fhir_server", "tasks", "medagent")
+PACKAGES = ("patients", "fhir_server", "tasks", "medagent")  # the repository's folders
 
 Edge = tuple[str, str, str]  # (importing module, imported module, "path:line")
 
 
-def module_files(root: Path, package: str) -> dict[str, Path]:
-    """Dotted module name → file, for every ``.py`` file of ``package`` under ``root``."""
+def import_names(root: Path) -> dict[str, str]:
+    """Folder → the name it is imported by: the folder's own name unless pyproject's
+    ``[tool.setuptools.package-dir]`` maps another name onto it."""
+    names = {folder: folder for folder in PACKAGES}
+    pyproject = root / "pyproject.toml"
+    if pyproject.exists():
+        mapping = tomllib.loads(pyproject.read_text()).get("tool", {}).get("setuptools", {}).get("package-dir", {})
+        for name, folder in mapping.items():
+            if name and folder.strip("/") in names:
+                names[folder.strip("/")] = name
+    return names
+
+
+def module_files(root: Path, package: str, import_name: str | None = None) -> dict[str, Path]:
+    """Dotted module name → file, for every ``.py`` file of the folder ``package``."""
     out = {}
     for path in sorted((root / package).rglob("*.py")):
-        parts = list(path.relative_to(root).with_suffix("").parts)
+        parts = list(path.relative_to(root / package).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        out[".".join(parts)] = path
+        out[".".join([import_name or package, *parts])] = path
     return out
 
 
@@ -49,9 +63,13 @@ def _imported_names(node: ast.AST, module: str, is_package: bool) -> list[str]:
 
 def import_edges(root: Path, package: str) -> list[Edge]:
     """Every import from one module of ``package`` to another (itself excluded)."""
-    files = module_files(root, package)
+    names = import_names(root) if package in PACKAGES else {package: package}
+    files = module_files(root, package, names[package])
 
     def owner(name: str) -> str | None:  # the longest known module prefix of a dotted name
+        home = max((n for n in names.values() if name == n or name.startswith(n + ".")), key=len, default=None)
+        if home != names[package]:
+            return None  # outside, or in another of the packages (medagent.patients seen from medagent)
         while name and name not in files:
             name = name.rpartition(".")[0]
         return name or None
@@ -200,3 +218,22 @@ def test_the_allowed_shapes_are_not_cycles(tmp_path):
     assert ("pkg.sub.x", "pkg.leaf") in edges and ("pkg.cli", "pkg") in edges
     assert not any(s == "pkg.leaf" for s, _ in edges)
     assert ("pkg.helpers", "pkg.sub.x") in edges and ("pkg.a", "pkg.helpers") in edges
+
+
+def test_installed_names_from_pyproject_are_followed(tmp_path):
+    """With ``package-dir`` mapping ``medagent.patients`` onto ``patients/``, absolute imports
+    under the new name still count, and they are not mistaken for imports of ``medagent``."""
+    root = _package(tmp_path, {
+        "pyproject.toml": '[tool.setuptools.package-dir]\n"medagent.patients" = "patients"\n',
+        "patients/__init__.py": "from .a import x\n",
+        "patients/a.py": "import medagent.patients.b as b\nx = 1\n",
+        "patients/b.py": "from medagent.patients import a\n",  # back through the package: a cycle
+        "medagent/__init__.py": "from .run import go\n",
+        "medagent/run.py": "from medagent.patients import x\ngo = x\n",  # another package: no edge
+    })
+    assert import_names(root)["patients"] == "medagent.patients"
+    cycles = [[s for s, _, _ in c] for c in find_cycles(root, "patients")]
+    assert cycles == [["medagent.patients", "medagent.patients.a", "medagent.patients.b"]]
+    assert find_cycles(root, "medagent") == []
+    assert import_edges(root, "medagent") == [("medagent", "medagent.run", "medagent/__init__.py:1")]
+
