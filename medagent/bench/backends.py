@@ -33,7 +33,8 @@ SESSION_RETRIES = 3
 SESSION_BACKOFF = 0.25  # seconds before the first retry, doubled per retry
 SESSION_MODES = ("auto", "on", "off")
 
-__all__ = ["SESSION_MODES", "HttpBackend", "LocalBackend", "choose_backend", "fhir_base", "open_backend", "session_root"]
+__all__ = ["SESSION_MODES", "HttpBackend", "LocalBackend", "choose_backend", "fhir_base", "open_backend",
+           "session_root"]
 
 
 class LocalBackend:
