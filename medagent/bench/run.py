@@ -52,8 +52,8 @@ class Prepared:
     prices: PriceTable
     run_doc: dict[str, Any]  # run.json as written
     log: TrialLog  # trials.jsonl, open for appending
-    previous: list[dict[str, Any]]  # the records already in trials.jsonl (--resume)
-    todo: list[Trial]  # the trials still to run
+    previous: tuple[dict[str, Any], ...]  # the records already in trials.jsonl (--resume)
+    todo: tuple[Trial, ...]  # the trials still to run
     wall_before: float  # wall time of the earlier part of a resumed run
 
     @property
@@ -110,8 +110,8 @@ def prepare(config: BenchConfig, suite: Any, out_dir: Path, *, resume: bool, cla
     trials = (Trial(task, epoch) for epoch in range(1, config.epochs + 1) for task in chosen)
     return Prepared(
         config=config, suite=suite, out_dir=out_dir, settings=settings, factory=factory, uses_model=uses_model,
-        api_key=api_key, prices=prices, run_doc=run_doc, log=log, previous=previous,
-        todo=[trial for trial in trials if trial.trial_id not in done],
+        api_key=api_key, prices=prices, run_doc=run_doc, log=log, previous=tuple(previous),
+        todo=tuple(trial for trial in trials if trial.trial_id not in done),
         wall_before=float(previous_summary.get("wall_time_s") or 0.0),
     )
 
@@ -154,7 +154,7 @@ async def execute(prep: Prepared, fhir_url: str | None, *, console: Any = None,
         from medagent.executors.ray_executor import connect, disconnect, run_on_ray
 
         async def on_ray(on_record: Any, secrets: list[str]) -> None:
-            info = await run_on_ray(prep, fhir_url, prep.todo, on_record=on_record, log=prep.log,
+            info = await run_on_ray(prep, fhir_url, list(prep.todo), on_record=on_record, log=prep.log,
                                     secrets=secrets)
             if progress and info.get("workers"):
                 (console or Console(stderr=True)).print(escape(
@@ -196,7 +196,7 @@ async def execute(prep: Prepared, fhir_url: str | None, *, console: Any = None,
     )
 
     async def local(on_record: Any, secrets: list[str]) -> None:
-        await run_trials(runner, prep.todo, prep.log, concurrency=concurrency,
+        await run_trials(runner, list(prep.todo), prep.log, concurrency=concurrency,
                          on_record=on_record, secrets=secrets)
 
     async def cleanup() -> None:
@@ -211,7 +211,7 @@ async def _drive(prep: Prepared, run_doc: dict[str, Any], execute: Any, cleanup:
                  progress: bool) -> dict[str, Any]:
     """Run ``execute(on_record, secrets)`` with the progress bar and summary around it."""
     out_dir = prep.out_dir
-    summary_writer = SummaryWriter(out_dir, run_doc, prep.previous, prep.wall_before)
+    summary_writer = SummaryWriter(out_dir, run_doc, list(prep.previous), prep.wall_before)
     total = len(prep.previous) + len(prep.todo)
     done = False
     unavailable: ProviderUnavailable | None = None
