@@ -143,7 +143,7 @@ def _faults_timing(suite_id: str, work: Path, plain_wall: float) -> None:
     """The oracle under ``--faults heavy``: with delays scaled to 0 (what the fault layer,
     the retries and the extra pages cost the harness) and with the profile's real delays
     (Retry-After, slow replies) at concurrency 32; the fault-free oracle run is the baseline."""
-    from medagent.runner_bench import BenchConfig, run_bench
+    from medagent.bench import BenchConfig, run_bench
 
     for scale, concurrency in (("0", 1), ("1", 32)):
         os.environ["MEDAGENT_FAULT_DELAY_SCALE"] = scale
@@ -172,7 +172,7 @@ def main() -> None:
     import tasks
 
     from medagent.embedded import open_service
-    from medagent.runner_bench import BenchConfig, run_bench
+    from medagent.bench import BenchConfig, run_bench
     from tests.fake_openai import record_oracle
 
     suite = tasks.load_suite(args.suite)

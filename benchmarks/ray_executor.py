@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 def _suite_run(suite_id: str, executor: str, workers: int) -> tuple[float, float, int]:
     """Wall time, the driver's time appending records (serialise + write + fsync), bytes written."""
-    from medagent.runner_bench import BenchConfig, run_bench
+    from medagent.bench import BenchConfig, run_bench
 
     out = Path(tempfile.mkdtemp(prefix="medagent-raybench-")) / "run"
     config = BenchConfig(suite=suite_id, agent="oracle", concurrency=8, executor=executor, ray_workers=workers)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from . import writes
+import fhir_server.writes as writes
 from .bundles import bundle, entry, searchset, subset
 from .capability import capability_bytes
 from .errors import FhirError, StoreError

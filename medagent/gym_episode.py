@@ -92,7 +92,7 @@ class Episode:
     __slots__ = ("max_steps", "task_ids", "tool_set", "__weakref__")
 
     def __init__(self, service: Any, tasks: Any, *, max_steps: int = 8, tools: Any = None) -> None:
-        from medagent.runner_backends import LocalBackend
+        from medagent.bench.backends import LocalBackend
 
         pool = {t.id: t for t in tasks}
         self.max_steps = max_steps

@@ -8,29 +8,17 @@ solutions and graders (MedAgentBench-compatible, graded on what was written).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._clock import NOW, NOW_ISO
 from ._suite_io import DEFAULT_SUITE, known_suites, load_suite, write_suite
 from .baselines import compute_baselines, with_baselines
 from .build import build_suite
 from .categories import CATEGORIES, get_category
-from .categories._harm import harm_checks
 from .clients import FhirClient, HttpFhirClient, LocalFhirClient
 from .env import ClientToolEnv, ToolEnv
 from .errors import FhirClientError, SolveError, SuiteError, TaskError, ToolError, UnknownTaskError
+from .grading import grade
 from .models import Check, FhirReply, Grade, Suite, Task, TaskView, ToolResult
 from .tools import FINISH_TOOL, NEXT_PAGE_TOOL, TOOLS, TOOLS_BY_NAME, Tool, get_tool, tool_schemas
-
-
-def grade(task: Task, answer: Any, writes: list[dict] | None) -> Grade:
-    """Grade one trial from its final answer and the session's write log: the category's
-    checks plus the harm checks every category shares (``categories/_harm.py``)."""
-    category = get_category(task.category)
-    checks = category.grade(task, answer, writes or []).checks
-    harm = harm_checks(task, writes, getattr(category, "allowed_change", None))
-    return Grade.of(checks + harm)
-
 
 __all__ = [
     "CATEGORIES", "DEFAULT_SUITE", "FINISH_TOOL", "NEXT_PAGE_TOOL", "NOW", "NOW_ISO", "TOOLS", "TOOLS_BY_NAME", "Check",

@@ -22,6 +22,7 @@ from .categories import get_category
 from .clients import LocalFhirClient
 from .env import ClientToolEnv
 from .errors import SuiteError, TaskError
+from .grading import grade
 from .models import Grade, Suite, Task
 from .toolsets import tools_of
 
@@ -41,8 +42,6 @@ POLICIES: dict[str, Policy] = {"blind": _blind, "oracle": _oracle}
 
 async def run_policy(service: Any, task: Task, policy: Policy, tools: tuple | None = None) -> Grade:
     """One trial of ``policy`` in a fresh session of ``service`` (a ``FhirService``)."""
-    from . import grade
-
     sid = service.create_session()
     try:
         try:

@@ -6,7 +6,7 @@
 - :mod:`medagent.adapters.verifiers_env` — a verifiers ``Taskset`` for ``vf-eval`` /
   ``vf-validate`` (extra ``[verifiers]``).
 
-Each is a thin layer over what the runner already has: sessions (``runner_backends``),
+Each is a thin layer over what the runner already has: sessions (``medagent.bench.backends``),
 tools and step limits (``env.TrialEnv``), grading (``tasks.grade``) and the trial record
 (``runner.TrialRunner``), reached through :mod:`medagent.adapters._remote`. Agents get only
 the public task view (``tasks.TaskView``); the answer key never leaves the process.

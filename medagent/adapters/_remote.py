@@ -62,7 +62,7 @@ class RemoteTrial:
 
     def __init__(self, backend: Any, task: Any, epoch: int, *, max_steps: int, trial_timeout: float,
                  tools: tuple = ()) -> None:
-        from medagent.runner import Trial, TrialRunner
+        from medagent.bench.trial import Trial, TrialRunner
 
         self.task = task
         self.epoch = epoch
@@ -170,8 +170,9 @@ class RemoteRun:
     def open(self) -> None:
         from medagent.leaderboard._rundir import read_json
         from medagent.results import TrialLog, write_json
-        from medagent.runner import SummaryWriter
-        from medagent.runner_bench import BenchConfig, run_document
+        from medagent.bench.config import BenchConfig
+        from medagent.bench.folder import run_document
+        from medagent.bench.summary import SummaryWriter
 
         self.out_dir = Path(self.out_dir)
         run_path = self.out_dir / "run.json"

@@ -58,7 +58,7 @@ def _suite(suite: str) -> Any:
 @functools.cache
 def _backend(suite: str) -> Any:
     from medagent.embedded import open_service
-    from medagent.runner_backends import LocalBackend
+    from medagent.bench.backends import LocalBackend
 
     return LocalBackend(open_service(_suite(suite)))
 
@@ -70,7 +70,7 @@ def _prompt(view: Any) -> str:
 
 
 def dataset(suite: str, selection: list[str]) -> MemoryDataset:
-    from medagent.runner_bench import select_tasks
+    from medagent.bench.config import select_tasks
 
     chosen = select_tasks(_suite(suite), selection)
     samples = [Sample(id=t.id, input=_prompt(t.view()),

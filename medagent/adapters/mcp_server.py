@@ -141,8 +141,8 @@ def open_run(suite_id: str, out_dir: Path, *, tasks: list[str] | None = None, ep
 
     from medagent.embedded import open_service
     from medagent.errors import ConfigError
-    from medagent.runner_backends import LocalBackend
-    from medagent.runner_bench import select_tasks
+    from medagent.bench.backends import LocalBackend
+    from medagent.bench.config import select_tasks
     from medagent.settings import load_settings
 
     for name, value in (("epochs", epochs), ("max-steps", max_steps)):

@@ -10,7 +10,7 @@ option (``--taskset.suite mab-v1``, any suite id or path; ``--taskset.tasks 5 9`
 
 - One task per suite task, built from the public view (``prompt`` = instruction and
   context; ``id`` = the task id). The answer key stays in the environment process.
-- ``setup`` opens the task's FHIR session (``runner_backends.LocalBackend``); it is
+- ``setup`` opens the task's FHIR session (``medagent.bench.backends.LocalBackend``); it is
   closed — write log fetched, session deleted — in ``finalize``, and in any case when the
   rollout's runtime is torn down (an error, a timeout, a cancellation).
 - Tools: a per-rollout MCP toolset serving the suite's tools and ``finish`` with the same
@@ -58,7 +58,7 @@ def _suite(suite: str) -> Any:
 @functools.cache
 def _backend(suite: str) -> Any:
     from medagent.embedded import open_service
-    from medagent.runner_backends import LocalBackend
+    from medagent.bench.backends import LocalBackend
 
     return LocalBackend(open_service(_suite(suite)))
 
@@ -256,7 +256,7 @@ def _on_teardown(runtime: Any, close: Any) -> None:
 class MedagentTaskset(vf.Taskset[MedagentTask, MedagentTasksetConfig]):
     def load(self) -> Iterable[MedagentTask]:
         from medagent.agents._react import SYSTEM_PROMPT, task_prompt
-        from medagent.runner_bench import select_tasks
+        from medagent.bench.config import select_tasks
 
         suite = _suite(self.config.suite)
         for task in select_tasks(suite, self.config.tasks):

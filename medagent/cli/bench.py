@@ -74,7 +74,7 @@ _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concur
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     from medagent.errors import ConfigError
     from medagent.leaderboard._rundir import read_json
-    from medagent.runner_bench import BenchConfig, parse_model_args
+    from medagent.bench.config import BenchConfig, parse_model_args
 
     given = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
     if args.model_arg:
@@ -96,7 +96,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from medagent.runner_bench import run_bench
+    from medagent.bench.run import run_bench
 
     config = config_from_args(args)
     console = Console(stderr=True)

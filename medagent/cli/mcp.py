@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     require("mcp", "mcp")
     from medagent.adapters.mcp_server import open_run, serve_http, serve_stdio
-    from medagent.runner_bench import BenchConfig, default_out_dir
+    from medagent.bench.config import BenchConfig
+    from medagent.bench.folder import default_out_dir
 
     out = args.out or default_out_dir(BenchConfig(agent=args.agent, model=args.model))
     run_folder = open_run(args.suite, out, tasks=args.tasks, epochs=args.epochs, max_steps=args.max_steps,

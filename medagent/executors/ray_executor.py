@@ -135,8 +135,8 @@ class TrialWorker:
         from medagent.agents import load_agent, reads_full_task
         from medagent.faults import get_profile
         from medagent.pricing import PriceTable
-        from medagent.runner import TrialRunner
-        from medagent.runner_backends import HttpBackend, LocalBackend
+        from medagent.bench.backends import HttpBackend, LocalBackend
+        from medagent.bench.trial import TrialRunner
         from medagent.settings import load_settings
         from tasks.toolsets import tools_of
 
@@ -166,7 +166,7 @@ class TrialWorker:
         self.info.update(node=ray.get_runtime_context().get_node_id(), pid=os.getpid())
 
     async def run(self, task_id: str, epoch: int) -> dict[str, Any]:
-        from medagent.runner import Trial
+        from medagent.bench.trial import Trial
 
         await self.setup()
         return await self.runner.run(Trial(self.tasks[task_id], epoch))
@@ -221,7 +221,7 @@ def disconnect(started_here: bool) -> None:
 
 async def run_on_ray(session: Any, fhir_url: str | None, trials: list[Any], *,
                      on_record: Callable[[dict[str, Any]], None], log: Any, secrets: list[str]) -> dict[str, Any]:
-    """Run ``trials`` of ``session`` (a ``BenchSession``) on the connected Ray cluster
+    """Run ``trials`` of ``session`` (a ``medagent.bench.run.Prepared``) on the connected Ray cluster
     (:func:`connect`); each record is logged by this process then reported. Returns what the
     executor learned (workers, nodes, re-run trials, replica times)."""
     from medagent.errors import ProviderUnavailable

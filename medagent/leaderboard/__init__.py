@@ -16,7 +16,6 @@ from ._format import (
     VERSION,
     compute_digest,
     is_baseline,
-    read_submission,
     seal,
     write_submission,
 )
@@ -24,7 +23,7 @@ from ._pack import pack_run
 from ._replay import Replayer, open_replayer
 from ._scores import harm_counts, score_trials
 from ._site import Board, build_site
-from ._stream import LIMITS, Limits
+from ._stream import LIMITS, Limits, read_submission
 from ._verify import Verified, verify_file, verify_submission
 
 __all__ = [

@@ -179,14 +179,6 @@ def layout_bytes(doc: dict) -> bytes:
     return head + body + (b"\n" if trials else b"") + tail
 
 
-def read_submission(path: Path) -> dict:
-    """Read a submission file as a plain dict (gzip detected by its magic bytes), within the
-    bounds of ``_stream.LIMITS``."""
-    from ._stream import read_document
-
-    return read_document(Path(path))
-
-
 def _malformed(exc: ValidationError, prefix: tuple = ()) -> SubmissionError:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in (*prefix, *first["loc"])) or "document"

@@ -26,9 +26,9 @@ import orjson
 
 from medagent.errors import SubmissionError
 
-from ._format import FORMAT, canonical_bytes
+from ._format import FORMAT, canonical_bytes, parse_header
 
-__all__ = ["LIMITS", "Limits", "Scan", "iter_trials", "read_document", "scan"]
+__all__ = ["LIMITS", "Limits", "Scan", "iter_trials", "read_document", "read_submission", "scan"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _TRIALS_OPEN = b'"trials":['
@@ -190,8 +190,6 @@ def scan(path: Path, limits: Limits = LIMITS) -> Scan:
     by ``write_submission`` are canonical already, so they are hashed as read; only when that
     digest differs from the recorded one is every trial re-serialised canonically (a file
     laid out by hand) before calling it a mismatch."""
-    from ._format import parse_header
-
     digest = _digest(path, limits, canonicalise=False)
     if digest.digest != digest.header.get("digest"):
         digest = _digest(path, limits, canonicalise=True)
@@ -200,8 +198,6 @@ def scan(path: Path, limits: Limits = LIMITS) -> Scan:
 
 
 def _digest(path: Path, limits: Limits, *, canonicalise: bool) -> Scan:
-    from ._format import parse_header
-
     with _open(path, limits) as lines:
         reader = _Reader(lines)
         if reader.one_line or "version" in reader.header:
@@ -233,3 +229,9 @@ def read_document(path: Path, limits: Limits = LIMITS) -> dict:
         reader = _Reader(lines)
         trials = [record for record, _ in reader.trials()]
     return {**reader.header, "trials": trials}
+
+
+def read_submission(path: Path) -> dict:
+    """Read a submission file as a plain dict (gzip detected by its magic bytes), within the
+    bounds of ``LIMITS``."""
+    return read_document(Path(path))

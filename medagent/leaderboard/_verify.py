@@ -32,7 +32,7 @@ import orjson
 
 from medagent.errors import SubmissionError
 
-from . import _stream
+from ._stream import LIMITS, Limits, iter_trials, scan
 from ._format import (
     HeaderModel,
     TrialRecord,
@@ -326,14 +326,14 @@ def verify_submission(doc: dict, *, suite: Any = None, grade: Grader | None = No
     return _verify(sub, ids, lambda: iter(doc["trials"]), suite=suite, grade=grade, replay=replay)
 
 
-def verify_file(path: Path, *, limits: _stream.Limits = _stream.LIMITS, **kwargs: Any) -> Verified:
+def verify_file(path: Path, *, limits: Limits = LIMITS, **kwargs: Any) -> Verified:
     """Read (streamed, within ``limits``) and verify a submission file; errors name the file."""
     path = Path(path)
     try:
-        scanned = _stream.scan(path, limits)
+        scanned = scan(path, limits)
         sub = parse_header(scanned.header)
         _check_digest(sub, scanned.digest)
-        verified = _verify(sub, None, lambda: _stream.iter_trials(path, limits), **{
+        verified = _verify(sub, None, lambda: iter_trials(path, limits), **{
             "suite": None, "grade": None, "replay": _SUITE_COHORT, **kwargs})
     except SubmissionError as exc:
         message = str(exc)

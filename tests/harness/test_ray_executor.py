@@ -53,7 +53,7 @@ class DiesOnce:
 
 
 def _bench(suite_path, out, *, resume=False, **kw):
-    from medagent.runner_bench import BenchConfig, run_bench
+    from medagent.bench import BenchConfig, run_bench
 
     return run_bench(BenchConfig(suite=str(suite_path), **kw), out, resume=resume, progress=False)
 

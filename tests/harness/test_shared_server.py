@@ -16,8 +16,7 @@ from fhir_server.process import start_serve
 from medagent.cli import main
 from medagent.errors import ConfigError
 from medagent.leaderboard._rundir import read_run
-from medagent.runner_bench import BenchConfig, run_bench
-from medagent.runner_shared import choose_backend, write_log
+from medagent.bench import BenchConfig, choose_backend, run_bench, write_log
 
 # the default run: two query and two action categories of the small suite (all: slow test)
 CATEGORIES = ["1", "4", "5", "9"]

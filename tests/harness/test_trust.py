@@ -85,7 +85,7 @@ def _forbidden() -> tuple[type, ...]:
     from fhir_server import FhirService, Store
     from tasks.clients import HttpFhirClient, LocalFhirClient
 
-    from medagent.runner_backends import HttpBackend, LocalBackend
+    from medagent.bench import HttpBackend, LocalBackend
 
     return (FhirService, Store, LocalFhirClient, HttpFhirClient, LocalBackend, HttpBackend, sqlite3.Connection)
 
@@ -414,10 +414,10 @@ def fhir_upstream(bench_service, monkeypatch):
     from fhir_server import serve_in_thread
 
     import medagent.env
-    import medagent.runner_backends
+    import medagent.bench.backends
 
     monkeypatch.setattr(medagent.env, "FHIR_BACKOFF", 0.01)
-    monkeypatch.setattr(medagent.runner_backends, "SESSION_BACKOFF", 0.01)
+    monkeypatch.setattr(medagent.bench.backends, "SESSION_BACKOFF", 0.01)
     with serve_in_thread(bench_service.store) as server:
         yield server
 

@@ -247,7 +247,7 @@ def test_a_query_string_in_a_path_replays_as_the_http_client_sent_it(bench_run, 
     from fhir_server import serve_in_thread
 
     from medagent.embedded import open_service
-    from medagent.runner_backends import HttpBackend
+    from medagent.bench import HttpBackend
 
     service = open_service(small_suite)
     mrn = next(t.patient for t in small_suite.tasks if t.patient)

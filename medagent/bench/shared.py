@@ -19,9 +19,9 @@ honest:
   created and deleted); otherwise the run refuses to start. ``aclose`` samples the counts
   again and warns when the server no longer holds exactly the cohort.
 
-``choose_backend`` picks the mode for a FHIR URL: ``sessions="auto"`` probes
-``POST {root}/sessions`` (``probe_sessions``; the probe session is deleted again),
-``"on"``/``"off"`` force it.
+``medagent.bench.backends.choose_backend`` picks the mode for a FHIR URL:
+``sessions="auto"`` probes ``POST {root}/sessions`` (``probe_sessions`` here; the probe
+session is deleted again), ``"on"``/``"off"`` force it.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ import httpx
 
 from medagent.errors import ConfigError
 
-__all__ = ["SESSION_MODES", "SharedServerBackend", "choose_backend", "probe_sessions", "write_log"]
+__all__ = ["SharedServerBackend", "probe_sessions", "write_log"]
 
-SESSION_MODES = ("auto", "on", "off")
 _WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
 _HISTORY = re.compile(r"(?:^|/)([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/([^/?#]+))?/?(?:[?#].*)?$")
 _PROBE_CODE = {"coding": [{"system": "urn:medagent:cohort", "code": "cleanup-probe"}],
@@ -328,31 +327,3 @@ async def probe_sessions(root: str, http: httpx.AsyncClient) -> bool:
     except httpx.HTTPError:
         pass
     return True
-
-
-async def choose_backend(fhir_url: str, token: str | None, sessions: str = "auto") -> Any:
-    """``HttpBackend`` (session API) or ``SharedServerBackend`` for ``fhir_url``; each has
-    ``mode`` ("sessions" or "shared")."""
-    from medagent.runner_backends import HttpBackend, session_root
-
-    if sessions not in SESSION_MODES:
-        raise ConfigError(f"--sessions {sessions!r}: expected one of {', '.join(SESSION_MODES)}")
-    if sessions == "off":
-        return SharedServerBackend(fhir_url, token)
-    root = session_root(fhir_url)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(headers=headers, timeout=30.0) as http:
-        try:
-            offered = await probe_sessions(root, http)
-        except ConfigError:
-            if sessions != "on":
-                raise
-            offered = True  # as the user says; a failing session API is then an error per trial
-    if not offered:
-        if sessions == "on":
-            raise ConfigError(f"--sessions on: the server at {fhir_url} has no session API "
-                              f"(POST {root}/sessions did not create one); use --sessions auto or off")
-        return SharedServerBackend(fhir_url, token)
-    backend = HttpBackend(fhir_url, token=token)
-    backend.mode = "sessions"
-    return backend

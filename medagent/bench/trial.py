@@ -1,22 +1,21 @@
-"""The benchmark runner behind ``medagent bench``.
+"""Running trials: ``TrialRunner.run(trial)`` runs one (task, epoch) trial and returns its
+record; ``run_trials`` runs many with ``concurrency`` trials at once on one asyncio loop.
 
-``run_bench(config, out_dir)`` runs every (task, epoch) trial of the selected suite with
-``config.concurrency`` trials at once on one asyncio loop. Each trial:
+One trial:
 
-1. opens its own FHIR session (embedded service or ``--fhir-url`` server);
+1. opens its own FHIR session (a backend of :mod:`medagent.bench.backends`);
 2. makes a fresh agent and awaits ``agent.run(task.view(), env)`` under the trial time
    limit (``HarnessSettings.trial_timeout``) and the env's step limit — only the built-in
    reference solver (``full_task``) is given the whole ``tasks.Task``;
 3. fetches the session's write log, deletes the session, grades with ``tasks.grade``;
-4. appends the full record to ``trials.jsonl`` (atomic, fsynced) and refreshes
-   ``summary.json`` (at most once a second, and at the end).
+4. returns the full record, which ``run_trials`` appends to ``trials.jsonl`` (atomic,
+   fsynced) before reporting it (``on_record``).
 
 A provider that fails after all retries (``ProviderError``), a FHIR server that keeps
 failing (``FhirBackendError``), a timeout or a crashing agent (an agent reading
 ``task.expected`` gets an ``AttributeError``) make the trial ``status: "error"`` (with the
 reason in ``error``); the run goes on. ``ProviderUnavailable`` (no trial can reach the
-model) stops the run: the trials in flight are cancelled and not recorded, the finished
-ones stay for ``--resume``. A resumed run skips every trial already in ``trials.jsonl``.
+model) stops the run: the trials in flight are cancelled and not recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from typing import Any
 from medagent.env import StepLimitReached, TrialEnv
 from medagent.errors import FhirBackendError, ProviderError, ProviderUnavailable
 from medagent.pricing import PriceTable
-from medagent.results import TrialLog, summarize, write_json
+from medagent.results import TrialLog
 
 __all__ = ["Trial", "TrialRunner", "run_trials"]
 
@@ -185,36 +184,3 @@ async def run_trials(
                 group.create_task(worker())
     except* ProviderUnavailable as group:  # the other workers were cancelled: stop the run
         raise group.exceptions[0] from None
-
-
-class SummaryWriter:
-    """Keeps slim copies of the records and rewrites ``summary.json`` (throttled)."""
-
-    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "harm", "usage", "cost_usd",
-             "faults")
-
-    def __init__(self, out_dir: Path, run: dict[str, Any], previous: list[dict[str, Any]], wall_before: float):
-        self.path = Path(out_dir) / "summary.json"
-        self.run = run
-        self.trials = [self._slim(t) for t in previous]
-        self.wall_before = wall_before
-        self.started = time.perf_counter()
-        self._last_write = 0.0
-
-    def _slim(self, record: dict[str, Any]) -> dict[str, Any]:
-        slim = {k: record.get(k) for k in self._KEEP}
-        grade = record.get("grade") or {}
-        slim["grade"] = {"passed": grade.get("passed")} if grade else None
-        return slim
-
-    def add(self, record: dict[str, Any]) -> None:
-        self.trials.append(self._slim(record))
-        if time.perf_counter() - self._last_write >= 1.0:
-            self.write()
-
-    def write(self) -> dict[str, Any]:
-        wall = self.wall_before + time.perf_counter() - self.started
-        summary = summarize(self.trials, self.run, wall)
-        write_json(self.path, summary)
-        self._last_write = time.perf_counter()
-        return summary

@@ -1,5 +1,10 @@
 """Where a trial's FHIR session lives: the embedded service or a server over HTTP.
 
+``open_backend`` picks one for a run: ``LocalBackend`` (the embedded service), or for a
+``--fhir-url`` (``fhir_base`` turns ``docker`` and ``embedded-http`` into a URL first)
+``choose_backend``: ``HttpBackend`` (medagent's session API) or the shared-server mode's
+``SharedServerBackend`` (:mod:`medagent.bench.shared`).
+
 A backend opens one session per trial and hands back a FHIR client bound to it
 (``tasks.clients.LocalFhirClient`` or ``HttpFhirClient``, both recording every
 request/response pair in ``client.requests``); closing the session fetches its write log
@@ -14,17 +19,22 @@ trial, turns an unusable server into a ``ConfigError`` that stops the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from medagent.bench.shared import SharedServerBackend, probe_sessions
 from medagent.errors import ConfigError, FhirBackendError
 
 SESSION_RETRIES = 3
 SESSION_BACKOFF = 0.25  # seconds before the first retry, doubled per retry
+SESSION_MODES = ("auto", "on", "off")
 
-__all__ = ["LocalBackend", "HttpBackend", "session_root"]
+__all__ = ["SESSION_MODES", "HttpBackend", "LocalBackend", "choose_backend", "fhir_base", "open_backend",
+           "session_root"]
 
 
 class LocalBackend:
@@ -151,3 +161,63 @@ class HttpBackend:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+async def choose_backend(fhir_url: str, token: str | None, sessions: str = "auto") -> Any:
+    """``HttpBackend`` (session API) or ``SharedServerBackend`` for ``fhir_url``; each has
+    ``mode`` ("sessions" or "shared")."""
+    if sessions not in SESSION_MODES:
+        raise ConfigError(f"--sessions {sessions!r}: expected one of {', '.join(SESSION_MODES)}")
+    if sessions == "off":
+        return SharedServerBackend(fhir_url, token)
+    root = session_root(fhir_url)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(headers=headers, timeout=30.0) as http:
+        try:
+            offered = await probe_sessions(root, http)
+        except ConfigError:
+            if sessions != "on":
+                raise
+            offered = True  # as the user says; a failing session API is then an error per trial
+    if not offered:
+        if sessions == "on":
+            raise ConfigError(f"--sessions on: the server at {fhir_url} has no session API "
+                              f"(POST {root}/sessions did not create one); use --sessions auto or off")
+        return SharedServerBackend(fhir_url, token)
+    backend = HttpBackend(fhir_url, token=token)
+    backend.mode = "sessions"
+    return backend
+
+
+async def open_backend(fhir_url: str | None, suite: Any, sessions: str) -> Any:
+    """The backend of a run: ``choose_backend`` for a FHIR URL, else the embedded service."""
+    if fhir_url:
+        from fhir_server import ServerSettings
+
+        return await choose_backend(fhir_url, ServerSettings().token, sessions)
+    if sessions == "off":
+        raise ConfigError("--sessions off needs --fhir-url (a plain FHIR server holding the cohort)")
+    from medagent.embedded import open_service
+
+    return LocalBackend(open_service(suite))
+
+
+@contextlib.contextmanager
+def fhir_base(fhir_url: str | None, suite: Any) -> Iterator[str | None]:
+    """The FHIR base URL to use: as given; ``docker`` starts a container; ``embedded-http``
+    serves the embedded store over a real local socket (every tool call goes through HTTP)."""
+    if fhir_url == "docker":
+        from medagent import docker_fhir
+
+        with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients,
+                                     profile=getattr(suite, "cohort_profile", "mab-v1")) as url:
+            yield url
+    elif fhir_url == "embedded-http":
+        from fhir_server import serve_in_thread
+
+        from medagent.embedded import open_service
+
+        with serve_in_thread(open_service(suite).store) as server:
+            yield server.base_url
+    else:
+        yield fhir_url

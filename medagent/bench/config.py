@@ -1,26 +1,20 @@
-"""``medagent bench`` as a function: configuration, run folder, resume, progress.
+"""``medagent bench``'s configuration: ``BenchConfig``, ``--model-arg``, ``--tasks``, resume.
 
-``BenchConfig`` is what ``run.json`` records (never the API key). ``run_bench`` loads the
-suite, picks the trials, opens the FHIR backend (embedded service, ``--fhir-url`` server or
-``docker``), makes the model client, runs the trials and returns the summary.
+``BenchConfig`` is what ``run.json`` records (never the API key). ``check_resume`` refuses a
+``--resume`` whose settings change what a trial is.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from medagent.errors import ConfigError
 
-__all__ = ["BenchConfig", "check_resume", "claim_out_dir", "default_out_dir", "parse_model_args", "run_bench", "run_document",
-           "select_tasks"]
+__all__ = ["BenchConfig", "check_resume", "parse_model_args", "safe_url", "select_tasks"]
 
 # Fields that may differ when a run is resumed (they do not change what a trial is).
 _RESUMABLE = {"concurrency", "fhir_url", "sessions", "executor", "ray_address", "ray_workers", "ray_cohort"}
@@ -111,7 +105,7 @@ def parse_model_args(items: list[str]) -> dict[str, Any]:
     return args
 
 
-def _safe_url(url: str | None) -> str | None:
+def safe_url(url: str | None) -> str | None:
     """``url`` without user info, query or fragment (no secret can ride along)."""
     if not url:
         return url
@@ -148,61 +142,6 @@ def select_tasks(suite: Any, wanted: list[str]) -> list[Any]:
     return [t for t in suite.tasks if t.id in chosen]
 
 
-def default_out_dir(config: BenchConfig) -> Path:
-    """``runs/<time>-<agent>-<model>``: a name only; :func:`claim_out_dir` makes it unique."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name = "-".join(p for p in (stamp, config.agent, config.model) if p)
-    return Path("runs") / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def claim_out_dir(path: Path) -> Path:
-    """Create ``path`` (or ``path-2``, ``path-3``…) atomically: two runs started in the same
-    second never share a folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise ConfigError(f"cannot create a run folder next to {path}: give --out")
-
-
-def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: str | None,
-                 reference_agent: bool = False) -> dict[str, Any]:
-    from medagent import __version__
-
-    doc = asdict(config)
-    doc["base_url"] = _safe_url(config.base_url)
-    return {
-        "model": config.model if needs_model else None,
-        "base_url": doc["base_url"],
-        "base_url_host": urlsplit(config.base_url).hostname if config.base_url else None,
-        "agent": config.agent,
-        # the agent was given the whole task (answer key included): a reference run, not an entry
-        "reference_agent": reference_agent,
-        "generation": config.generation() if needs_model else None,
-        "suite": suite.id,
-        "suite_checksum": suite.checksum,
-        "cohort_checksum": suite.cohort_checksum,
-        "cohort_profile": getattr(suite, "cohort_profile", "mab-v1"),
-        "cohort_seed": suite.cohort_seed,
-        "cohort_n_patients": suite.cohort_n_patients,
-        "concurrency": config.concurrency,
-        "epochs": config.epochs,
-        "max_steps": config.max_steps,
-        "protocol": config.protocol,
-        "fhir": _safe_url(config.fhir_url) or "embedded",
-        "faults": config.faults,
-        "medagent_version": __version__,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cost_note": cost_note,
-        "baselines": getattr(suite, "baselines", None) or {},  # the suite's reference scores
-        "config": doc,
-    }
-
-
 def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:
     old = BenchConfig.from_run(previous)
     for f in fields(BenchConfig):
@@ -215,58 +154,3 @@ def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> N
             )
     if previous.get("suite_checksum") != suite.checksum:
         raise ConfigError(f"--resume: suite {suite.id} changed since this run started (checksum differs)")
-
-
-@contextlib.contextmanager
-def _fhir_base(fhir_url: str | None, suite: Any):  # noqa: ANN202
-    """The FHIR base URL to use: as given; ``docker`` starts a container; ``embedded-http``
-    serves the embedded store over a real local socket (every tool call goes through HTTP)."""
-    if fhir_url == "docker":
-        from medagent import docker_fhir
-
-        with docker_fhir.docker_fhir(seed=suite.cohort_seed, n_patients=suite.cohort_n_patients,
-                                     profile=getattr(suite, "cohort_profile", "mab-v1")) as url:
-            yield url
-    elif fhir_url == "embedded-http":
-        from fhir_server import serve_in_thread
-
-        from medagent.embedded import open_service
-
-        with serve_in_thread(open_service(suite).store) as server:
-            yield server.base_url
-    else:
-        yield fhir_url
-
-
-def run_bench(
-    config: BenchConfig,
-    out_dir: Path | None = None,
-    *,
-    resume: bool = False,
-    console: Any = None,
-    progress: bool = True,
-    stats: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """Run the benchmark into ``out_dir``; returns the summary (also in summary.json).
-
-    ``stats``, when given, receives ``write_s``: the time spent appending trial records
-    (serialise + write + fsync), for benchmarks."""
-    from medagent.runner_session import BenchSession
-
-    import tasks
-
-    suite = tasks.load_suite(config.suite)
-    session = BenchSession(config, suite, Path(out_dir) if out_dir else default_out_dir(config),
-                           console=console, progress=progress)
-    session.prepare(resume=resume, claim=not out_dir)
-    with _fhir_base(config.fhir_url, suite) as fhir_url:
-        if not fhir_url and config.sessions != "off":  # first use prepares the cohort: outside the
-            # event loop, so Ctrl-C stops it at once
-            from medagent.embedded import open_service
-
-            open_service(suite)
-        try:
-            return asyncio.run(session.run(fhir_url))
-        finally:
-            if stats is not None:
-                stats["write_s"] = session.log.write_s
