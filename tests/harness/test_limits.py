@@ -71,7 +71,10 @@ def test_entry_point_agents_are_found(bench_suite, bench_suite_path, monkeypatch
 
 
 @pytest.mark.parametrize("url", ["docker", "ftp://example.org/fhir"])
-def test_unusable_fhir_url_is_one_line(bench_suite_path, tmp_path, capsys, url):
+def test_unusable_fhir_url_is_one_line(bench_suite_path, tmp_path, capsys, monkeypatch, url):
+    # "docker" without an engine: point the SDK at a socket that does not exist, so the
+    # test means the same on a machine where a Docker engine happens to run
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "r"), "--agent", "oracle",
                  "--fhir-url", url, "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
