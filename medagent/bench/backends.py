@@ -73,6 +73,14 @@ def session_root(fhir_url: str) -> str:
     return root
 
 
+def _json(response: httpx.Response) -> Any:
+    try:
+        doc = response.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def _is_fhir_reply(response: httpx.Response) -> bool:
     """A FHIR server answers an unknown resource with an OperationOutcome; any other 404
     (a web framework's "Not Found") means the URL is not a FHIR base."""
@@ -150,19 +158,30 @@ class HttpBackend:
 
     async def check(self, suite: Any) -> None:
         """Fail early, in one line, when the server is unreachable or does not hold the suite's
-        cohort: its marker (``Basic``, carrying the cohort checksum) and sampled baseline counts,
-        as in the shared-server mode (cohorts of different profiles share patient MRNs)."""
-        from patients.marker import check_server, marker_id
+        cohort: its marker (``Basic``, carrying the cohort checksum) and the baseline's counts of
+        ``patients.marker.SAMPLE_TYPES``, as in the shared-server mode (cohorts of different
+        profiles share patient MRNs, so a sample Patient cannot tell them apart). Transient
+        failures are retried like every session call."""
+        from patients.marker import SAMPLE_TYPES, CohortCheck, marker_checksum, marker_counts, marker_id
 
-        url = f"{self.fhir_url.rstrip('/')}/Basic/{marker_id(suite.cohort_checksum)}"
+        base = self.fhir_url.rstrip("/")
+        url = f"{base}/Basic/{marker_id(suite.cohort_checksum)}"
         response = await self._call("GET", url, missing_ok=True, error=ConfigError)
         if response.status_code == 404 and not _is_fhir_reply(response):
-            hint = (f"; the URL likely lacks /fhir: try --fhir-url {self.fhir_url.rstrip('/')}/fhir"
-                    if not self.fhir_url.rstrip("/").endswith("/fhir") else "")
+            hint = f"; the URL likely lacks /fhir: try --fhir-url {base}/fhir" if not base.endswith("/fhir") else ""
             raise ConfigError(f"{self.fhir_url} is not a FHIR base URL (GET {url} answered HTTP 404 "
                               f"without an OperationOutcome){hint}")
-        with httpx.Client(headers=dict(self.http.headers), timeout=self.http.timeout) as http:
-            check = await asyncio.to_thread(check_server, http, self.fhir_url, suite.cohort_checksum)
+        marker = _json(response) if response.status_code == 200 else None
+        if not isinstance(marker, dict) or marker_checksum(marker) != suite.cohort_checksum:
+            check = CohortCheck(None)
+        else:
+            recorded = marker_counts(marker)
+            found: dict[str, int | None] = {}
+            for rtype in SAMPLE_TYPES:
+                reply = await self._call("GET", f"{base}/{rtype}?_summary=count", error=ConfigError)
+                total = (_json(reply) or {}).get("total")
+                found[rtype] = total if isinstance(total, int) else None
+            check = CohortCheck(marker, {t: recorded.get(t, 0) for t in SAMPLE_TYPES}, found)
         if not check.ok:
             raise ConfigError(
                 f"FHIR server {self.fhir_url} does not hold the cohort of suite {suite.id} "
