@@ -1,5 +1,10 @@
 """Docker: the Dockerfile and compose file checked statically, the health probe against a
-real server, the no-engine error, and (marked ``docker``) the container really started."""
+real server, the no-engine error, and (marked ``docker``) the image really built and run.
+
+The docker-marked tests need a running engine and the base image ``python:3.11-slim``;
+on a machine without an image registry, docs/docker.md has the exact commands that set
+both up here (Debian's docker.io, a debootstrapped bookworm rootfs ``docker import``ed
+under that tag). Run them with ``python -m pytest -m docker tests/docker``."""
 
 from __future__ import annotations
 
