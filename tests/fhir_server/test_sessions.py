@@ -231,25 +231,3 @@ def test_session_log_bad_paging_parameters_are_400(running_server):
         assert reply.status_code == 400, params
         assert reply.json()["resourceType"] == "OperationOutcome"
     assert httpx.get(f"{server.root_url}/sessions/nope/log", params={"since": "1"}).status_code == 404
-
-
-def test_http_backend_collects_every_page_of_the_log(running_server):
-    import asyncio
-
-    import httpx
-
-    from medagent.runner_backends import HttpBackend
-
-    server = running_server(max_log_entries=2)
-    sid, url = _session_with_writes(server, 5)
-
-    async def close() -> list[dict]:
-        backend = HttpBackend(server.base_url)
-        try:
-            return await backend.close(sid)
-        finally:
-            await backend.aclose()
-
-    writes = asyncio.run(close())
-    assert [e["seq"] for e in writes] == [1, 2, 3, 4, 5]
-    assert httpx.get(url).status_code == 404  # and the session was deleted

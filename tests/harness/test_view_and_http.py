@@ -86,3 +86,27 @@ def test_a_server_of_the_other_profile_is_refused_by_its_marker(bench_suite, ben
         assert main(["bench", "--suite", str(tasks.write_suite(bench_suite, tmp_path / "mab")[0]),
                      "--out", str(tmp_path / "ok"), "--agent", "oracle", "--fhir-url", server.base_url,
                      "--sessions", "on", "--tasks", "1", "--quiet"]) == 0
+
+
+def test_http_backend_collects_every_page_of_the_log(running_server):
+    """The server pages GET /sessions/{id}/log; the bench's backend follows every page."""
+    import asyncio
+
+    import httpx
+
+    from medagent.runner_backends import HttpBackend
+    from tests.fhir_server.test_sessions import _session_with_writes
+
+    server = running_server(max_log_entries=2)
+    sid, url = _session_with_writes(server, 5)
+
+    async def close() -> list[dict]:
+        backend = HttpBackend(server.base_url)
+        try:
+            return await backend.close(sid)
+        finally:
+            await backend.aclose()
+
+    writes = asyncio.run(close())
+    assert [e["seq"] for e in writes] == [1, 2, 3, 4, 5]
+    assert httpx.get(url).status_code == 404  # and the session was deleted
