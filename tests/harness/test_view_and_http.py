@@ -94,7 +94,7 @@ def test_http_backend_collects_every_page_of_the_log(running_server):
 
     import httpx
 
-    from medagent.runner_backends import HttpBackend
+    from medagent.bench.backends import HttpBackend
     from tests.fhir_server.test_sessions import _session_with_writes
 
     server = running_server(max_log_entries=2)
