@@ -4,6 +4,9 @@
 
 Routes: ``/fhir/...`` (the baseline), ``POST /sessions`` → 201 ``{"id", "base_url"}``,
 ``GET /sessions/{id}/log``, ``DELETE /sessions/{id}``, ``/sessions/{id}/fhir/...``.
+The log is paged: ``?since=SEQ&_count=N`` selects entries after ``SEQ``; a page holds at
+most ``max_log_entries`` entries and ``max_reply_bytes`` bytes, and a
+``Link: <...>; rel="next"`` header names the next page while there is one.
 With ``settings.token`` set, every request on every route needs
 ``Authorization: Bearer <token>`` (the scheme is case-insensitive); an empty token is none.
 With ``settings.sessions`` false only ``/fhir/...`` is served (a plain FHIR server).
@@ -88,6 +91,25 @@ class Auth:
         scheme, _, given = (header or "").strip().partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode("utf-8", "replace"), self.token)
+
+
+def _log_params(query) -> tuple[int, int | None]:  # noqa: ANN001 - starlette QueryParams
+    """``since`` (a seq, default 0) and ``_count`` (default: the server's page size) of a log request."""
+    out: list[int | None] = []
+    for name, default in (("since", 0), ("_count", None)):
+        values = query.getlist(name)
+        if not values:
+            out.append(default)
+            continue
+        if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 15 or (name == "_count" and int(values[0]) == 0):
+            raise FhirError(400, f"Invalid {name} {values[-1]!r} for the session log: expected one "
+                            f"{'positive ' if name == '_count' else ''}whole number.", code="invalid")
+        out.append(int(values[0]))
+    unknown = sorted(set(query.keys()) - {"since", "_count"})
+    if unknown:
+        raise FhirError(400, f"Unknown parameter {unknown[0]!r} for the session log (use since and _count).",
+                        code="invalid")
+    return out[0], out[1]
 
 
 def _send(resp: FhirResponse) -> Response:
@@ -241,8 +263,21 @@ def create_app(settings: ServerSettings | None = None, store: Store | None = Non
 
     @app.get("/sessions/{sid}/log")
     async def session_log(request: Request, sid: str) -> Response:
-        entries, error = await guarded(request, service.session_log, sid)
-        return error or Response(dumps(entries), media_type="application/json")
+        """A page of the write log (``?since=SEQ&_count=N``); ``Link: rel="next"`` when more."""
+        try:
+            since, count = _log_params(request.query_params)
+        except FhirError as exc:
+            return unauthorized(request) or _send(outcome_response(exc))
+        page, error = await guarded(request, service.log_page, sid, since, count)
+        if error is not None:
+            return error
+        body, after = page
+        headers = {}
+        if after is not None:
+            root = request_root(request.scope, {k.lower(): v for k, v in request.headers.items()}, settings)
+            more = f"{root}/sessions/{sid}/log?since={after}" + (f"&_count={count}" if count else "")
+            headers["link"] = f'<{more}>; rel="next"'
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.delete("/sessions/{sid}")
     async def delete_session(request: Request, sid: str) -> Response:

@@ -160,10 +160,32 @@ class FhirService:
                             f"{self.settings.session_idle_seconds:g} s idle)", code="not-found")
 
     def session_log(self, sid: str) -> list[dict]:
+        """The whole write log (in-process callers; over HTTP it is paged, see ``log_page``)."""
         self._check_session(sid)
         rows = self.store.conn().execute(
             "SELECT entry FROM write_log WHERE session=? ORDER BY seq", (sid,)).fetchall()
         return [orjson.loads(r[0]) for r in rows]
+
+    def log_page(self, sid: str, since: int = 0, count: int | None = None) -> tuple[bytes, int | None]:
+        """One page of the write log as a JSON array: the entries with ``seq > since``, at
+        most ``count`` (clamped to ``max_log_entries``) and at most ``max_reply_bytes`` bytes
+        (always at least one entry). -> (body, the seq to continue after, or None at the end)."""
+        self._check_session(sid)
+        limit = min(count or self.settings.max_log_entries, self.settings.max_log_entries)
+        budget = self.settings.max_reply_bytes - 2
+        rows = self.store.conn().execute(
+            "SELECT seq, entry FROM write_log WHERE session=? AND seq>? ORDER BY seq LIMIT ?",
+            (sid, since, limit + 1)).fetchall()
+        parts: list[bytes] = []
+        size, last = 0, since
+        for seq, entry in rows[:limit]:
+            if parts and size + len(entry) + 1 > budget:
+                return b"[" + b",".join(parts) + b"]", last
+            parts.append(entry)
+            size += len(entry) + 1
+            last = seq
+        more = len(rows) > limit
+        return b"[" + b",".join(parts) + b"]", (last if more else None)
 
     def delete_session(self, sid: str) -> None:
         if not self.session_exists(sid):

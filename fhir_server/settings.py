@@ -15,6 +15,7 @@
 | default_count        | MEDAGENT_DEFAULT_COUNT        | 50 (page size without ``_count``)  |
 | max_count            | MEDAGENT_MAX_COUNT            | 1000 (``_count`` is clamped to it) |
 | max_include          | MEDAGENT_MAX_INCLUDE          | 1000 (included resources per page) |
+| max_log_entries      | MEDAGENT_MAX_LOG_ENTRIES      | 1000 (write-log entries per page)  |
 | max_sessions         | MEDAGENT_MAX_SESSIONS         | 1000 (open sessions; then 429)     |
 | session_idle_seconds | MEDAGENT_SESSION_IDLE_SECONDS | 3600 (an idle session is deleted)  |
 | threads              | MEDAGENT_THREADS              | 4 (worker threads for FHIR requests)|
@@ -23,6 +24,10 @@
 ``threads``: FHIR requests run in worker threads (SQLite releases the GIL while it works);
 on the 2-core reference machine 4 threads served ~40 % more searches per second than
 anyio's default of 40, which mostly contend for the GIL (benchmarks/fhir_server.py).
+
+``max_log_entries``: ``GET /sessions/{id}/log`` answers at most this many entries and at
+most ``max_reply_bytes`` bytes per page; a ``Link: <...?since=SEQ>; rel="next"`` header
+names the next page.
 
 ``public_url``: the root written into ``Location``, ``fullUrl``, paging links and a
 session's ``base_url`` (e.g. ``https://ehr.example.org``; the FHIR base is ``<root>/fhir``).
@@ -56,6 +61,7 @@ class ServerSettings(BaseSettings):
     default_count: int = Field(50, gt=0)
     max_count: int = Field(1000, gt=0)
     max_include: int = Field(1000, ge=0)
+    max_log_entries: int = Field(1000, gt=0)
     max_sessions: int = Field(1000, gt=0)
     session_idle_seconds: float = Field(3600, gt=0)
     threads: int = Field(4, gt=0, le=256)

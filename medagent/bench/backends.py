@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -71,6 +71,14 @@ def session_root(fhir_url: str) -> str:
     if root.endswith("/fhir"):
         root = root[: -len("/fhir")]
     return root
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        doc = response.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _is_fhir_reply(response: httpx.Response) -> bool:
@@ -133,30 +141,52 @@ class HttpBackend:
         return doc["id"], client
 
     async def close(self, session: str) -> list[dict[str, Any]]:
-        doc = (await self._call("GET", f"{self.root}/sessions/{session}/log")).json()
+        writes: list[dict[str, Any]] = []
+        url = f"{self.root}/sessions/{session}/log"
+        while True:  # the log is paged: follow Link rel="next" (its since=, under our own root)
+            response = await self._call("GET", url)
+            doc = response.json()
+            if isinstance(doc, dict):
+                doc = doc.get("entries", doc.get("log", []))
+            writes.extend(doc)
+            since = parse_qs(urlsplit(response.links.get("next", {}).get("url", "")).query).get("since")
+            if not since or not doc:
+                break
+            url = f"{self.root}/sessions/{session}/log?since={since[0]}"
         await self._call("DELETE", f"{self.root}/sessions/{session}")
-        if isinstance(doc, dict):
-            doc = doc.get("entries", doc.get("log", []))
-        return list(doc)
+        return writes
 
     async def check(self, suite: Any) -> None:
-        """Fail early, in one line, when the server is unreachable or lacks the suite's patients
-        (the server does not publish its cohort checksum, so a sample Patient is read)."""
-        mrn = next((t.patient for t in suite.tasks if t.patient), None)
-        if mrn is None:
-            return
-        url = f"{self.fhir_url.rstrip('/')}/Patient/{mrn}"
+        """Fail early, in one line, when the server is unreachable or does not hold the suite's
+        cohort: its marker (``Basic``, carrying the cohort checksum) and the baseline's counts of
+        ``patients.marker.SAMPLE_TYPES``, as in the shared-server mode (cohorts of different
+        profiles share patient MRNs, so a sample Patient cannot tell them apart). Transient
+        failures are retried like every session call."""
+        from patients.marker import SAMPLE_TYPES, CohortCheck, marker_checksum, marker_counts, marker_id
+
+        base = self.fhir_url.rstrip("/")
+        url = f"{base}/Basic/{marker_id(suite.cohort_checksum)}"
         response = await self._call("GET", url, missing_ok=True, error=ConfigError)
         if response.status_code == 404 and not _is_fhir_reply(response):
-            hint = (f"; the URL likely lacks /fhir: try --fhir-url {self.fhir_url.rstrip('/')}/fhir"
-                    if not self.fhir_url.rstrip("/").endswith("/fhir") else "")
+            hint = f"; the URL likely lacks /fhir: try --fhir-url {base}/fhir" if not base.endswith("/fhir") else ""
             raise ConfigError(f"{self.fhir_url} is not a FHIR base URL (GET {url} answered HTTP 404 "
                               f"without an OperationOutcome){hint}")
-        if response.status_code == 404:
+        marker = _json(response) if response.status_code == 200 else None
+        if not isinstance(marker, dict) or marker_checksum(marker) != suite.cohort_checksum:
+            check = CohortCheck(None)
+        else:
+            recorded = marker_counts(marker)
+            found: dict[str, int | None] = {}
+            for rtype in SAMPLE_TYPES:
+                reply = await self._call("GET", f"{base}/{rtype}?_summary=count", error=ConfigError)
+                total = (_json(reply) or {}).get("total")
+                found[rtype] = total if isinstance(total, int) else None
+            check = CohortCheck(marker, {t: recorded.get(t, 0) for t in SAMPLE_TYPES}, found)
+        if not check.ok:
             raise ConfigError(
-                f"FHIR server {self.fhir_url} has no Patient/{mrn}: it does not hold the cohort of suite "
-                f"{suite.id} (profile {getattr(suite, 'cohort_profile', 'mab-v1')}, seed {suite.cohort_seed}, "
-                f"{suite.cohort_n_patients} patients)"
+                f"FHIR server {self.fhir_url} does not hold the cohort of suite {suite.id} "
+                f"(profile {getattr(suite, 'cohort_profile', 'mab-v1')}, seed {suite.cohort_seed}, "
+                f"{suite.cohort_n_patients} patients: {check.reason()})"
             )
 
     async def aclose(self) -> None:

@@ -1,5 +1,10 @@
 """Docker: the Dockerfile and compose file checked statically, the health probe against a
-real server, the no-engine error, and (marked ``docker``) the container really started."""
+real server, the no-engine error, and (marked ``docker``) the image really built and run.
+
+The docker-marked tests need a running engine and the base image ``python:3.11-slim``;
+on a machine without an image registry, docs/docker.md has the exact commands that set
+both up here (Debian's docker.io, a debootstrapped bookworm rootfs ``docker import``ed
+under that tag). Run them with ``python -m pytest -m docker tests/docker``."""
 
 from __future__ import annotations
 
@@ -240,6 +245,11 @@ def test_bad_port_is_refused_before_contacting_docker():
 
 
 # --- with a Docker engine ---------------------------------------------------------------
+# These build TEST_IMAGE from the Dockerfile with the small test cohort baked in (the build
+# arguments; a few seconds once the layers are cached). The base image is local: see
+# docs/docker.md for how it was made on a machine without an image registry.
+
+TEST_IMAGE = "medagent-fhir:test-small"
 
 
 def _engine_or_skip():
@@ -249,50 +259,104 @@ def _engine_or_skip():
         pytest.skip(str(exc))
 
 
-@pytest.mark.docker
-@pytest.mark.slow
-def test_container_serves_the_seeded_cohort_and_is_removed():
+@pytest.fixture(scope="session")
+def test_image():
+    """(engine, tag): the image of this checkout, seeded with the small mab-v1 cohort."""
+    from tests.fixtures_cohort import SMALL_N, SMALL_SEED
+
     client = _engine_or_skip()
+    client.images.build(path=str(ROOT), dockerfile=DOCKERFILE, tag=TEST_IMAGE, rm=True,
+                        buildargs={"COHORT_PROFILE": "mab-v1", "COHORT_SEED": str(SMALL_SEED),
+                                   "COHORT_PATIENTS": str(SMALL_N)})
+    yield client, TEST_IMAGE
+    client.close()
+
+
+def _size_rw(client, cid: str) -> int:
+    """The container's writable layer in bytes (``docker ps --size``)."""
+    (row,) = client.api.containers(all=True, size=True, filters={"id": cid})
+    assert row["SizeRootFs"] > 0  # sizes were computed (SizeRw is left out when it is 0)
+    return row.get("SizeRw", 0)
+
+
+def _fhir_containers(client):
+    return client.containers.list(all=True, filters={"label": "org.medagent.role=fhir"})
+
+
+@pytest.mark.docker
+def test_container_serves_the_seeded_cohort_and_is_removed(test_image):
+    from tests.fixtures_cohort import SMALL_N
+
+    client, image = test_image
     lines: list[str] = []
-    with docker_fhir(port=0, on_status=lines.append) as base_url:
+    with docker_fhir(image, port=0, build=False, on_status=lines.append) as base_url:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/fhir", base_url)
         meta = httpx.get(f"{base_url}/metadata", timeout=10)
         assert meta.status_code == 200 and meta.json()["resourceType"] == "CapabilityStatement"
         bundle = httpx.get(f"{base_url}/Patient", params={"_summary": "count"}, timeout=10).json()
-        assert bundle["total"] == 100  # the default cohort, seeded at build time
-        running = client.containers.list(filters={"label": "org.medagent.role=fhir"})
+        assert bundle["total"] == SMALL_N  # the cohort seeded at build time
+        running = [c for c in _fhir_containers(client) if c.status == "running"]
         assert running
+        assert client.api.inspect_container(running[0].id)["Config"]["User"] == "medagent"
     assert not client.containers.list(all=True, filters={"id": running[0].id})
     assert any("waiting for" in line for line in lines)
 
 
 @pytest.mark.docker
-@pytest.mark.slow
-def test_container_is_removed_after_an_error_inside():
-    client = _engine_or_skip()
+def test_container_is_removed_after_an_error_inside(test_image):
+    client, image = test_image
     with pytest.raises(RuntimeError, match="boom"):
-        with docker_fhir(port=0):
-            before = client.containers.list(filters={"label": "org.medagent.role=fhir"})
+        with docker_fhir(image, port=0, build=False):
+            before = _fhir_containers(client)
             raise RuntimeError("boom")
     assert not client.containers.list(all=True, filters={"id": before[0].id})
 
 
 @pytest.mark.docker
-@pytest.mark.slow
-def test_session_writes_do_not_grow_the_writable_layer():
-    """A session write must not copy the baseline database into the container's layer."""
-    client = _engine_or_skip()
-    with docker_fhir(port=0) as base_url:
+def test_session_writes_do_not_grow_the_writable_layer(test_image):
+    """Sessions write to the /data volume: the baseline database (140 MB for the small
+    cohort, 1.4 GB for the default one) is never copied into the container's writable layer."""
+    client, image = test_image
+    with docker_fhir(image, port=0, build=False) as base_url:
         root = base_url.removesuffix("/fhir")
+        (container,) = [c for c in _fhir_containers(client) if c.status == "running"]
+        before = _size_rw(client, container.id)
         session = httpx.post(f"{root}/sessions", timeout=10).json()
-        obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
-        assert httpx.post(f"{session['base_url']}/Observation", json=obs, timeout=30).status_code == 201
-        (container,) = client.containers.list(filters={"label": "org.medagent.role=fhir"})
-        size = client.api.inspect_container(container.id, size=True)["SizeRw"]
-        assert size < 50 * 1024 * 1024, f"the writable layer grew to {size:,} bytes"
-        volumes = [m["Name"] for m in container.attrs["Mounts"] if m["Destination"] == "/data"]
-        assert volumes
-    assert not client.volumes.list(filters={"name": volumes[0]})  # removed with the container
+        fhir = f"{root}/sessions/{session['id']}/fhir"
+        patient = httpx.get(f"{base_url}/Patient", params={"_count": 1}, timeout=10).json()["entry"][0]["resource"]
+        for n in range(20):
+            obs = {"resourceType": "Observation", "status": "final", "code": {"text": f"x{n}"},
+                   "subject": {"reference": f"Patient/{patient['id']}"}}
+            assert httpx.post(f"{fhir}/Observation", json=obs, timeout=30).status_code == 201
+        assert len(httpx.get(f"{root}/sessions/{session['id']}/log", timeout=10).json()) == 20
+        assert httpx.delete(f"{root}/sessions/{session['id']}", timeout=10).status_code == 204
+        after = _size_rw(client, container.id)
+        assert after < 50 * 1024 * 1024, f"the writable layer grew to {after:,} bytes (from {before:,})"
+        container.reload()
+        (data,) = [m for m in container.attrs["Mounts"] if m["Destination"] == "/data"]
+        assert data["Type"] == "volume" and data["RW"]
+        # the baseline is in the volume, so a write that landed there cannot have grown the layer
+        listing = container.exec_run(["sh", "-c", "stat -c '%s %n' /data/medagent.db"]).output.decode()
+        assert int(listing.split()[0]) > 50 * 1024 * 1024  # large enough that a copy would show
+    assert not client.volumes.list(filters={"name": data["Name"]})  # removed with the container
+
+
+@pytest.mark.docker
+def test_bench_against_the_container(test_image, small_suite, tmp_path):
+    """The oracle through the session API of the container (its cohort recognised by the marker)."""
+    import tasks
+
+    from medagent.cli import main
+    from medagent.leaderboard._rundir import read_run
+
+    _client, image = test_image
+    jsonl, _ = tasks.write_suite(small_suite, tmp_path / "suite")
+    with docker_fhir(image, port=0, build=False) as base_url:
+        assert main(["bench", "--suite", str(jsonl), "--out", str(tmp_path / "run"),
+                     "--agent", "oracle", "--fhir-url", base_url, "--quiet"]) == 0
+    folder = read_run(tmp_path / "run", need_summary=True)
+    assert folder.summary["overall"] == 1.0
+    assert any(t["writes"] for t in folder.trials)
 
 
 def test_serve_command_per_cohort():

@@ -164,3 +164,70 @@ def test_transaction_conditional_create_reuses_the_match(service):
     assert [e["response"]["status"] for e in out["entry"]] == ["200 OK", "201 Created"]
     assert out["entry"][1]["resource"]["subject"]["reference"] == "Patient/S8888888"
     assert search(service, "Patient", [])["total"] == 1
+
+
+# --- GET /sessions/{id}/log is paged (at most max_log_entries and max_reply_bytes a page) ---
+
+
+def _session_with_writes(server, n: int) -> tuple[str, str]:
+    import httpx
+
+    sid = httpx.post(f"{server.root_url}/sessions").json()["id"]
+    for i in range(n):
+        reply = httpx.put(f"{server.root_url}/sessions/{sid}/fhir/Patient/S00009{i:02d}",
+                          json=patient(f"S00009{i:02d}", family="Pager" * 20))
+        assert reply.status_code == 201
+    return sid, f"{server.root_url}/sessions/{sid}/log"
+
+
+def _pages(url: str, **params) -> list[tuple[list[int], str | None]]:
+    import httpx
+
+    out = []
+    while url:
+        reply = httpx.get(url, params=params or None)  # (an empty dict would drop the link's query)
+        assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
+        url = reply.links.get("next", {}).get("url")
+        out.append(([e["seq"] for e in reply.json()], url))
+        params = {}
+        assert len(out) < 20
+    return out
+
+
+def test_session_log_over_http_is_paged_by_count(running_server):
+    server = running_server(max_log_entries=3)
+    sid, url = _session_with_writes(server, 7)
+    pages = _pages(url)
+    assert [seqs for seqs, _ in pages] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert pages[0][1] == f"{url}?since=3" and pages[-1][1] is None
+    # a smaller _count is kept in the next link; a larger one is clamped to the server's cap
+    assert [seqs for seqs, _ in _pages(url, _count=2)] == [[1, 2], [3, 4], [5, 6], [7]]
+    assert [seqs for seqs, _ in _pages(url, _count=500)] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert [seqs for seqs, _ in _pages(url, since=5)] == [[6, 7]]
+    assert [seqs for seqs, _ in _pages(url, since=7)] == [[]]
+
+
+def test_session_log_over_http_is_paged_by_size(running_server):
+    import httpx
+
+    server = running_server(max_reply_bytes=4000)
+    sid, url = _session_with_writes(server, 9)
+    sizes = [len(httpx.get(url, params={"since": s, "_count": 1}).content) for s in range(9)]
+    assert max(sizes) < 4000 < sum(sizes)  # one entry fits a page, all of them do not
+    pages = _pages(url)
+    assert len(pages) > 1 and [s for seqs, _ in pages for s in seqs] == list(range(1, 10))
+    for seqs, _ in pages:
+        assert len(httpx.get(url, params={"since": seqs[0] - 1, "_count": len(seqs)}).content) <= 4000
+
+
+def test_session_log_bad_paging_parameters_are_400(running_server):
+    import httpx
+
+    server = running_server()
+    sid, url = _session_with_writes(server, 1)
+    for params in ({"since": "abc"}, {"since": "-1"}, {"_count": "0"}, {"_count": "1e9"},
+                   {"since": ["1", "2"]}, {"_offset": "3"}):
+        reply = httpx.get(url, params=params)
+        assert reply.status_code == 400, params
+        assert reply.json()["resourceType"] == "OperationOutcome"
+    assert httpx.get(f"{server.root_url}/sessions/nope/log", params={"since": "1"}).status_code == 404

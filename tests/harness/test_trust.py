@@ -428,8 +428,8 @@ def test_a_transient_fhir_failure_is_retried(bench_suite, bench_suite_path, fhir
     budget = {"503": 3, "drop": 2}
 
     def rule(method: str, path: str) -> str | None:
-        for action in ("503", "drop"):
-            if budget[action] and method == "GET" and "/Observation" in path:
+        for action in ("503", "drop"):  # the trials' own reads (in sessions)
+            if budget[action] and method == "GET" and "/sessions/" in path and "/Observation" in path:
                 budget[action] -= 1
                 return action
         if budget["drop"] and path.endswith("/log"):
@@ -447,12 +447,32 @@ def test_a_transient_fhir_failure_is_retried(bench_suite, bench_suite_path, fhir
     assert all(r["status"] < 500 for t in folder.trials for r in t["fhir_requests"])
 
 
+def test_the_cohort_check_retries_a_transient_failure(bench_suite_path, fhir_upstream, tmp_path):
+    """The check before the first trial (marker, then baseline counts) rides out a 503 and a
+    dropped connection like the session calls do; it does not refuse a server that holds the cohort."""
+    from tests.harness.flaky_fhir import FlakyProxy
+
+    budget = {"/fhir/Basic/": ["503"], "/fhir/Observation?_summary=count": ["drop", "503"]}
+
+    def rule(method: str, path: str) -> str | None:
+        for prefix, actions in budget.items():
+            if method == "GET" and path.startswith(prefix) and actions:
+                return actions.pop()
+        return None
+
+    with FlakyProxy(fhir_upstream.root_url, rule) as proxy:
+        rc = _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--fhir-url", proxy.base_url,
+                    "--tasks", "1")
+        assert proxy.failed == 3
+    assert rc == 0 and read_run(tmp_path / "run", need_summary=True).summary["overall"] == 1.0
+
+
 def test_a_persistent_fhir_failure_is_an_error_on_that_trial_only(bench_suite, bench_suite_path, fhir_upstream,
                                                                   tmp_path):
     from tests.harness.flaky_fhir import FlakyProxy
 
     def rule(method: str, path: str) -> str | None:
-        if method == "GET" and "/Observation" in path:
+        if method == "GET" and "/sessions/" in path and "/Observation" in path:  # the trials' reads
             return "503"
         return None
 

@@ -55,3 +55,58 @@ def test_a_server_without_the_cohort_or_unreachable_is_one_line(bench_suite_path
                  "--fhir-url", server.base_url, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "failed" in err and "\n" not in err.strip()
+
+
+def test_a_server_of_the_other_profile_is_refused_by_its_marker(bench_suite, bench_service, tmp_path, capsys):
+    """mab-v1 and edge-v1 cohorts of one seed and size share their patients' MRNs, so a sample
+    Patient cannot tell them apart: the session-API check reads the cohort marker instead."""
+    import httpx
+
+    import patients
+    import tasks
+    from fhir_server import serve_in_thread
+
+    edge = tasks.build_suite("edge-twin", 11, patients.ensure_cohort(bench_suite.cohort_seed,
+                                                                      bench_suite.cohort_n_patients, "edge-v1"),
+                             per_category=1)
+    assert edge.cohort_profile == "edge-v1" and edge.cohort_checksum != bench_suite.cohort_checksum
+    jsonl, _ = tasks.write_suite(edge, tmp_path / "suite")
+    with serve_in_thread(bench_service.store) as server:  # holds the mab-v1 cohort
+        mrn = next(t.patient for t in edge.tasks if t.patient)
+        assert httpx.get(f"{server.base_url}/Patient/{mrn}").status_code == 200  # a sample Patient matches
+        capsys.readouterr()
+        assert main(["bench", "--suite", str(jsonl), "--out", str(tmp_path / "run"), "--agent", "oracle",
+                     "--fhir-url", server.base_url, "--sessions", "on", "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "Traceback" not in err
+        assert err.startswith(f"medagent: error: FHIR server {server.base_url} does not hold the cohort of suite "
+                              "edge-twin (profile edge-v1")
+        assert "no cohort marker on the server" in err
+        # the suite of the cohort it does hold still runs
+        assert main(["bench", "--suite", str(tasks.write_suite(bench_suite, tmp_path / "mab")[0]),
+                     "--out", str(tmp_path / "ok"), "--agent", "oracle", "--fhir-url", server.base_url,
+                     "--sessions", "on", "--tasks", "1", "--quiet"]) == 0
+
+
+def test_http_backend_collects_every_page_of_the_log(running_server):
+    """The server pages GET /sessions/{id}/log; the bench's backend follows every page."""
+    import asyncio
+
+    import httpx
+
+    from medagent.bench.backends import HttpBackend
+    from tests.fhir_server.test_sessions import _session_with_writes
+
+    server = running_server(max_log_entries=2)
+    sid, url = _session_with_writes(server, 5)
+
+    async def close() -> list[dict]:
+        backend = HttpBackend(server.base_url)
+        try:
+            return await backend.close(sid)
+        finally:
+            await backend.aclose()
+
+    writes = asyncio.run(close())
+    assert [e["seq"] for e in writes] == [1, 2, 3, 4, 5]
+    assert httpx.get(url).status_code == 404  # and the session was deleted
