@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medagent.results import summarize, write_json
+from medagent.results import summarize
+from medagent.runfolder import write_json
 
 __all__ = ["SummaryWriter"]
 

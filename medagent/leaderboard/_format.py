@@ -31,7 +31,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from medagent.errors import SubmissionError
+from medagent.atomic import atomic_write
+from medagent import runfolder
+from medagent.errors import ResultsError, SubmissionError
 
 FORMAT = "medagent-submission"
 VERSION = 1
@@ -66,21 +68,18 @@ class Metadata(BaseModel):
     faults: str = "none"  # the FHIR fault profile of the run (medagent.faults)
 
 
-class TrialRecord(BaseModel):
-    """The keys verification needs; every other recorded key is kept as is."""
-
-    model_config = ConfigDict(extra="allow")
+class TrialRecord(runfolder.TrialRecord):
+    """A trial record (:class:`medagent.runfolder.TrialRecord`) within the bounds an
+    untrusted file must keep; every other recorded key is kept as is."""
 
     trial_id: str = Field(max_length=200)
     task_id: str = Field(max_length=200)
     epoch: int = Field(ge=1, le=10_000)
-    category: int
     kind: str = Field(max_length=32)
     status: str = Field(max_length=32)
     error: str | None = Field(default=None, max_length=64_000)
     answer: list | None = Field(default=None, max_length=1_000)
     writes: list[dict] = Field(default_factory=list, max_length=1_000)
-    grade: dict | None = None
     fhir_requests: list | None = Field(default=None, max_length=10_000)
     tool_calls: list | None = Field(default=None, max_length=10_000)
     messages: list | None = Field(default=None, max_length=10_000)
@@ -160,10 +159,7 @@ def write_submission(doc: dict, path: Path, *, compress: bool | None = None) -> 
     if compress or (compress is None and path.name.endswith(".gz")):
         data = gzip.compress(data, mtime=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, data)
 
 
 def layout_bytes(doc: dict) -> bytes:
@@ -195,13 +191,35 @@ def parse_header(header: dict) -> HeaderModel:
             f"malformed submission: unsupported version {header.get('version')!r} (expected {VERSION})"
         )
     try:
-        return HeaderModel.model_validate({k: v for k, v in header.items() if k != "trials"})
+        parsed = HeaderModel.model_validate({k: v for k, v in header.items() if k != "trials"})
     except ValidationError as exc:
         raise _malformed(exc) from None
+    _run_folder_document(runfolder.RunInfo, parsed.run, "run")
+    _run_folder_document(runfolder.Summary, parsed.scores, "scores")
+    return parsed
+
+
+def _run_folder_document(model: type[runfolder.RunInfo | runfolder.Summary], doc: dict, where: str) -> None:
+    """``run`` and ``scores`` are run.json and summary.json as recorded: read through their
+    models (a newer run-folder format is refused, as by every reader of a run folder)."""
+    _version(doc, where)
+    try:
+        model.model_validate(doc)
+    except ValidationError as exc:
+        raise _malformed(exc, (where,)) from None
+
+
+def _version(doc: dict, where: str) -> None:
+    try:
+        runfolder.format_version(doc, where)
+    except ResultsError as exc:
+        raise SubmissionError(str(exc)) from None
 
 
 def parse_trial(index: int, record: Any) -> TrialRecord:
     """Validate one trial record (``index`` counts from 0, as in ``trials.<index>``)."""
+    if isinstance(record, dict):
+        _version(record, f"trials.{index}")
     try:
         return TrialRecord.model_validate(record)
     except ValidationError as exc:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from medagent.leaderboard._rundir import read_trials
-from medagent.results import TrialLog, summarize, wilson_interval
+from medagent.results import summarize, wilson_interval
+from medagent.runfolder import TrialLog, read_trials
 
 
 def _record(n: int, passed: bool = True) -> dict:
@@ -68,7 +68,8 @@ def test_append_many_is_one_group_commit_of_whole_lines(tmp_path, monkeypatch):
     syncs = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd)))
-    log.append_many([{"trial_id": "a#1", "note": "key sk-XYZ"}, {"trial_id": "b#1"}], ["sk-XYZ"])
+    log.append_many([{**_record(1), "trial_id": "a#1", "note": "key sk-XYZ"}, {**_record(2), "trial_id": "b#1"}],
+                    ["sk-XYZ"])
     log.append_many([], ["sk-XYZ"])
     log.close()
     assert len(syncs) == 1
