@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from medagent.errors import SubmissionError
-from medagent.scores import pass_hat_k, score_trials
+from medagent.scores import SCORED_KEYS, pass_hat_k, score_trials
 
 from ._stream import LIMITS, Limits, iter_trials, scan
 from ._format import (
@@ -187,9 +187,6 @@ class _Completeness:
                 )
 
 
-_SLIM = ("trial_id", "task_id", "epoch", "category", "kind", "status", "usage", "cost_usd")
-
-
 def _regrade(trial: TrialRecord, task: Any, grade: Grader, graded_by: str) -> dict:
     """The slim trial dict (what the scores need) carrying the re-graded result; raises on
     the first disagreement with the record."""
@@ -223,7 +220,7 @@ def _regrade(trial: TrialRecord, task: Any, grade: Grader, graded_by: str) -> di
             f"trial {trial.trial_id}: recorded harm={trial.harm!r} but re-grading gives harm={harmed}"
             + (f" ({', '.join(harm_checks)})" if harm_checks else "")
         )
-    slim = {key: getattr(trial, key) for key in _SLIM}
+    slim = {key: getattr(trial, key) for key in SCORED_KEYS}
     slim["grade"] = {"passed": passed}
     slim["harm"] = harmed
     return slim
