@@ -4,9 +4,9 @@
 {"format": "medagent-submission", "version": 1,
  "metadata": {"model", "provider", "agent", "date", "submitted_at", "medagent_version",
               "suite", "suite_checksum", "cohort_checksum", "epochs", "protocol", "max_steps"},
- "run":    {…run.json as recorded…},
- "scores": {…summary.json as recorded…},
- "trials": [{…one trials.jsonl record: answer, writes, grade, messages, tool_calls, …}],
+ "run":    {…run.json as recorded (medagent.runfolder.RunInfo)…},
+ "scores": {…summary.json as recorded (Summary)…},
+ "trials": [{…one trials.jsonl record (TrialRecord): answer, writes, grade, messages, …}],
  "digest": "sha256:<hex>"}
 ```
 
@@ -17,7 +17,9 @@ checks are replaying and re-grading (see ``_verify``), since anyone can recomput
 The file is that canonical JSON laid out one trial per line (a newline is JSON whitespace,
 so the file is still one JSON document): the first line holds every key before
 ``"trials":[``, then one line per trial, then the closing ``],"version":1}``. Readers
-stream it a line at a time within fixed bounds (``_stream.Limits``).
+stream it a line at a time within fixed bounds (``_stream.Limits``). ``run``, ``scores``
+and every trial are read through the run folder's models (:mod:`medagent.runfolder`):
+a newer run-folder ``format_version`` is refused in one line, one without reads as 1.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from medagent.atomic import atomic_write
 from medagent import runfolder
+from medagent.atomic import atomic_write
 from medagent.errors import ResultsError, SubmissionError
 
 FORMAT = "medagent-submission"
