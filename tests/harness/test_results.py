@@ -75,3 +75,16 @@ def test_append_many_is_one_group_commit_of_whole_lines(tmp_path, monkeypatch):
     assert len(syncs) == 1
     records = read_trials(path)
     assert [r["trial_id"] for r in records] == ["a#1", "b#1"] and records[0]["note"] == "key ***"
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    from medagent.atomic import atomic_file, atomic_write
+
+    target = tmp_path / "summary.json"
+    atomic_write(target, b"old\n")
+    with pytest.raises(RuntimeError), atomic_file(target) as out:
+        out.write(b"half of the new")
+        raise RuntimeError("the writer failed")
+    assert target.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    assert atomic_write(target, "new\n").read_bytes() == b"new\n"
