@@ -125,7 +125,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 class RunInfo(_Document):
-    """``run.json``: how the run was made (``medagent.runner_bench.run_document``)."""
+    """``run.json``: how the run was made (written when ``medagent bench`` starts a run)."""
 
     what: ClassVar[str] = RUN_JSON
 
@@ -156,7 +156,7 @@ class RunInfo(_Document):
 
 
 class TrialRecord(_Document):
-    """One line of ``trials.jsonl`` (``medagent.runner.TrialRunner.run``)."""
+    """One line of ``trials.jsonl`` (built by the trial runner of ``medagent bench``)."""
 
     what: ClassVar[str] = "a trial record"
 
