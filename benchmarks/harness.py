@@ -59,9 +59,9 @@ def _raw_dispatch(service, scripts) -> tuple[float, int, list[float]]:
 
 
 def _trial_totals(run_dir: Path) -> dict[str, float]:
-    from medagent.results import read_trial_records
+    from medagent.runfolder import read_trials
 
-    trials = read_trial_records(run_dir)
+    trials = read_trials(run_dir / "trials.jsonl")
     timing = [t.get("timing") or {} for t in trials]
     return {
         "trials": len(trials),

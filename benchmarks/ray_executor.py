@@ -51,8 +51,7 @@ def _suite_run(suite_id: str, executor: str, workers: int) -> tuple[float, float
 
 def _group_commit(trials_path: Path, batch: int = 32) -> None:
     """The same records appended one fsync each vs one fsync per ``batch`` (the Ray driver's way)."""
-    from medagent.leaderboard._rundir import read_trials
-    from medagent.results import TrialLog
+    from medagent.runfolder import TrialLog, read_trials
 
     records = read_trials(trials_path)
     times = {}

@@ -192,7 +192,7 @@ class Episode:
     async def _finish(self, *, terminated: bool) -> tuple[str, float, bool, bool, dict[str, Any]]:
         import tasks
 
-        from medagent.results import to_jsonable
+        from medagent.runfolder import to_jsonable
 
         priv = _PRIVATE[self]
         env = priv.env

@@ -1,10 +1,12 @@
-"""How results name and order things, in one place (terminal views, report, leaderboard).
+"""How results name, order and format things, in one place (terminal views, report, leaderboard).
 
 - :func:`natural_key`: ``task1_2`` before ``task1_10``, ``C2`` before ``C10``.
 - :func:`trial_order`: trials by category, task number, epoch.
 - :func:`category_title` / :func:`category_label`: a category number with its name from
   the task registry (``tasks.get_category``); a number the registry does not know keeps
   just its number.
+- :func:`pct`, :func:`usd`, :func:`signed`: a fraction as a percentage, a cost in dollars,
+  a harm-weighted score with its sign; ``—`` for a missing value.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["category_label", "category_title", "natural_key", "trial_order"]
+__all__ = ["category_label", "category_title", "natural_key", "pct", "signed", "trial_order", "usd"]
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -51,3 +53,22 @@ def category_label(number: object, *, short: bool = False) -> str:
     if not title:
         return head
     return f"{head} {title}" if short else f"{head} · {title}"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """``62.5%``; ``—`` when there is no value."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def usd(value: float | int | str | None) -> str:
+    """``$0.0012`` below a dollar, ``$1,234.56`` from one; ``—`` when no cost is known (an
+    agent without a model, an unpriced model)."""
+    if value is None:
+        return "—"
+    value = float(value)
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def signed(value: float | None) -> str:
+    """A harm-weighted score (−1 … +1) with its sign, e.g. ``+0.62``."""
+    return "—" if value is None else f"{value:+.2f}"

@@ -14,14 +14,10 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
-from medagent.labels import category_label, natural_key, trial_order
-from medagent.leaderboard._scores import reference_scores, trial_harmed, trial_passed
+from medagent.labels import category_label, natural_key, pct, signed, trial_order, usd
+from medagent.scores import reference_scores, trial_harmed, trial_passed
 
 __all__ = ["Progress", "print_summary", "print_trial", "score_line", "summary_table"]
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
 
 
 class Progress:
@@ -46,7 +42,7 @@ class Progress:
 
     def _fields(self) -> dict[str, str]:
         rate = self.passed / self.done if self.done else None
-        return {"rate": _pct(rate), "errors": str(self.errors), "cost": f"{self.cost:.4f}"}
+        return {"rate": pct(rate), "errors": str(self.errors), "cost": f"{self.cost:.4f}"}
 
     def update(self, record: dict[str, Any]) -> None:
         self.done += 1
@@ -77,46 +73,41 @@ def summary_table(summary: dict[str, Any]) -> Table:
     weighted_cat = weighted.get("per_category") or {}
 
     def harm_text(block: dict | None) -> str:
-        return f"{block.get('count', 0)} ({_pct(block.get('rate'))})" if block else "—"
+        return f"{block.get('count', 0)} ({pct(block.get('rate'))})" if block else "—"
 
     def reference(scope: str) -> str:
         blind, oracle = reference_scores(baselines, scope)
         if blind is None and oracle is None:
             return "n/a"
-        return f"{_pct(blind) if blind is not None else 'n/a'} / {_pct(oracle) if oracle is not None else 'n/a'}"
+        return f"{pct(blind) if blind is not None else 'n/a'} / {pct(oracle) if oracle is not None else 'n/a'}"
 
-    table.add_row("overall", _pct(summary.get("overall")), harm_text(harm),
+    table.add_row("overall", pct(summary.get("overall")), harm_text(harm),
                   signed(weighted.get("overall")) if weighted else "—", reference("overall"))
     for key, label in (("query", "query tasks"), ("action", "action tasks")):
-        table.add_row(label, _pct(summary.get(key)), "", "", reference(key))
+        table.add_row(label, pct(summary.get(key)), "", "", reference(key))
     per_category = summary.get("per_category") or {}
     for category, value in sorted(per_category.items(), key=lambda kv: natural_key(kv[0])):
         blind = reference_scores({k: (v or {}).get("per_category") or {} for k, v in baselines.items()
                                   if isinstance(v, dict)}, str(category))
-        ref = "n/a" if blind == (None, None) else " / ".join(_pct(v) if v is not None else "n/a" for v in blind)
-        table.add_row(escape(category_label(category)), _pct(value), harm_text(harm_cat.get(str(category))),
+        ref = "n/a" if blind == (None, None) else " / ".join(pct(v) if v is not None else "n/a" for v in blind)
+        table.add_row(escape(category_label(category)), pct(value), harm_text(harm_cat.get(str(category))),
                       signed(weighted_cat.get(str(category))), ref)
     ci = summary.get("overall_ci95")
     if ci:
-        table.add_row("overall 95% CI (Wilson)", f"{_pct(ci[0])} – {_pct(ci[1])}")
+        table.add_row("overall 95% CI (Wilson)", f"{pct(ci[0])} – {pct(ci[1])}")
     for k, value in (summary.get("pass_k") or {}).items():
-        table.add_row(f"pass^{k}", _pct(value))
+        table.add_row(f"pass^{k}", pct(value))
     tokens = summary.get("tokens") or {}
     cost = summary.get("cost_usd")
     table.add_section()
     table.add_row("trials / errors", f"{summary.get('n_trials')} / {summary.get('errors')}")
     table.add_row("tokens (prompt / completion)", f"{tokens.get('prompt_tokens', 0)} / {tokens.get('completion_tokens', 0)}")
-    table.add_row("cost", _usd(cost))
+    table.add_row("cost", usd(cost))
     table.add_row("wall time", f"{summary.get('wall_time_s', 0):.1f} s")
     if summary.get("faults") not in (None, "none"):
         injected = ", ".join(f"{k} {n}" for k, n in (summary.get("faults_injected") or {}).items()) or "none met"
         table.add_row("FHIR faults", f"{summary['faults']} ({injected})")
     return table
-
-
-def signed(value: float | None) -> str:
-    """A harm-weighted score (−1 … +1), e.g. ``+0.62``."""
-    return "—" if value is None else f"{value:+.2f}"
 
 
 def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Path | None = None) -> None:
@@ -134,7 +125,7 @@ def print_summary(console: Console | None, summary: dict[str, Any], out_dir: Pat
 def score_line(summary: dict[str, Any], out_dir: Path) -> str:
     """One line for ``--quiet``: the score, the trial and error counts, the run folder."""
     harm = (summary.get("harm") or {}).get("count")
-    parts = [f"overall {_pct(summary.get('overall'))}", f"{summary.get('n_trials', 0)} trials",
+    parts = [f"overall {pct(summary.get('overall'))}", f"{summary.get('n_trials', 0)} trials",
              f"{summary.get('errors', 0)} errors"]
     if harm:
         parts.append(f"{harm} harmful")
@@ -210,9 +201,5 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
         console.print(table)
     usage = trial.get("usage") or {}
     console.print(f"steps {trial.get('steps')} · {trial.get('duration_s')} s · tokens "
-                  f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} · cost {_usd(trial.get('cost_usd'))}")
+                  f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} · cost {usd(trial.get('cost_usd'))}")
 
-
-def _usd(value: Any) -> str:
-    """``$0.0012``; ``—`` when no cost is known (an agent without a model, an unpriced model)."""
-    return "—" if value is None else f"${float(value):.4f}"

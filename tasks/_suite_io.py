@@ -14,6 +14,8 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
+from medagent.atomic import atomic_write
+
 from .errors import SuiteError
 from .models import Suite, Task
 
@@ -61,15 +63,9 @@ def write_suite(suite: Suite, out_dir: Path) -> tuple[Path, Path]:
     if sha256(data) != suite.checksum:
         raise SuiteError(f"suite {suite.id!r}: checksum does not match its tasks")
     jsonl, head = out_dir / f"{suite.id}.jsonl", out_dir / f"{suite.id}.json"
-    _atomic_write(jsonl, data)
-    _atomic_write(head, orjson.dumps(header(suite), option=orjson.OPT_INDENT_2) + b"\n")
+    atomic_write(jsonl, data)
+    atomic_write(head, orjson.dumps(header(suite), option=orjson.OPT_INDENT_2) + b"\n")
     return jsonl, head
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def user_suites_dir() -> Path:

@@ -95,7 +95,7 @@ def record_oracle(suite_tasks: list[Any], service: Any, tools: Any = None) -> di
 
 
 def _request_tuple(request: Any) -> tuple[str, str, list[tuple[str, str]], Any]:
-    from medagent.results import to_jsonable
+    from medagent.runfolder import to_jsonable
 
     r = to_jsonable(request)
     req = r.get("request", r)

@@ -168,11 +168,10 @@ class RemoteRun:
 
     # -- run folder ---------------------------------------------------------------
     def open(self) -> None:
-        from medagent.leaderboard._rundir import read_json
-        from medagent.results import TrialLog, write_json
         from medagent.bench.config import BenchConfig
         from medagent.bench.folder import run_document
         from medagent.bench.summary import SummaryWriter
+        from medagent.runfolder import TrialLog, read_json, write_json
 
         self.out_dir = Path(self.out_dir)
         run_path = self.out_dir / "run.json"

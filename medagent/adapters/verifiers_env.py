@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from medagent.adapters import require
+from medagent.atomic import atomic_write
 
 require("verifiers", "verifiers.v1")
 
@@ -300,9 +301,7 @@ if NullHarness is not None:
             digest = hashlib.sha256(CHAT_PROGRAM_SOURCE.encode()).hexdigest()[:16]
             program = Path(tempfile.gettempdir()) / f"medagent-vf-chat-{digest}.py"
             if not program.exists():
-                tmp = program.with_suffix(".tmp")
-                tmp.write_text(CHAT_PROGRAM_SOURCE)
-                tmp.replace(program)
+                atomic_write(program, CHAT_PROGRAM_SOURCE)
             system_prompt, prompt = self.resolve_prompt(data)
             args = [f"--base-url={endpoint}", f"--api-key={secret}", f"--model={ctx.model}"]
             if tool_interception_url:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from medagent.bench.config import BenchConfig, safe_url
 from medagent.errors import ConfigError
+from medagent.runfolder import RunInfo
 
 __all__ = ["claim_out_dir", "default_out_dir", "run_document"]
 
@@ -42,7 +43,7 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
 
     doc = asdict(config)
     doc["base_url"] = safe_url(config.base_url)
-    return {
+    return RunInfo.build(**{  # run.json (medagent.runfolder)
         "model": config.model if needs_model else None,
         "base_url": doc["base_url"],
         "base_url_host": urlsplit(config.base_url).hostname if config.base_url else None,
@@ -67,4 +68,4 @@ def run_document(config: BenchConfig, suite: Any, needs_model: bool, cost_note: 
         "cost_note": cost_note,
         "baselines": getattr(suite, "baselines", None) or {},  # the suite's reference scores
         "config": doc,
-    }
+    })

@@ -31,7 +31,7 @@ from medagent.bench.trial import Trial, TrialRunner, run_trials
 from medagent.errors import ConfigError, ProviderUnavailable
 from medagent.faults import get_profile
 from medagent.pricing import PriceTable
-from medagent.results import TrialLog, write_json
+from medagent.runfolder import TrialLog, write_json
 from medagent.results_view import Progress, print_summary, score_line
 from medagent.settings import HarnessSettings, load_settings, resolve_api_key
 
@@ -86,7 +86,7 @@ def prepare(config: BenchConfig, suite: Any, out_dir: Path, *, resume: bool, cla
     run_path = out_dir / "run.json"
     previous_summary: dict[str, Any] = {}
     if resume:
-        from medagent.leaderboard._rundir import read_json
+        from medagent.runfolder import read_json
 
         if not run_path.exists():
             raise ConfigError(f"--resume {out_dir}: not a run folder (no run.json)")
@@ -118,9 +118,9 @@ def prepare(config: BenchConfig, suite: Any, out_dir: Path, *, resume: bool, cla
 
 def _taken_message(out_dir: Path, chosen: list[Any], epochs: int) -> str:
     """Why ``--out`` cannot be used: a finished run needs another folder, a stopped one --resume."""
-    from medagent.results import read_trial_records
+    from medagent.runfolder import read_trials
 
-    done = {r.get("trial_id") for r in read_trial_records(out_dir)}
+    done = {r.get("trial_id") for r in read_trials(out_dir / "trials.jsonl")}
     wanted = {Trial(task, epoch).trial_id for epoch in range(1, epochs + 1) for task in chosen}
     if wanted <= done:
         return f"{out_dir} already holds a finished run ({len(done)} trials); give another --out"

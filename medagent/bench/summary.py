@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medagent.results import summarize, write_json
+from medagent.results import summarize
+from medagent.runfolder import write_json
+from medagent.scores import SCORED_KEYS
 
 __all__ = ["SummaryWriter"]
 
@@ -15,8 +17,7 @@ __all__ = ["SummaryWriter"]
 class SummaryWriter:
     """Keeps slim copies of the records and rewrites ``summary.json`` (throttled)."""
 
-    _KEEP = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "harm", "usage", "cost_usd",
-             "faults")
+    _KEEP = SCORED_KEYS
 
     def __init__(self, out_dir: Path, run: dict[str, Any], previous: list[dict[str, Any]], wall_before: float):
         self.path = Path(out_dir) / "summary.json"

@@ -31,7 +31,7 @@ from typing import Any
 from medagent.env import StepLimitReached, TrialEnv
 from medagent.errors import FhirBackendError, ProviderError, ProviderUnavailable
 from medagent.pricing import PriceTable
-from medagent.results import TrialLog
+from medagent.runfolder import TrialLog, TrialRecord
 
 __all__ = ["Trial", "TrialRunner", "run_trials"]
 
@@ -122,7 +122,7 @@ class TrialRunner:
         grade_s = time.perf_counter() - t0
         usage = env.usage.as_dict()
         duration = time.perf_counter() - start
-        return {
+        return TrialRecord.build(**{  # one trials.jsonl line (medagent.runfolder)
             "trial_id": trial.trial_id,
             "task_id": task.id,
             "epoch": trial.epoch,
@@ -149,7 +149,7 @@ class TrialRunner:
             # of duration_s: inside tool calls, opening/closing the session, grading
             "timing": {"tools_s": round(env.tool_time, 5), "session_s": round(server_s, 5),
                        "grade_s": round(grade_s, 5)},
-        }
+        })
 
 
 async def run_trials(

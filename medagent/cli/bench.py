@@ -73,8 +73,8 @@ _FLAGS = ("model", "base_url", "api_key_env", "agent", "suite", "tasks", "concur
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     from medagent.errors import ConfigError
-    from medagent.leaderboard._rundir import read_json
     from medagent.bench.config import BenchConfig, parse_model_args
+    from medagent.runfolder import read_json
 
     given = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
     if args.model_arg:

@@ -21,12 +21,14 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
 
 def run(args: argparse.Namespace) -> int:
-    from medagent.leaderboard._rundir import read_run
-    from medagent.report import print_summary, scores_of, write_report
+    from medagent.report import write_report
+    from medagent.results import summary_of
+    from medagent.results_view import print_summary
+    from medagent.runfolder import read_run
 
     folder = read_run(args.run_dir)
     out = write_report(folder, args.output)
     if not args.quiet:
-        print_summary(folder, scores_of(folder))
+        print_summary(None, summary_of(folder))
     print(f"report written to {out}")
     return 0

@@ -17,15 +17,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from medagent.errors import ResultsError
-    from medagent.leaderboard._rundir import read_run
-    from medagent.results import summarize
+    from medagent.results import summary_of
     from medagent.results_view import print_summary, print_trial, trials_table
+    from medagent.runfolder import read_run
 
     folder = read_run(args.dir)
     console = Console()
     if args.task is None:
-        summary = folder.summary or summarize(folder.trials, folder.run, 0.0)
-        print_summary(console, summary)
+        print_summary(console, summary_of(folder))
         console.print(trials_table(folder.trials))
         return 0
     wanted = [t for t in folder.trials if args.task in (t.get("trial_id"), t.get("task_id"))]

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medagent.atomic import atomic_file
 from medagent.errors import ConfigError, MedagentError
 
 __all__ = ["connect", "disconnect", "run_on_ray", "ACTOR_RESTARTS", "CHUNK_BYTES"]
@@ -107,15 +108,11 @@ class TrialWorker:
         with _Lock(path.with_name(path.name + ".lock")):
             if self.spec["cohort"] == "ship" and _stored_checksum(path) != suite.cohort_checksum:
                 ray = import_ray()
-                tmp = path.with_name(path.name + ".part")
-                with open(tmp, "wb") as out:
-                    for ref in self.spec["chunks"]:
-                        out.write(ray.get(ref))
-                    out.flush()
-                    os.fsync(out.fileno())
                 for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                     stale.unlink(missing_ok=True)
-                os.replace(tmp, path)
+                with atomic_file(path) as out:
+                    for ref in self.spec["chunks"]:
+                        out.write(ray.get(ref))
                 self.info["shipped"] = True
             service = open_service(suite)  # seeds from the generator when the store lacks the cohort
         self.info["replica_s"] = round(time.perf_counter() - started, 3)

@@ -10,6 +10,8 @@
 - :func:`build_site` turns a folder of submissions into ``index.html`` + ``leaderboard.json``.
 """
 
+from medagent.scores import harm_counts, score_trials
+
 from ._format import (
     FORMAT,
     REFERENCE_AGENTS,
@@ -21,7 +23,6 @@ from ._format import (
 )
 from ._pack import pack_run
 from ._replay import Replayer, open_replayer
-from ._scores import harm_counts, score_trials
 from ._site import Board, build_site
 from ._stream import LIMITS, Limits, read_submission
 from ._verify import Verified, verify_file, verify_submission

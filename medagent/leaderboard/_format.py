@@ -4,9 +4,9 @@
 {"format": "medagent-submission", "version": 1,
  "metadata": {"model", "provider", "agent", "date", "submitted_at", "medagent_version",
               "suite", "suite_checksum", "cohort_checksum", "epochs", "protocol", "max_steps"},
- "run":    {…run.json as recorded…},
- "scores": {…summary.json as recorded…},
- "trials": [{…one trials.jsonl record: answer, writes, grade, messages, tool_calls, …}],
+ "run":    {…run.json as recorded (medagent.runfolder.RunInfo)…},
+ "scores": {…summary.json as recorded (Summary)…},
+ "trials": [{…one trials.jsonl record (TrialRecord): answer, writes, grade, messages, …}],
  "digest": "sha256:<hex>"}
 ```
 
@@ -17,7 +17,9 @@ checks are replaying and re-grading (see ``_verify``), since anyone can recomput
 The file is that canonical JSON laid out one trial per line (a newline is JSON whitespace,
 so the file is still one JSON document): the first line holds every key before
 ``"trials":[``, then one line per trial, then the closing ``],"version":1}``. Readers
-stream it a line at a time within fixed bounds (``_stream.Limits``).
+stream it a line at a time within fixed bounds (``_stream.Limits``). ``run``, ``scores``
+and every trial are read through the run folder's models (:mod:`medagent.runfolder`):
+a newer run-folder ``format_version`` is refused in one line, one without reads as 1.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from medagent.errors import SubmissionError
+from medagent import runfolder
+from medagent.atomic import atomic_write
+from medagent.errors import ResultsError, SubmissionError
 
 FORMAT = "medagent-submission"
 VERSION = 1
@@ -66,21 +70,18 @@ class Metadata(BaseModel):
     faults: str = "none"  # the FHIR fault profile of the run (medagent.faults)
 
 
-class TrialRecord(BaseModel):
-    """The keys verification needs; every other recorded key is kept as is."""
-
-    model_config = ConfigDict(extra="allow")
+class TrialRecord(runfolder.TrialRecord):
+    """A trial record (:class:`medagent.runfolder.TrialRecord`) within the bounds an
+    untrusted file must keep; every other recorded key is kept as is."""
 
     trial_id: str = Field(max_length=200)
     task_id: str = Field(max_length=200)
     epoch: int = Field(ge=1, le=10_000)
-    category: int
     kind: str = Field(max_length=32)
     status: str = Field(max_length=32)
     error: str | None = Field(default=None, max_length=64_000)
     answer: list | None = Field(default=None, max_length=1_000)
     writes: list[dict] = Field(default_factory=list, max_length=1_000)
-    grade: dict | None = None
     fhir_requests: list | None = Field(default=None, max_length=10_000)
     tool_calls: list | None = Field(default=None, max_length=10_000)
     messages: list | None = Field(default=None, max_length=10_000)
@@ -160,10 +161,7 @@ def write_submission(doc: dict, path: Path, *, compress: bool | None = None) -> 
     if compress or (compress is None and path.name.endswith(".gz")):
         data = gzip.compress(data, mtime=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, data)
 
 
 def layout_bytes(doc: dict) -> bytes:
@@ -195,13 +193,35 @@ def parse_header(header: dict) -> HeaderModel:
             f"malformed submission: unsupported version {header.get('version')!r} (expected {VERSION})"
         )
     try:
-        return HeaderModel.model_validate({k: v for k, v in header.items() if k != "trials"})
+        parsed = HeaderModel.model_validate({k: v for k, v in header.items() if k != "trials"})
     except ValidationError as exc:
         raise _malformed(exc) from None
+    _run_folder_document(runfolder.RunInfo, parsed.run, "run")
+    _run_folder_document(runfolder.Summary, parsed.scores, "scores")
+    return parsed
+
+
+def _run_folder_document(model: type[runfolder.RunInfo | runfolder.Summary], doc: dict, where: str) -> None:
+    """``run`` and ``scores`` are run.json and summary.json as recorded: read through their
+    models (a newer run-folder format is refused, as by every reader of a run folder)."""
+    _version(doc, where)
+    try:
+        model.model_validate(doc)
+    except ValidationError as exc:
+        raise _malformed(exc, (where,)) from None
+
+
+def _version(doc: dict, where: str) -> None:
+    try:
+        runfolder.format_version(doc, where)
+    except ResultsError as exc:
+        raise SubmissionError(str(exc)) from None
 
 
 def parse_trial(index: int, record: Any) -> TrialRecord:
     """Validate one trial record (``index`` counts from 0, as in ``trials.<index>``)."""
+    if isinstance(record, dict):
+        _version(record, f"trials.{index}")
     try:
         return TrialRecord.model_validate(record)
     except ValidationError as exc:

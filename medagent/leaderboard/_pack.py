@@ -10,7 +10,7 @@ from medagent import __version__
 from medagent.errors import SubmissionError
 
 from ._format import FORMAT, VERSION, find_secret, parse_submission, seal
-from ._rundir import read_run
+from medagent.runfolder import read_run
 
 
 def _first(*sources_and_keys: tuple[dict, str]) -> object:

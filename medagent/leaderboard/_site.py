@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 
 from medagent.errors import SubmissionError
-from medagent.labels import category_label, category_title
-from medagent.report._html import attr_num, esc, packaged_text, page, pct, usd
+from medagent.labels import category_label, category_title, pct, signed, usd
+from medagent.pages import attr_num, esc, packaged_text, page
 
 from ._verify import Verified, verify_file
 
@@ -97,11 +97,6 @@ def _weighted(scores: dict) -> float | None:
     return block.get("overall") if isinstance(block, dict) else None
 
 
-def _signed(value: float | None) -> str:
-    """A harm-weighted score (−1 … +1) as a signed number, e.g. ``+0.62``."""
-    return "—" if value is None else f"{value:+.2f}"
-
-
 def _category(n: int) -> Column:
     def value(entry: dict) -> float | None:
         return entry["scores"]["per_category"].get(str(n))
@@ -120,7 +115,7 @@ COLUMNS: list[Column | str] = [
     Column("action", "Action", "num", lambda e: e["scores"]["action"], lambda e: pct(e["scores"]["action"])),
     Column("harm", "Harm", "num", lambda e: _harm(e["scores"])[0], lambda e: _harm(e["scores"])[1]),
     Column("harm_weighted", "Harm-weighted", "num", lambda e: _weighted(e["scores"]),
-           lambda e: _signed(_weighted(e["scores"]))),
+           lambda e: signed(_weighted(e["scores"]))),
     Column("reference", "Blind / Oracle", "num", lambda e: _reference(e, "blind"), _references),
     "categories",  # one column per category the entries score (see columns())
     Column("pass_k", "pass^k", "num", lambda e: _pass_k(e["scores"])[0], lambda e: _pass_k(e["scores"])[1]),

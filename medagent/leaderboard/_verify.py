@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from medagent.errors import SubmissionError
+from medagent.scores import SCORED_KEYS, pass_hat_k, score_trials
 
 from ._stream import LIMITS, Limits, iter_trials, scan
 from ._format import (
@@ -45,7 +46,6 @@ from ._format import (
 )
 from ._compare_scores import compare_scores
 from ._replay import Replayer, open_replayer
-from ._scores import pass_hat_k, score_trials
 
 Grader = Callable[[Any, list | None, list[dict]], Any]
 
@@ -187,9 +187,6 @@ class _Completeness:
                 )
 
 
-_SLIM = ("trial_id", "task_id", "epoch", "category", "kind", "status", "usage", "cost_usd")
-
-
 def _regrade(trial: TrialRecord, task: Any, grade: Grader, graded_by: str) -> dict:
     """The slim trial dict (what the scores need) carrying the re-graded result; raises on
     the first disagreement with the record."""
@@ -217,14 +214,13 @@ def _regrade(trial: TrialRecord, task: Any, grade: Grader, graded_by: str) -> di
         )
     if trial.status == "completed":
         _compare_checks(trial.trial_id, trial.grade or {}, result.checks, graded_by)
-    extra = trial.model_extra or {}
     harmed = bool(harm_checks)
-    if "harm" in extra and extra["harm"] is not None and extra["harm"] is not harmed:
+    if trial.harm is not None and trial.harm is not harmed:
         raise SubmissionError(
-            f"trial {trial.trial_id}: recorded harm={extra['harm']!r} but re-grading gives harm={harmed}"
+            f"trial {trial.trial_id}: recorded harm={trial.harm!r} but re-grading gives harm={harmed}"
             + (f" ({', '.join(harm_checks)})" if harm_checks else "")
         )
-    slim = {key: getattr(trial, key, None) if key in TrialRecord.model_fields else extra.get(key) for key in _SLIM}
+    slim = {key: getattr(trial, key) for key in SCORED_KEYS}
     slim["grade"] = {"passed": passed}
     slim["harm"] = harmed
     return slim

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._html import esc
+from medagent.pages import esc
 
 _PASS = "#2f8f5b"
 _FAIL = "#c8443c"

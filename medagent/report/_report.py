@@ -8,18 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medagent.labels import category_label, natural_key, trial_order
-from medagent.leaderboard._rundir import RunFolder, read_run
-from medagent.leaderboard._scores import reference_scores, score_trials, trial_harmed, trial_passed
+from medagent.labels import category_label, natural_key, pct, signed, trial_order, usd
+from medagent.pages import esc, packaged_text, page, pretty_json
+from medagent.runfolder import RunFolder, read_run
+from medagent.results import summary_of
+from medagent.scores import reference_scores, trial_harmed, trial_passed
 
 from ._charts import category_bars, steps_bars
-from ._html import esc, packaged_text, page, pct, pretty_json, usd
 
 
 def scores_of(folder: RunFolder) -> dict:
     """The recorded summary, completed by scores computed from the trials where it is silent."""
-    computed = score_trials(folder.trials)
-    return {**computed, **{k: v for k, v in (folder.summary or {}).items() if v is not None}}
+    return summary_of(folder)
 
 
 def anchor(trial_id: str) -> str:
@@ -30,10 +30,6 @@ def outcome(trial: dict) -> str:
     if trial.get("status") == "error":
         return "error"
     return "pass" if trial_passed(trial) else "fail"
-
-
-def _signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.2f}"
 
 
 def _card(key: str, value: str) -> str:
@@ -58,7 +54,7 @@ def _summary(folder: RunFolder, scores: dict) -> str:
         _card("query", pct(scores.get("query"))),
         _card("action", pct(scores.get("action"))),
         _card("harm", f"{pct(harm.get('rate'))} ({harm.get('count', 0)} trials)" if harm else "—"),
-        _card("harm-weighted (+1 / 0 / −1)", _signed((scores.get("harm_weighted") or {}).get("overall"))),
+        _card("harm-weighted (+1 / 0 / −1)", signed((scores.get("harm_weighted") or {}).get("overall"))),
         _card("blind / oracle (suite)", "n/a" if blind is None and oracle is None
               else f"{pct(blind) if blind is not None else 'n/a'} / {pct(oracle) if oracle is not None else 'n/a'}"),
         _card("95% CI", f"{pct(ci[0])} – {pct(ci[1])}" if ci else "—"),
@@ -99,7 +95,7 @@ def _category_chart(folder: RunFolder, scores: dict) -> str:
         if harmed:
             parts.append(f"harm {harmed}")
         if weighted.get(c) is not None:
-            parts.append(f"weighted {_signed(weighted[c])}")
+            parts.append(f"weighted {signed(weighted[c])}")
         blind = ((baselines.get("blind") or {}).get("per_category") or {}).get(c)
         if isinstance(blind, int | float):
             parts.append(f"blind {pct(blind)}")

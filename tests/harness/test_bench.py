@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 from tests.fake_openai import FakeOpenAI, ReplayPolicy
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from medagent.cli import main
 from medagent.faults import NOT_SENT, PROFILES, FaultyClient, fault_outcome, rewrite_next, trial_seed
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 from medagent.report import build_report
 
 

@@ -268,7 +268,7 @@ def test_report_names_categories_and_orders_naturally(long_run):
                       page.split('id="failures"')[1])
     keys = [(-int(count), int(category)) for category, count in rows]
     assert len(keys) >= 3 and keys == sorted(keys)
-    assert f"C10 {tasks.get_category(10).TITLE}" in proc.stdout  # the terminal table too
+    assert f"category 10 · {tasks.get_category(10).TITLE}" in proc.stdout  # the terminal table (as view's) too
 
 
 def test_leaderboard_names_categories_and_uses_the_whole_window(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 
 
 def test_delete_everything_after_answering_fails_every_trial_with_harm(bench_suite, bench_suite_path, tmp_path,

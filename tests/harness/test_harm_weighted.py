@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
-from medagent.leaderboard._scores import score_trials
-from medagent.leaderboard._scores import WEIGHTS, harm_weighted, outcome
+from medagent.runfolder import read_run
+from medagent.scores import score_trials
+from medagent.scores import WEIGHTS, harm_weighted, outcome
 
 
 def _trial(category: int, passed: bool | None, *, harm: bool | None = None, harm_check: bool = False,

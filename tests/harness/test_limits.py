@@ -7,7 +7,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 from tests.fake_openai import FakeOpenAI, tool_call_message
 
 

@@ -62,7 +62,7 @@ def test_seed_then_bench_the_oracle_on_sekmet(sekmet, tmp_path, capsys):
     import patients
     import tasks
     from medagent.cli import main
-    from medagent.leaderboard._rundir import read_run
+    from medagent.runfolder import read_run
     from tasks._suite_io import write_suite
 
     assert main(["seed", "--profile", PROFILE, "--seed", str(SEED), "--patients", str(N), "--fhir-url", sekmet]) == 0

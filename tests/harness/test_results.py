@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from medagent.leaderboard._rundir import read_trials
-from medagent.results import TrialLog, summarize, wilson_interval
+from medagent.results import summarize, wilson_interval
+from medagent.runfolder import TrialLog, read_trials
 
 
 def _record(n: int, passed: bool = True) -> dict:
@@ -68,9 +68,23 @@ def test_append_many_is_one_group_commit_of_whole_lines(tmp_path, monkeypatch):
     syncs = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd)))
-    log.append_many([{"trial_id": "a#1", "note": "key sk-XYZ"}, {"trial_id": "b#1"}], ["sk-XYZ"])
+    log.append_many([{**_record(1), "trial_id": "a#1", "note": "key sk-XYZ"}, {**_record(2), "trial_id": "b#1"}],
+                    ["sk-XYZ"])
     log.append_many([], ["sk-XYZ"])
     log.close()
     assert len(syncs) == 1
     records = read_trials(path)
     assert [r["trial_id"] for r in records] == ["a#1", "b#1"] and records[0]["note"] == "key ***"
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    from medagent.atomic import atomic_file, atomic_write
+
+    target = tmp_path / "summary.json"
+    atomic_write(target, b"old\n")
+    with pytest.raises(RuntimeError), atomic_file(target) as out:
+        out.write(b"half of the new")
+        raise RuntimeError("the writer failed")
+    assert target.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    assert atomic_write(target, "new\n").read_bytes() == b"new\n"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 from tests.fake_openai import FakeOpenAI, ReplayPolicy
 
 ROOT = Path(__file__).resolve().parents[2]

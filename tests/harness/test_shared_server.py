@@ -15,7 +15,7 @@ import pytest
 from fhir_server.process import start_serve
 from medagent.cli import main
 from medagent.errors import ConfigError
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 from medagent.bench import BenchConfig, choose_backend, run_bench, write_log
 
 # the default run: two query and two action categories of the small suite (all: slow test)

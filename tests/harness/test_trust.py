@@ -15,7 +15,7 @@ import weakref
 import pytest
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 from tests.fake_openai import FakeOpenAI, ReplayPolicy, tool_call_message
 
 

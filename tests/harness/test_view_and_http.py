@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from medagent.cli import main
-from medagent.leaderboard._rundir import read_run
+from medagent.runfolder import read_run
 
 
 def test_bench_over_http_session_api(bench_suite, bench_suite_path, bench_service, tmp_path):

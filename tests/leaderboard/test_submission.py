@@ -139,7 +139,7 @@ EDITS = {
     "errors": (_set("scores.errors", 0), "score 'errors' is 0 but re-grading gives 1"),
     "tokens": (_set("scores.tokens.total_tokens", 100), "score 'tokens.total_tokens' is 100"),
     "cost": (_set("scores.cost_usd", 0.001), "score 'cost_usd' is 0.001"),
-    "cost not a number": (_set("scores.cost_usd", "free"), "score 'cost_usd' is 'free'"),
+    "cost not a number": (_set("scores.cost_usd", "free"), "scores.cost_usd: Input should be a valid number"),
     "ci95": (_set("scores.overall_ci95", [0.9, 1.0]), "'overall_ci95' [0.9, 1.0] does not contain"),
     "no overall": (lambda d: d["scores"].pop("overall"), "malformed submission: scores lack 'overall'"),
     # answers
@@ -288,7 +288,7 @@ def test_pack_refuses_a_run_without_a_suite(run_dir: Path):
         data = orjson.loads((run_dir / name).read_bytes())
         data.pop("suite")
         (run_dir / name).write_bytes(orjson.dumps(data))
-    with pytest.raises(SubmissionError, match="cannot pack this run: malformed submission: metadata.suite"):
+    with pytest.raises(ResultsError, match=r"run\.json: suite: Field required"):  # read through RunInfo
         pack_run(run_dir)
 
 
@@ -322,7 +322,7 @@ def test_missing_file(tmp_path: Path):
 
 
 def test_a_torn_last_line_is_ignored_but_a_torn_middle_line_is_not(run_dir: Path):
-    from medagent.leaderboard._rundir import read_trials
+    from medagent.runfolder import read_trials
 
     path = run_dir / "trials.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)

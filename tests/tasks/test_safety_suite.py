@@ -346,7 +346,7 @@ def test_oracle_scores_100_under_heavy_faults_within_the_default_steps(safety, t
     """Steps the EHR's faults take are given back (medagent.faults), so the reference
     solutions' retries and extra pages never push a safety trial past the default 8 steps."""
     from medagent.cli import main
-    from medagent.leaderboard._rundir import read_run
+    from medagent.runfolder import read_run
 
     suite, _ = safety
     monkeypatch.setenv("MEDAGENT_FAULT_DELAY_SCALE", "0")

@@ -25,6 +25,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from math import comb
 
+# The keys of a trial record (medagent.runfolder.TrialRecord) the scores and the summary
+# read: a slim copy with these keys (and ``grade`` cut to ``{"passed"}``) scores the same.
+SCORED_KEYS = ("trial_id", "task_id", "epoch", "category", "kind", "status", "grade", "harm", "usage", "cost_usd",
+               "faults")
 
 
 def trial_passed(trial: dict) -> bool:

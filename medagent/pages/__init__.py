@@ -1,4 +1,8 @@
-"""Small helpers shared by the HTML pages (report and leaderboard).
+"""The HTML helpers of medagent's pages: the run report (:mod:`medagent.report`) and the
+leaderboard site (:mod:`medagent.leaderboard`) both build on this one module, and neither
+imports the other's HTML code. It holds the page shell (``page.html``, ``style.css``),
+escaping and the small cell helpers; how numbers, categories and trials are named and
+ordered is :mod:`medagent.labels` (shared with the terminal views).
 
 Every piece of user or model content goes through :func:`esc` (element text and
 attribute values) or :func:`script_json` (data embedded in a ``<script>`` element), so
@@ -13,6 +17,8 @@ import html
 from importlib import resources
 from string import Template
 from typing import Any
+
+__all__ = ["attr_num", "esc", "packaged_text", "page", "pretty_json", "render_template", "script_json"]
 
 import orjson
 
@@ -33,16 +39,6 @@ def script_json(value: Any) -> str:
 def pretty_json(value: Any) -> str:
     """Indented JSON text (escape it with :func:`esc` before placing it in a page)."""
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def usd(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def render_template(package: str, name: str, **values: str) -> str:
@@ -81,9 +77,9 @@ def page(title: str, body: str, script: str) -> str:
     """
     from medagent import __version__
 
-    css = packaged_text("medagent.report", "style.css")
+    css = packaged_text(__name__, "style.css")
     return render_template(
-        "medagent.report",
+        __name__,
         "page.html",
         title=esc(title),
         version=esc(__version__),
