@@ -5,8 +5,8 @@ per alive node of the cluster, spread over the nodes), each running up to ``--co
 trials at once on its own asyncio loop. Nothing is shared but results:
 
 - **Cohort replica per node.** Each actor opens its node's cohort store under its own
-  ``$MEDAGENT_HOME``. ``--ray-cohort seed`` (the default) seeds it there, once per node (a
-  file lock makes the actors of one node wait for the first), from the deterministic
+  ``$MEDAGENT_HOME``. ``--ray-cohort seed`` (the default) seeds it there, once per node (the
+  store's seeding lock makes the actors of one node wait for the first), from the deterministic
   generator, and checks the suite's cohort checksum; ``ship`` copies the driver's seeded
   store through Ray's object store in 64 MiB chunks instead. See ``docs/scaling.md`` for
   the measurements behind the default.
@@ -53,27 +53,6 @@ def import_ray() -> Any:
     return ray
 
 
-class _Lock:
-    """An exclusive lock file beside the node's store (the actors of one node seed it once)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> _Lock:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-
-
 def _stored_checksum(path: Path) -> str | None:
     import sqlite3
 
@@ -101,22 +80,29 @@ class TrialWorker:
         return os.getpid()
 
     def _replica(self, suite: Any) -> Any:
-        from medagent.embedded import cohort_db_path, open_service
+        from medagent.embedded import cohort_db_path, open_service, seeding_lock
 
         path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients, getattr(suite, "cohort_profile", "mab-v1"))
         started = time.perf_counter()
-        with _Lock(path.with_name(path.name + ".lock")):
-            if self.spec["cohort"] == "ship" and _stored_checksum(path) != suite.cohort_checksum:
-                ray = import_ray()
-                for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                    stale.unlink(missing_ok=True)
-                with atomic_file(path) as out:
-                    for ref in self.spec["chunks"]:
-                        out.write(ray.get(ref))
-                self.info["shipped"] = True
-            service = open_service(suite)  # seeds from the generator when the store lacks the cohort
+        if self.spec["cohort"] == "ship":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # the store's own seeding lock: one actor of the node copies, the others then find it there.
+            # Released before open_service, which takes the same (not re-entrant) lock to seed.
+            with seeding_lock(path):
+                if _stored_checksum(path) != suite.cohort_checksum:
+                    self._write_shipped(path)
+        service = open_service(suite)  # seeds from the generator when the store lacks the cohort
         self.info["replica_s"] = round(time.perf_counter() - started, 3)
         return service
+
+    def _write_shipped(self, path: Path) -> None:
+        ray = import_ray()
+        for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        with atomic_file(path) as out:
+            for ref in self.spec["chunks"]:
+                out.write(ray.get(ref))
+        self.info["shipped"] = True
 
     async def setup(self) -> dict[str, Any]:
         if self._setup_lock is None:

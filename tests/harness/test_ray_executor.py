@@ -14,10 +14,6 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-# slow (about 4 min) and, after the first-hour merge, its local-executor reference run
-# scored below 100 % on a fresh clone: run with -m slow until that is understood
-pytestmark = pytest.mark.slow
-
 TIMING = {"wall_time_s"}
 
 
