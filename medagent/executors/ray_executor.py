@@ -38,7 +38,7 @@ from typing import Any
 from medagent.atomic import atomic_file
 from medagent.errors import ConfigError, MedagentError
 
-__all__ = ["connect", "disconnect", "run_on_ray", "ACTOR_RESTARTS", "CHUNK_BYTES"]
+__all__ = ["connect", "disconnect", "run_on_ray", "use_cluster_token", "ACTOR_RESTARTS", "CHUNK_BYTES"]
 
 ACTOR_RESTARTS = 3
 CHUNK_BYTES = 64 << 20
@@ -155,20 +155,56 @@ class TrialWorker:
         return await self.runner.run(Trial(self.tasks[task_id], epoch))
 
 
+def use_cluster_token() -> bool:
+    """Turn on Ray's token authentication for this process when the cluster's token is at hand
+    (Ray 2.52+): ``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH`` names, or
+    ``~/.ray/auth_token``, unless ``RAY_AUTH_MODE`` says otherwise. Ray does this itself only
+    when it finds a local cluster (no address or ``auto``); a client given ``ray://…`` or
+    ``HOST:PORT`` otherwise connects without the token, and a cluster with token
+    authentication refuses it ("Authentication required"). The token itself is read by Ray;
+    medagent never reads, passes or logs it. True when token authentication is on."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # Ray before 2.52 has no token authentication
+        return False
+    import logging
+
+    quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # not Ray's "token authentication is enabled" notice on every run
+    try:
+        return bool(maybe_enable_token_auth_if_token_available(warn_if_disabled=False))
+    finally:
+        quiet.setLevel(level)
+
+
 def _ray_init(ray: Any, address: str | None) -> bool:
-    """Connect (or start a local cluster bound to 127.0.0.1); True when started here."""
+    """Connect (or start a local cluster); True when started here."""
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                "configure_logging": False}
     try:
         if address:
+            use_cluster_token()
             ray.init(address=address, **options)
         else:
             ray.init(_node_ip_address="127.0.0.1", **options)
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        for secret in (os.environ.get("RAY_AUTH_TOKEN"),):
+            if secret:
+                first = first.replace(secret, "***")
+        hint = ""
+        if "uthenticat" in first or "authorization" in first or (
+                isinstance(exc, ConnectionError) and str(address).startswith("ray://")):
+            # a client without the token of a cluster with token authentication only times out
+            hint = (" (a cluster with token authentication needs its token in this process's environment: "
+                    "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token; see docs/scaling.md)")
         raise ConfigError(f"--ray-address {address or '(local)'}: cannot start or reach the Ray cluster: "
-                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+                          f"{type(exc).__name__}: {first[:300]}{hint}") from None
     return True
 
 
