@@ -41,6 +41,7 @@ from medagent.errors import ConfigError, MedagentError
 __all__ = ["connect", "disconnect", "run_on_ray", "use_cluster_token", "ACTOR_RESTARTS", "CHUNK_BYTES"]
 
 ACTOR_RESTARTS = 3
+CLIENT_ATTEMPTS = 3  # ray:// connections refused by the client server's "Initialization failure"
 CHUNK_BYTES = 64 << 20
 COHORTS = ("seed", "ship")
 
@@ -189,17 +190,28 @@ def _ray_init(ray: Any, address: str | None) -> bool:
     try:
         if address:
             use_cluster_token()
-            ray.init(address=address, **options)
+            for attempt in range(CLIENT_ATTEMPTS):
+                try:
+                    ray.init(address=address, **options)
+                    break
+                except ConnectionAbortedError:
+                    # the client server could not start this client's own server process (seen
+                    # now and then on a loaded head): a new attempt gets a new one
+                    if not address.startswith("ray://") or attempt == CLIENT_ATTEMPTS - 1:
+                        raise
+                    time.sleep(1.0 + attempt)
         else:
             ray.init(_node_ip_address="127.0.0.1", **options)
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        # the first line, and the last one too when it differs (a server's traceback ends with its reason)
+        first = " … ".join(dict.fromkeys(lines[:1] + lines[-1:]))
         for secret in (os.environ.get("RAY_AUTH_TOKEN"),):
             if secret:
                 first = first.replace(secret, "***")
         hint = ""
         if "uthenticat" in first or "authorization" in first or (
-                isinstance(exc, ConnectionError) and str(address).startswith("ray://")):
+                str(address).startswith("ray://") and "connection timeout" in first):
             # a client without the token of a cluster with token authentication only times out
             hint = (" (a cluster with token authentication needs its token in this process's environment: "
                     "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token; see docs/scaling.md)")

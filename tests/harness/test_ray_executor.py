@@ -74,7 +74,7 @@ def ray_cluster(request, tmp_path_factory):
         os.environ["RAY_AUTH_TOKEN"] = token  # as a user's driver gets it; never on the command line
         assert connect(BenchConfig(suite="x", executor="ray", ray_address=f"127.0.0.1:{gcs}")) is True
         yield SimpleNamespace(died=died, token=token, client=f"ray://127.0.0.1:{client}" if client else None,
-                              gcs=f"127.0.0.1:{gcs}")
+                              gcs=f"127.0.0.1:{gcs}", logs=Path(temp) / "session_latest" / "logs")
     finally:
         ray.shutdown()
         for key, value in saved.items():
@@ -127,6 +127,12 @@ class Slow:
         await asyncio.sleep(0.25)
         await env.call("search_patients", {"family": "Nobody"})
         env.finish([])
+
+
+def _client_server_logs(cluster) -> str:
+    """The tails of the head's Ray client server logs (for a failure's message)."""
+    return "".join(f"\n--- {p.name}\n" + p.read_text(errors="replace")[-1500:]
+                   for p in sorted(cluster.logs.glob("ray_client_server*.err")))
 
 
 def _bench(suite_path, out, *, resume=False, **kw):
@@ -215,7 +221,8 @@ def test_a_driver_killed_mid_run_over_ray_client_resumes(ray_cluster, bench_suit
     driver = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not ((out / "trials.jsonl").exists() and len(_records(out)) >= 3):
-        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[0][-3000:]
+        assert driver.poll() is None and time.monotonic() < deadline, (driver.communicate()[0][-3000:]
+                                                                        + _client_server_logs(ray_cluster))
         time.sleep(0.05)
     driver.kill()
     first = driver.communicate()[0]
@@ -224,7 +231,7 @@ def test_a_driver_killed_mid_run_over_ray_client_resumes(ray_cluster, bench_suit
     resumed = subprocess.run([sys.executable, "-m", "medagent", "bench", "--resume",
                               str(out), "--executor", "ray", "--ray-address", ray_cluster.client],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
-    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:] + _client_server_logs(ray_cluster)
     records = _records(out)
     assert [r["trial_id"] for r in records[:len(before)]] == before  # the killed driver's records kept
     assert sorted(r["trial_id"] for r in records) == expected  # every trial once
