@@ -19,6 +19,10 @@ trials at once on its own asyncio loop. Nothing is shared but results:
   ``trials.jsonl`` (append + fsync as with the local executor, the records that arrived
   during one fsync going together in the next: group commit), so ``--resume``, ``view``,
   ``report``, ``submit`` and ``verify`` work on the run unchanged.
+- **The cluster's token.** For ``--ray-address ray://…`` or ``HOST:PORT`` the driver turns
+  on Ray's token authentication when the token is in ``RAY_AUTH_TOKEN``, the file
+  ``RAY_AUTH_TOKEN_PATH`` names, or ``~/.ray/auth_token`` (:func:`use_cluster_token`); Ray
+  reads and sends it, medagent never handles it.
 - **Failures.** A trial whose worker is lost before it returns (a crashed process, a lost
   node) has no record: it goes back to the queue and runs again on a live worker, so it is
   recorded exactly once. An actor is restarted up to ``ACTOR_RESTARTS`` times; when no
