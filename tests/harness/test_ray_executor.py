@@ -67,7 +67,7 @@ def ray_cluster(request, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_MODE")}
     try:
         request.getfixturevalue("bench_service")  # the small cohort's store, seeded while the head starts
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180  # ~15 s idle; 40 s seen on a loaded machine
         while "Ray runtime started" not in Path(log.name).read_text():
             assert head.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-3000:]
             time.sleep(0.2)
