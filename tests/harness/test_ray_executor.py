@@ -49,7 +49,7 @@ def _has_ray_client() -> bool:
 def ray_cluster(request, tmp_path_factory):
     """A head node in its own process group, its token only in the environment, joined by
     this process at its GCS address through the executor's ``connect``."""
-    from medagent.runner_bench import BenchConfig
+    from medagent.bench import BenchConfig
     from medagent.executors.ray_executor import connect
 
     token = secrets.token_hex(16)
