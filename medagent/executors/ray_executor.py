@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,9 @@ def _ray_init(ray: Any, address: str | None) -> bool:
             use_cluster_token()
             for attempt in range(CLIENT_ATTEMPTS):
                 try:
-                    ray.init(address=address, **options)
+                    with warnings.catch_warnings():  # Ray's own "connection timed out" warning: the error says it
+                        warnings.simplefilter("ignore", UserWarning)
+                        ray.init(address=address, **options)
                     break
                 except ConnectionAbortedError:
                     # the client server could not start this client's own server process (seen
