@@ -2,7 +2,7 @@
 
     python benchmarks/ray_executor.py [--suite mab-edge-v1] [--workers 2] [--skip-seed]
 
-Starts a local Ray cluster (127.0.0.1, this machine's CPUs) and prints, each against a
+Starts a local Ray cluster (this machine's CPUs) and prints, each against a
 baseline of the same run:
 
 - the driver's write path: time per record appended to ``trials.jsonl`` (the ceiling of

@@ -21,7 +21,7 @@ from typing import Any
 
 from medagent.errors import ConfigError
 
-__all__ = ["cohort_db_path", "open_service"]
+__all__ = ["cohort_db_path", "open_service", "seeding_lock"]
 
 _SERVICES: dict[tuple[Path, str | None], Any] = {}
 
@@ -88,14 +88,17 @@ def open_service(suite: Any) -> Any:
     if service is not None:
         return service
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _seeding_lock(path):  # two runs started together: the second waits, then finds it seeded
+    with seeding_lock(path):  # two runs started together: the second waits, then finds it seeded
         service = _open_seeded(path, suite, profile, expected)
     _SERVICES[(path, expected)] = service
     return service
 
 
 @contextlib.contextmanager
-def _seeding_lock(path: Path) -> Iterator[None]:
+def seeding_lock(path: Path) -> Iterator[None]:
+    """The exclusive lock of the cohort database ``path`` (a ``.lock`` file beside it), held
+    while it is seeded or replaced. Not re-entrant: ``flock`` on a second open of the file
+    blocks even in the process that holds it, so never call ``open_service`` inside it."""
     import fcntl
 
     with open(path.with_name(path.name + ".lock"), "a+b") as fh:

@@ -18,7 +18,8 @@ action is ignored) and returns the new first observation with reward 0.
 
 All ``n`` episodes step concurrently on one asyncio loop over one ``FhirService`` (one
 SQLite store): each episode has its own server session, so episodes never see each other's
-writes, and an open episode costs O(its writes). Tasks: ``task_id`` fixes one task for all
+writes, and an open episode costs O(its writes). The env raises the service's cap on open
+sessions (``max_sessions``) by ``n`` while it is open, so thousands of episodes fit. Tasks: ``task_id`` fixes one task for all
 episodes; otherwise each reset draws a task from the suite with the vector env's
 ``np_random`` (``reset(seed=s)`` is reproducible), or ``reset(options={"task_ids": [...]})``
 gives one task id per episode.
@@ -34,7 +35,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium import spaces
 
 from medagent.gym import _check_task, _load_suite, text_space
-from medagent.gym_episode import ACTION_MAX_CHARS, OBS_MAX_CHARS, Episode, EnvStateError
+from medagent.gym_episode import _PRIVATE, ACTION_MAX_CHARS, OBS_MAX_CHARS, Episode, EnvStateError
 
 __all__ = ["MedVectorEnv"]
 
@@ -54,6 +55,10 @@ class MedVectorEnv(VectorEnv):
             from medagent.embedded import open_service
 
             service = open_service(suite)
+        # room for this env's own sessions: the server's cap on open sessions (max_sessions,
+        # 1000 by default) guards a network server against leaked sessions, not n episodes
+        service.settings.max_sessions += num_envs
+        self._room = num_envs  # given back by aclose (the service itself stays out of the policy's reach)
         self.num_envs = num_envs
         self.max_steps = max_steps
         self.single_observation_space = text_space(OBS_MAX_CHARS)
@@ -138,6 +143,9 @@ class MedVectorEnv(VectorEnv):
 
     async def aclose(self) -> None:
         await asyncio.gather(*(e.end() for e in self._episodes))
+        if self._room:  # the sessions are gone: give the room back, once
+            _PRIVATE[self._episodes[0]].backend.service.settings.max_sessions -= self._room
+            self._room = 0
 
     def close_extras(self, **kwargs: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -54,8 +54,10 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     p.add_argument("--executor", choices=["local", "ray"],
                    help="where trials run: local (default, this process) or ray (a Ray cluster: extra [ray]; "
                         "--concurrency is then per worker; see docs/scaling.md)")
-    p.add_argument("--ray-address", metavar="auto|ray://HOST:PORT",
-                   help="the Ray cluster to use (default: start a local one bound to 127.0.0.1)")
+    p.add_argument("--ray-address", metavar="auto|HOST:PORT|ray://HOST:PORT",
+                   help="the Ray cluster to use (default: start a local one for the run); the token of a "
+                        "cluster with token authentication is read from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH "
+                        "or ~/.ray/auth_token")
     p.add_argument("--ray-workers", type=int, metavar="N", help="Ray workers (default: one per node)")
     p.add_argument("--ray-cohort", choices=["seed", "ship"],
                    help="how each node gets its cohort replica: seed it from the generator (default) "

@@ -5,8 +5,8 @@ per alive node of the cluster, spread over the nodes), each running up to ``--co
 trials at once on its own asyncio loop. Nothing is shared but results:
 
 - **Cohort replica per node.** Each actor opens its node's cohort store under its own
-  ``$MEDAGENT_HOME``. ``--ray-cohort seed`` (the default) seeds it there, once per node (a
-  file lock makes the actors of one node wait for the first), from the deterministic
+  ``$MEDAGENT_HOME``. ``--ray-cohort seed`` (the default) seeds it there, once per node (the
+  store's seeding lock makes the actors of one node wait for the first), from the deterministic
   generator, and checks the suite's cohort checksum; ``ship`` copies the driver's seeded
   store through Ray's object store in 64 MiB chunks instead. See ``docs/scaling.md`` for
   the measurements behind the default.
@@ -19,6 +19,10 @@ trials at once on its own asyncio loop. Nothing is shared but results:
   ``trials.jsonl`` (append + fsync as with the local executor, the records that arrived
   during one fsync going together in the next: group commit), so ``--resume``, ``view``,
   ``report``, ``submit`` and ``verify`` work on the run unchanged.
+- **The cluster's token.** For ``--ray-address ray://…`` or ``HOST:PORT`` the driver turns
+  on Ray's token authentication when the token is in ``RAY_AUTH_TOKEN``, the file
+  ``RAY_AUTH_TOKEN_PATH`` names, or ``~/.ray/auth_token`` (:func:`use_cluster_token`); Ray
+  reads and sends it, medagent never handles it.
 - **Failures.** A trial whose worker is lost before it returns (a crashed process, a lost
   node) has no record: it goes back to the queue and runs again on a live worker, so it is
   recorded exactly once. An actor is restarted up to ``ACTOR_RESTARTS`` times; when no
@@ -31,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,9 +43,10 @@ from typing import Any
 from medagent.atomic import atomic_file
 from medagent.errors import ConfigError, MedagentError
 
-__all__ = ["connect", "disconnect", "run_on_ray", "ACTOR_RESTARTS", "CHUNK_BYTES"]
+__all__ = ["connect", "disconnect", "run_on_ray", "use_cluster_token", "ACTOR_RESTARTS", "CHUNK_BYTES"]
 
 ACTOR_RESTARTS = 3
+CLIENT_ATTEMPTS = 3  # ray:// connections refused by the client server's "Initialization failure"
 CHUNK_BYTES = 64 << 20
 COHORTS = ("seed", "ship")
 
@@ -51,27 +57,6 @@ def import_ray() -> Any:
     except ImportError:
         raise ConfigError("--executor ray needs the ray package: pip install 'medagent[ray]'") from None
     return ray
-
-
-class _Lock:
-    """An exclusive lock file beside the node's store (the actors of one node seed it once)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> _Lock:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
 
 
 def _stored_checksum(path: Path) -> str | None:
@@ -101,22 +86,29 @@ class TrialWorker:
         return os.getpid()
 
     def _replica(self, suite: Any) -> Any:
-        from medagent.embedded import cohort_db_path, open_service
+        from medagent.embedded import cohort_db_path, open_service, seeding_lock
 
         path = cohort_db_path(suite.cohort_seed, suite.cohort_n_patients, getattr(suite, "cohort_profile", "mab-v1"))
         started = time.perf_counter()
-        with _Lock(path.with_name(path.name + ".lock")):
-            if self.spec["cohort"] == "ship" and _stored_checksum(path) != suite.cohort_checksum:
-                ray = import_ray()
-                for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                    stale.unlink(missing_ok=True)
-                with atomic_file(path) as out:
-                    for ref in self.spec["chunks"]:
-                        out.write(ray.get(ref))
-                self.info["shipped"] = True
-            service = open_service(suite)  # seeds from the generator when the store lacks the cohort
+        if self.spec["cohort"] == "ship":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # the store's own seeding lock: one actor of the node copies, the others then find it there.
+            # Released before open_service, which takes the same (not re-entrant) lock to seed.
+            with seeding_lock(path):
+                if _stored_checksum(path) != suite.cohort_checksum:
+                    self._write_shipped(path)
+        service = open_service(suite)  # seeds from the generator when the store lacks the cohort
         self.info["replica_s"] = round(time.perf_counter() - started, 3)
         return service
+
+    def _write_shipped(self, path: Path) -> None:
+        ray = import_ray()
+        for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        with atomic_file(path) as out:
+            for ref in self.spec["chunks"]:
+                out.write(ray.get(ref))
+        self.info["shipped"] = True
 
     async def setup(self) -> dict[str, Any]:
         if self._setup_lock is None:
@@ -169,20 +161,69 @@ class TrialWorker:
         return await self.runner.run(Trial(self.tasks[task_id], epoch))
 
 
+def use_cluster_token() -> bool:
+    """Turn on Ray's token authentication for this process when the cluster's token is at hand
+    (Ray 2.52+): ``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH`` names, or
+    ``~/.ray/auth_token``, unless ``RAY_AUTH_MODE`` says otherwise. Ray does this itself only
+    when it finds a local cluster (no address or ``auto``); a client given ``ray://…`` or
+    ``HOST:PORT`` otherwise connects without the token, and a cluster with token
+    authentication refuses it ("Authentication required"). The token itself is read by Ray;
+    medagent never reads, passes or logs it. True when token authentication is on."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # Ray before 2.52 has no token authentication
+        return False
+    import logging
+
+    quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # not Ray's "token authentication is enabled" notice on every run
+    try:
+        return bool(maybe_enable_token_auth_if_token_available(warn_if_disabled=False))
+    finally:
+        quiet.setLevel(level)
+
+
 def _ray_init(ray: Any, address: str | None) -> bool:
-    """Connect (or start a local cluster bound to 127.0.0.1); True when started here."""
+    """Connect (or start a local cluster); True when started here."""
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                "configure_logging": False}
     try:
         if address:
-            ray.init(address=address, **options)
+            use_cluster_token()
+            for attempt in range(CLIENT_ATTEMPTS):
+                try:
+                    with warnings.catch_warnings():  # Ray's own "connection timed out" warning: the error says it
+                        warnings.simplefilter("ignore", UserWarning)
+                        ray.init(address=address, **options)
+                    break
+                except ConnectionAbortedError:
+                    # the client server could not start this client's own server process (seen
+                    # now and then on a loaded head): a new attempt gets a new one
+                    if not address.startswith("ray://") or attempt == CLIENT_ATTEMPTS - 1:
+                        raise
+                    time.sleep(1.0 + attempt)
         else:
             ray.init(_node_ip_address="127.0.0.1", **options)
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one line
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        # the first line, and the last one too when it differs (a server's traceback ends with its reason)
+        first = " … ".join(dict.fromkeys(lines[:1] + lines[-1:]))
+        for secret in (os.environ.get("RAY_AUTH_TOKEN"),):
+            if secret:
+                first = first.replace(secret, "***")
+        hint = ""
+        if "uthenticat" in first or "authorization" in first or (
+                str(address).startswith("ray://") and "connection timeout" in first):
+            # a client without the token of a cluster with token authentication only times out
+            hint = (" (a cluster with token authentication needs its token in this process's environment: "
+                    "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token; see docs/scaling.md)")
         raise ConfigError(f"--ray-address {address or '(local)'}: cannot start or reach the Ray cluster: "
-                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+                          f"{type(exc).__name__}: {first[:300]}{hint}") from None
     return True
 
 

@@ -181,3 +181,27 @@ def test_the_async_form_runs_inside_the_callers_event_loop(bench_suite, bench_se
         return list(rewards)
 
     assert asyncio.run(rollout()) == [1.0, 0.0, 1.0]
+
+
+def test_a_vector_env_has_room_for_its_episodes_beyond_the_session_cap(bench_suite, bench_service):
+    """The server's cap on open sessions (``max_sessions``, 1000 by default, 429 beyond) is for
+    leaked sessions of a network server: n episodes fit whatever n (here a cap of 2 and 3 episodes)."""
+    from fhir_server import FhirService, ServerSettings
+    from fhir_server.errors import FhirError
+
+    from medagent.gym_vector import MedVectorEnv
+
+    open_now = bench_service.store.conn().execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    service = FhirService(bench_service.store, ServerSettings(max_sessions=open_now + 2))
+    sids = [service.create_session(), service.create_session()]
+    with pytest.raises(FhirError) as refused:  # the cap holds for anyone else
+        service.create_session()
+    assert refused.value.status == 429
+    for sid in sids:
+        service.delete_session(sid)
+    envs = MedVectorEnv(3, bench_suite, service=service)
+    obs, _ = envs.reset(seed=1)
+    assert len(obs) == 3 and all(json.loads(o)["task"]["id"] for o in obs)
+    envs.close()
+    assert service.settings.max_sessions == open_now + 2  # given back
+    assert bench_service.store.conn().execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == open_now

@@ -1,35 +1,99 @@
-"""``medagent bench --executor ray`` on a local Ray cluster started by the test (two worker
-actors on this machine, 127.0.0.1): the oracle scores 100 % with the local executor's
-summary, a worker killed mid-trial loses nothing and counts nothing twice, and a run whose
-driver was killed resumes."""
+"""``medagent bench --executor ray`` on a Ray cluster started by the test (``ray start --head``
+on this machine with token authentication on, two worker actors): the oracle scores 100 %
+with the local executor's ``summary.json``, a worker killed mid-trial loses nothing and
+counts nothing twice, a driver killed mid-run resumes with ``--resume``, and a driver
+reaches the cluster both at its GCS address (``HOST:PORT``) and through the Ray client
+(``ray://``) with the cluster's token taken from the environment (never the command line).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
-# slow (about 4 min) and, after the first-hour merge, its local-executor reference run
-# scored below 100 % on a fresh clone: run with -m slow until that is understood
-pytestmark = pytest.mark.slow
-
+REPO = Path(__file__).resolve().parents[2]
 TIMING = {"wall_time_s"}
+START = "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _has_ray_client() -> bool:
+    try:
+        import grpc  # noqa: F401 - the Ray client's transport (ray[client])
+    except ImportError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(bench_service, tmp_path_factory):
-    marker_dir = tmp_path_factory.mktemp("ray-markers")
-    os.environ["MEDAGENT_TEST_DIE_ONCE"] = str(marker_dir / "died")  # read by DiesOnce in the workers
-    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
-             configure_logging=False, runtime_env={"env_vars": {"MEDAGENT_HOME": os.environ["MEDAGENT_HOME"],
-                                                                 "MEDAGENT_TEST_DIE_ONCE": str(marker_dir / "died")}})
-    yield marker_dir / "died"
-    ray.shutdown()
+def ray_cluster(request, tmp_path_factory):
+    """A head node in its own process group, its token only in the environment, joined by
+    this process at its GCS address through the executor's ``connect``."""
+    from medagent.bench import BenchConfig
+    from medagent.executors.ray_executor import connect
+
+    token = secrets.token_hex(16)
+    died = tmp_path_factory.mktemp("ray-markers") / "died"
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's unix socket paths have a length limit
+    gcs, client = _free_port(), _free_port() if _has_ray_client() else None
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0",
+           "MEDAGENT_TEST_DIE_ONCE": str(died)}  # the workers inherit the head's environment
+    log = open(Path(temp) / "head.log", "w+")
+    args = [sys.executable, "-c", START, "start", "--head", "--block", "--port", str(gcs), "--node-ip-address",
+            "127.0.0.1", "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp]
+    if client:
+        args += ["--ray-client-server-port", str(client)]
+    head = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_MODE")}
+    try:
+        request.getfixturevalue("bench_service")  # the small cohort's store, seeded while the head starts
+        deadline = time.monotonic() + 180  # ~15 s idle; 40 s seen on a loaded machine
+        while "Ray runtime started" not in Path(log.name).read_text():
+            assert head.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-3000:]
+            time.sleep(0.2)
+        os.environ["RAY_AUTH_TOKEN"] = token  # as a user's driver gets it; never on the command line
+        assert connect(BenchConfig(suite="x", executor="ray", ray_address=f"127.0.0.1:{gcs}")) is True
+        yield SimpleNamespace(died=died, token=token, client=f"ray://127.0.0.1:{client}" if client else None,
+                              gcs=f"127.0.0.1:{gcs}", logs=Path(temp) / "session_latest" / "logs")
+    finally:
+        ray.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # the head's own process group: all of its Ray processes
+            try:
+                os.killpg(head.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                head.wait(3)
+            except subprocess.TimeoutExpired:
+                pass
+        head.wait()
+        log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 class DiesOnce:
@@ -52,6 +116,25 @@ class DiesOnce:
         env.finish([])
 
 
+class Slow:
+    """The null agent, a quarter second per trial (a driver can be killed mid-run)."""
+
+    uses_model = False
+
+    async def run(self, task, env):
+        import asyncio
+
+        await asyncio.sleep(0.25)
+        await env.call("search_patients", {"family": "Nobody"})
+        env.finish([])
+
+
+def _client_server_logs(cluster) -> str:
+    """The tails of the head's Ray client server logs (for a failure's message)."""
+    return "".join(f"\n--- {p.name}\n" + p.read_text(errors="replace")[-1500:]
+                   for p in sorted(cluster.logs.glob("ray_client_server*.err")))
+
+
 def _bench(suite_path, out, *, resume=False, **kw):
     from medagent.bench import BenchConfig, run_bench
 
@@ -68,8 +151,8 @@ def _comparable(summary: dict) -> dict:
 
 def test_oracle_on_ray_matches_the_local_executor_and_resumes(ray_cluster, bench_suite, bench_suite_path, tmp_path):
     local = _bench(bench_suite_path, tmp_path / "local", agent="oracle", concurrency=4)
-    assert local["overall"] == 1.0
-    # a driver killed after 7 records: --resume on Ray runs only the rest, on two workers
+    assert local["overall"] == 1.0 and local["n_trials"] == len(bench_suite.tasks)
+    # what a driver killed after 7 records leaves: --resume on Ray runs only the rest, on two workers
     run = tmp_path / "ray"
     shutil.copytree(tmp_path / "local", run)
     lines = (run / "trials.jsonl").read_text().splitlines(keepends=True)
@@ -89,11 +172,12 @@ def test_oracle_on_ray_matches_the_local_executor_and_resumes(ray_cluster, bench
 def test_a_worker_lost_mid_trial_loses_nothing_and_counts_nothing_twice(ray_cluster, bench_suite,
                                                                          bench_suite_path, tmp_path):
     summary = _bench(bench_suite_path, tmp_path / "run", agent="tests.harness.test_ray_executor:DiesOnce",
-                     concurrency=2, executor="ray", ray_workers=2)
-    assert ray_cluster.exists()  # a worker did die mid-trial
+                     concurrency=2, executor="ray", ray_workers=2, tasks=["3", "4"])
+    assert ray_cluster.died.exists()  # a worker did die mid-trial
+    expected = sorted(f"{t.id}#1" for t in bench_suite.tasks if t.category in (3, 4))
     ids = [r["trial_id"] for r in _records(tmp_path / "run")]
-    assert sorted(ids) == sorted(f"{t.id}#1" for t in bench_suite.tasks)  # every trial, once
-    assert summary["n_trials"] == len(bench_suite.tasks) and summary["errors"] == 0
+    assert sorted(ids) == expected  # every trial, once
+    assert summary["n_trials"] == len(expected) and summary["errors"] == 0
     assert all(r["status"] == "completed" for r in _records(tmp_path / "run"))
 
 
@@ -120,3 +204,39 @@ def test_workers_use_the_fhir_server_at_fhir_url_as_seen_from_their_node(ray_clu
     root = server.base_url.split("/fhir")[0]
     assert all(f"{root}/sessions/" in json.dumps(r["fhir_requests"][0]) for r in records)
     assert bench_service.store.conn().execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == before
+
+
+def test_a_driver_killed_mid_run_over_ray_client_resumes(ray_cluster, bench_suite, bench_suite_path, tmp_path):
+    """``medagent bench --ray-address ray://…`` (the cluster's token in RAY_AUTH_TOKEN only):
+    the driver process is killed (SIGKILL) mid-run, then ``--resume`` finishes the run."""
+    if ray_cluster.client is None:
+        pytest.skip("the Ray client needs ray[client] (grpcio)")
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    env["RAY_AUTH_TOKEN"] = ray_cluster.token
+    cmd = [sys.executable, "-m", "medagent", "bench", "--suite", str(bench_suite_path), "--tasks", "1", "2",
+           "--agent", "tests.harness.test_ray_executor:Slow", "--executor", "ray", "--ray-address",
+           ray_cluster.client, "--ray-workers", "1", "--concurrency", "1", "--out", str(out)]
+    expected = sorted(f"{t.id}#1" for t in bench_suite.tasks if t.category in (1, 2))
+    driver = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not ((out / "trials.jsonl").exists() and len(_records(out)) >= 3):
+        assert driver.poll() is None and time.monotonic() < deadline, (driver.communicate()[0][-3000:]
+                                                                        + _client_server_logs(ray_cluster))
+        time.sleep(0.05)
+    driver.kill()
+    first = driver.communicate()[0]
+    before = [r["trial_id"] for r in _records(out)]
+    assert 3 <= len(before) < len(expected)
+    resumed = subprocess.run([sys.executable, "-m", "medagent", "bench", "--resume",
+                              str(out), "--executor", "ray", "--ray-address", ray_cluster.client],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:] + _client_server_logs(ray_cluster)
+    records = _records(out)
+    assert [r["trial_id"] for r in records[:len(before)]] == before  # the killed driver's records kept
+    assert sorted(r["trial_id"] for r in records) == expected  # every trial once
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_trials"] == len(expected) and summary["errors"] == 0
+    # the token went nowhere: not in the output, the records or the run folder
+    for text in (first, resumed.stdout, resumed.stderr, *(p.read_text() for p in out.iterdir() if p.is_file())):
+        assert ray_cluster.token not in text
