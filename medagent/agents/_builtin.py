@@ -3,13 +3,10 @@ that reads nothing) and ``null`` (does nothing)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from medagent.env import Env
-from tasks.models import TaskView, ToolResult
-
-if TYPE_CHECKING:
-    from tasks.models import Task
+from tasks.models import Task, TaskView, ToolResult
 
 
 class OracleAgent:
@@ -20,10 +17,10 @@ class OracleAgent:
 
     uses_model = False
 
-    async def run(self, view: Task | TaskView, env: Env) -> None:  # the full Task (reads_full_task)
+    async def run(self, task: Task | TaskView, env: Env) -> None:  # given the full Task (reads_full_task)
         import tasks
 
-        answer = await tasks.get_category(view.category).solve(view, env)
+        answer = await tasks.get_category(task.category).solve(task, env)
         env.finish(answer)
 
 
