@@ -333,3 +333,33 @@ def test_the_function_names_have_no_tool_names_in_their_urls():
             method, url = listed["name"].split(" ", 1)
             assert method in ("GET", "POST", "PUT"), (design, listed["name"])
             assert not re.search(r"/fhir/[a-z_]+($|\?)", url), (design, listed["name"])  # a resource type, not a tool
+
+
+# --- one tool environment --------------------------------------------------------------------
+
+
+def test_one_class_dispatches_tool_calls():
+    """``tasks.env.ClientToolEnv`` is the only caller of ``Tool.call``: TrialEnv (bench, gym,
+    MCP, Inspect), the verifiers tool process, reference solutions and baselines all go
+    through it, so an unknown tool or bad arguments read the same everywhere."""
+    callers = []
+    for package in ("medagent", "tasks", "benchmarks", "examples"):
+        for path in (ROOT / package).rglob("*.py"):
+            if re.search(r"\btool\.call\(|\.call\(\s*client\b", path.read_text()):
+                callers.append(str(path.relative_to(ROOT)))
+    assert callers == ["tasks/env.py"]
+
+
+def test_the_dispatcher_and_the_trial_say_the_same(bench_service):
+    from tasks.clients import LocalFhirClient
+    from tasks.env import ClientToolEnv
+
+    async def both(name, args):
+        plain = await ClientToolEnv(LocalFhirClient(bench_service), finish=True).call(name, args)
+        trial = await TrialEnv(TaskView("t", 1, "query", "x", ""), LocalFhirClient(bench_service)).call(name, args)
+        return plain.content, trial.content
+
+    for name, args in (("order_pizza", {}), ("search_patients", '{"family": "Lo'),
+                       ("search_lab_observations", {"code": "MG"})):
+        plain, trial = asyncio.run(both(name, args))
+        assert plain == trial and "error" in plain, (name, plain, trial)
