@@ -1,7 +1,9 @@
-"""The environment handle an agent gets for one trial (``TrialEnv``).
+"""The environment handle an agent gets for one trial: the ``Env`` protocol and ``TrialEnv``.
 
 An agent sees the task's public view (``tasks.TaskView``) and this handle; everything it
-does to the record goes through it:
+does to the record goes through it. :class:`Env` (a ``typing.Protocol``, exported as
+``medagent.Env``) lists exactly what an agent may use; :class:`TrialEnv` implements it and
+dispatches tool calls through the one tool dispatcher, ``tasks.env.ClientToolEnv``:
 
 - ``env.tools``: the tool schemas in the OpenAI ``tools`` format (the suite's tool set —
   ``tasks.toolsets``; the nine ``tasks.TOOLS`` for mab suites — + ``finish``;
