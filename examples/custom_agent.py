@@ -1,4 +1,6 @@
-"""A custom agent in a few lines (see ``medagent.agents`` for the protocol).
+"""A custom agent in a few lines, typed against the public protocol (``medagent.Env``,
+``medagent.TaskView``; see ``medagent.agents`` for the contract) so an editor completes
+``view.`` and ``env.``.
 
 Run it on the patient look-up tasks (category 1)::
 
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 import re
 
+from medagent import Env, TaskView
+
 ASKED = re.compile(r"named (.+?) (\S+), born on (\d{4}-\d{2}-\d{2})")
 
 
 class LookupAgent:
-    async def run(self, task, env) -> None:  # noqa: ANN001
-        asked = ASKED.search(task.instruction)
+    async def run(self, view: TaskView, env: Env) -> None:
+        asked = ASKED.search(view.instruction)
         if asked is None:
             return  # not a look-up: finish without an answer
         given, family, birthdate = asked.groups()

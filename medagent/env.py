@@ -1,7 +1,9 @@
-"""The environment handle an agent gets for one trial (``TrialEnv``).
+"""The environment handle an agent gets for one trial: the ``Env`` protocol and ``TrialEnv``.
 
 An agent sees the task's public view (``tasks.TaskView``) and this handle; everything it
-does to the record goes through it:
+does to the record goes through it. :class:`Env` (a ``typing.Protocol``, exported as
+``medagent.Env``) lists exactly what an agent may use; :class:`TrialEnv` implements it and
+dispatches tool calls through the one tool dispatcher, ``tasks.env.ClientToolEnv``:
 
 - ``env.tools``: the tool schemas in the OpenAI ``tools`` format (the suite's tool set —
   ``tasks.toolsets``; the nine ``tasks.TOOLS`` for mab suites — + ``finish``;
@@ -45,14 +47,18 @@ import functools
 import re
 import time
 import weakref
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
 from medagent.errors import FhirBackendError
 from medagent.llm import ChatClient, Usage
+from tasks.env import ClientToolEnv, error, json_object, record
+from tasks.models import TaskView, ToolResult
+from tasks.text import short
+from tasks.tools import Tool
 
-__all__ = ["StepLimitReached", "TrialEnv", "parse_answer"]
+__all__ = ["Env", "StepLimitReached", "TaskView", "ToolResult", "TrialEnv", "parse_answer"]
 
 # A path relative to the session's FHIR base: "Observation", "Patient/S1234567",
 # "Observation/1/_history/2", "metadata". Nothing that climbs out of the session ("..",
@@ -62,17 +68,81 @@ FHIR_RETRIES = 3  # retries of a FHIR request that got no reply or a 5xx (reads 
 FHIR_BACKOFF = 0.25  # first delay, doubled per retry
 
 
+@runtime_checkable
+class Env(Protocol):
+    """What an agent may use of its trial: exactly this, nothing else (``TrialEnv`` is the
+    implementation the runner, the gym and the adapters hand out).
+
+    Every ``call``, ``request``, ``finish`` and ``pass_turn`` is one step; a step beyond
+    ``max_steps`` raises :class:`StepLimitReached` (let it propagate: the trial is over).
+    """
+
+    @property
+    def task(self) -> TaskView:
+        """The task's public view (the same object ``run`` is given)."""
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The tool schemas in the OpenAI ``tools`` format, ``finish`` included."""
+
+    @property
+    def tool_set(self) -> tuple[Tool, ...]:
+        """The same tools as ``tasks.Tool`` objects (name, description, parameters, kind,
+        and how each maps to a FHIR request: ``method``, ``path``, ``fixed``)."""
+
+    @property
+    def llm(self) -> ChatClient | None:
+        """The model client (``--model``), or None for a model-free run."""
+
+    @property
+    def usage(self) -> Usage:
+        """Token and request counts: pass it to ``llm.complete(messages, usage, ...)``."""
+
+    messages: list[dict[str, Any]]  # the transcript recorded with the trial (fill it in place)
+
+    @property
+    def max_steps(self) -> int:
+        """The step limit (8 by default: the original's rounds, ``finish`` included)."""
+
+    @property
+    def steps(self) -> int:
+        """Steps taken so far."""
+
+    @property
+    def answer(self) -> list | None:
+        """The answer given to ``finish`` (or None)."""
+
+    @property
+    def finished(self) -> bool:
+        """``finish`` was called."""
+
+    async def call(self, name: str, args: dict[str, Any] | str | None = None) -> ToolResult:
+        """One tool call (``args`` a dict or the model's raw JSON text); ``finish`` too.
+        Mistakes (unknown tool, bad JSON, schema failure) are ``ok=False`` results."""
+
+    async def request(self, method: str, path: str, params: Any = None, json: Any = None) -> ToolResult:
+        """One raw FHIR request, ``path`` relative to the session's base (``Observation``)."""
+
+    def finish(self, answer: Any) -> None:
+        """The final answer: a JSON list (a string holding one is that list)."""
+
+    def pass_turn(self) -> None:
+        """A model turn that called no tool: one step."""
+
+    def end(self, reason: str) -> None:
+        """Stop without an answer; ``reason`` is recorded as the trial's ``stop``."""
+
+
 class StepLimitReached(Exception):
     """The agent asked for more steps than ``max_steps``: the trial is over."""
 
 
 @functools.cache
-def _tasks_api() -> tuple[dict[str, Any], list[dict[str, Any]], type, type]:
-    from tasks.errors import FhirClientError
-    from tasks.models import ToolResult
+def default_tools() -> tuple[dict[str, Tool], list[dict[str, Any]]]:
+    """The nine tools of the mab suites by name, and their schemas with ``finish``."""
     from tasks.tools import TOOLS, tool_schemas
 
-    return {t.name: t for t in TOOLS}, tool_schemas(include_finish=True), ToolResult, FhirClientError
+    return {t.name: t for t in TOOLS}, tool_schemas(include_finish=True)
 
 
 class _Trial:
@@ -81,12 +151,12 @@ class _Trial:
     __slots__ = ("client", "tools", "max_steps", "steps", "answer", "finished", "truncated", "stop", "tool_calls",
                  "tool_time", "backend_error", "faults")
 
-    def __init__(self, client: Any, max_steps: int, tools: dict[str, Any], faults: Any = None) -> None:
+    def __init__(self, client: Any, max_steps: int, tools: tuple[Tool, ...], faults: Any = None) -> None:
         self.client = _RetryingClient(client, self)
         self.faults = faults
         if faults is not None:  # a medagent.faults.FaultyClient: the EHR misbehaving, seen by the agent
             self.client = faults.over(self.client)  # outside the retries: they never hide a fault
-        self.tools = tools
+        self.tools = ClientToolEnv(self.client, tools, finish=True)  # the one tool dispatcher
         self.max_steps = max_steps
         self.steps = 0
         self.answer: list | None = None
@@ -142,11 +212,12 @@ class TrialEnv:
 
             tools, self._tools = {t.name: t for t in tools}, schemas_of(tuple(tools))
         else:
-            tools, self._tools, _, _ = _tasks_api()
+            tools, self._tools = default_tools()
         extra_tools = tuple(t for t in extra_tools if t.name not in tools)  # a suite may offer it already
         if extra_tools:  # e.g. ``next_page`` when the session pages (``--faults``)
             tools = {**tools, **{t.name: t for t in extra_tools}}
             self._tools = [*self._tools[:-1], *(t.schema() for t in extra_tools), self._tools[-1]]
+        tools = tuple(tools.values())
         self._task = task.view() if hasattr(task, "view") else task  # never the answer key
         self._llm = llm
         self._usage = Usage()
@@ -156,7 +227,7 @@ class TrialEnv:
 
     # read-only: what the agent may use and know about its trial
     tools = property(lambda self: self._tools, doc="The tool schemas (OpenAI ``tools`` format).")
-    tool_set = property(lambda self: tuple(_TRIALS[self].tools.values()), doc="The tools (``tasks.Tool``).")
+    tool_set = property(lambda self: tuple(_TRIALS[self].tools.tools.values()), doc="The tools (``tasks.Tool``).")
     llm = property(lambda self: self._llm, doc="The model client (``medagent.llm.ChatClient``) or None.")
     usage = property(lambda self: self._usage, doc="Token and request counts; pass it to ``llm.complete``.")
     task = property(lambda self: self._task, doc="The task's public view (``tasks.TaskView``).")
@@ -184,10 +255,6 @@ class TrialEnv:
         trial.steps += 1
         return trial.steps
 
-    @staticmethod
-    def _error(message: str) -> Any:
-        return _tasks_api()[2](ok=False, status=None, content={"error": message})
-
     async def call(self, name: str, args: dict[str, Any] | str | None = None) -> Any:
         """Run tool ``name`` with ``args``; errors come back as an ``ok=False`` result."""
         if name == "finish":
@@ -195,30 +262,21 @@ class TrialEnv:
         step = self._take_step()
         trial = _TRIALS[self]
         start = self._clock()
-        tools = trial.tools
-        tool = tools.get(name)
-        if tool is None:
-            known = ", ".join([*tools, "finish"])
-            result = self._error(f"unknown tool {name!r}; the tools are: {known}")
-        elif isinstance(args, str) and _json_object(args) is None:
-            result = self._error(f"{name}: the arguments are not a JSON object: {_clip(args)}")
-        else:
-            # bad arguments give ok=False results; a persistent FHIR failure raises FhirBackendError
-            result = await tool.call(trial.client, args)
+        # mistakes give ok=False results; a persistent FHIR failure raises FhirBackendError
+        result = await trial.tools.dispatch(name, args)
         trial.tool_time += self._clock() - start
         trial.tool_calls.append(_record(step, name, args, result))
         return result
 
     def _finish_call(self, args: Any) -> Any:
-        parsed = _json_object(args) if isinstance(args, str) else args
+        parsed = json_object(args) if isinstance(args, str) else args
         if not isinstance(parsed, dict) or "answer" not in parsed or set(parsed) - {"answer"}:
             step = self._take_step()
-            result = self._error('finish: the arguments must be {"answer": [...]} '
-                                 f"(got {_clip(args if isinstance(args, str) else orjson.dumps(args).decode())})")
+            result = error(f'finish: the arguments must be {{"answer": [...]}} (got {short(args, 200)})')
             _TRIALS[self].tool_calls.append(_record(step, "finish", args, result))
             return result
         self.finish(parsed["answer"])
-        return _tasks_api()[2](ok=True, status=None, content="finished")
+        return ToolResult(ok=True, status=None, content="finished")
 
     async def request(
         self, method: str, path: str, params: Any = None, json: Any = None
@@ -228,8 +286,8 @@ class TrialEnv:
         trial = _TRIALS[self]
         args = {"path": path, "params": params, "json": json}
         if not isinstance(path, str) or not _FHIR_PATH.match(path.strip("/")):
-            result = _tasks_api()[2](ok=False, status=400, content={"error": (
-                f"path {_clip(path)!r} is not a FHIR path relative to the base (e.g. 'Observation' or "
+            result = ToolResult(ok=False, status=400, content={"error": (
+                f"path {short(str(path), 200)!r} is not a FHIR path relative to the base (e.g. 'Observation' or "
                 "'Patient/S1234567')")})
             trial.tool_calls.append(_record(step, str(method).upper(), args, result))
             return result
@@ -237,7 +295,7 @@ class TrialEnv:
         reply = await trial.client.request(method, path.strip("/"), params=params, json=json)
         trial.tool_time += self._clock() - start
         ok = 200 <= reply.status < 300
-        result = _tasks_api()[2](ok=ok, status=reply.status, content=reply.body, retry_after=_retry_after(reply))
+        result = ToolResult(ok=ok, status=reply.status, content=reply.body, retry_after=_retry_after(reply))
         trial.tool_calls.append(_record(step, method.upper(), args, result))
         return result
 
@@ -279,7 +337,7 @@ class _RetryingClient:
         return self._client.requests
 
     async def request(self, method: str, path: str, params: Any = None, json: Any = None) -> Any:
-        client_error = _tasks_api()[3]
+        from tasks.errors import FhirClientError as client_error
         read = method.upper() in ("GET", "HEAD")
         failure = ""
         for attempt in range(FHIR_RETRIES + 1):
@@ -317,23 +375,6 @@ def _retry_after(reply: Any) -> float | None:
     return retry_after(reply)
 
 
-def _json_object(text: str) -> dict | None:
-    try:
-        value = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _clip(text: Any, limit: int = 200) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _record(step: int, name: str, args: Any, result: Any) -> dict[str, Any]:
-    """A tool call for the trial record. The reply itself is in ``fhir_requests`` (and, for
-    model agents, in the transcript), so only an error's content is kept here."""
-    record = {"step": step, "name": name, "arguments": args, "ok": bool(result.ok), "status": result.status}
-    if not result.ok:
-        record["error"] = result.content
-    return record
+def _record(step: int, name: str, args: Any, result: ToolResult) -> dict[str, Any]:
+    """A tool call for the trial record (``tasks.env.record`` with its step)."""
+    return {"step": step, **record(name, args, result)}

@@ -120,9 +120,9 @@ class Episode:
             from tasks.toolsets import schemas_of
 
             return schemas_of(tuple(self.tool_set))
-        from medagent.env import _tasks_api
+        from medagent.env import default_tools
 
-        return _tasks_api()[1]
+        return default_tools()[1]
 
     @property
     def steps(self) -> int:

@@ -7,6 +7,7 @@
   just its number.
 - :func:`pct`, :func:`usd`, :func:`signed`: a fraction as a percentage, a cost in dollars,
   a harm-weighted score with its sign; ``—`` for a missing value.
+- :func:`number_ranges`: a suite's category numbers as text (``1-10``, ``11-18``, ``1-3, 5``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["category_label", "category_title", "natural_key", "pct", "signed", "trial_order", "usd"]
+__all__ = ["category_label", "category_title", "natural_key", "number_ranges", "pct", "signed", "trial_order",
+           "usd"]
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -72,3 +74,14 @@ def usd(value: float | int | str | None) -> str:
 def signed(value: float | None) -> str:
     """A harm-weighted score (−1 … +1) with its sign, e.g. ``+0.62``."""
     return "—" if value is None else f"{value:+.2f}"
+
+
+def number_ranges(numbers: Any) -> str:
+    """``[1, 2, 3, 5, 11, 12]`` → ``"1-3, 5, 11-12"`` (sorted, duplicates dropped)."""
+    runs: list[list[int]] = []
+    for n in sorted({int(n) for n in numbers}):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)

@@ -44,6 +44,7 @@ import httpx
 
 from medagent.errors import ProviderError, ProviderUnavailable
 from medagent.settings import HarnessSettings
+from tasks.text import short
 
 MAX_RETRY_AFTER = 300.0
 _RETRY_STATUS = {408, 409, 429}
@@ -174,11 +175,11 @@ def _connection_reason(exc: BaseException) -> str:
         if isinstance(seen, httpx.ConnectTimeout):
             return "connection timed out"
         if isinstance(seen, ssl.SSLError):
-            return f"TLS error ({_short(str(seen), 120)})"
+            return f"TLS error ({short(str(seen), 120, squash=True)})"
         if str(seen):
             last = str(seen)
         seen = seen.__cause__ or seen.__context__
-    return _short(last, 200)
+    return short(str(last), 200, squash=True)
 
 
 def safe_url(url: str | None) -> str:
@@ -282,7 +283,7 @@ class ChatClient:
         )
 
     def _hide(self, text: str) -> str:
-        text = _short(text)
+        text = short(str(text), 300, squash=True)
         return text.replace(self._secret, "***") if self._secret else text
 
     def _status_error(self, exc: Any) -> Exception:
@@ -331,7 +332,7 @@ class ChatClient:
             raise _Unreached(_connection_reason(exc)) from None
         except openai.APIResponseValidationError as exc:
             self._connected = True
-            raise _Retry(f"malformed response: {_short(str(exc))}") from None
+            raise _Retry(f"malformed response: {short(str(exc), 300, squash=True)}") from None
         self._connected = True
         usage.add(getattr(response, "usage", None))
         if not response.choices:
@@ -345,6 +346,3 @@ class ChatClient:
         return Completion(message=record, content=message.content, tool_calls=tool_calls)
 
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

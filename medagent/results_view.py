@@ -16,6 +16,7 @@ from rich.text import Text
 
 from medagent.labels import category_label, natural_key, pct, signed, trial_order, usd
 from medagent.scores import reference_scores, trial_harmed, trial_passed
+from tasks.text import short
 
 __all__ = ["Progress", "print_summary", "print_trial", "score_line", "summary_table"]
 
@@ -144,14 +145,9 @@ def trials_table(trials: list[dict[str, Any]]) -> Table:
             result += " [bold red]HARM"
         table.add_row(
             str(t.get("trial_id")), str(t.get("status")), result, str(t.get("steps")),
-            escape(_short(t.get("answer"))), escape(", ".join(failed) or (t.get("error") or "")[:60]),
+            escape(short(t.get("answer"), 60)), escape(", ".join(failed) or (t.get("error") or "")[:60]),
         )
     return table
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _content(value: Any, limit: int = 1500) -> str:
@@ -183,9 +179,9 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
         console.print(Panel(Text(_content(body.strip())), title=role, title_align="left", border_style=style))
     if not trial.get("messages"):
         for call in trial.get("tool_calls") or []:
-            console.print(f"[bold]{call.get('step')}. {call.get('name')}[/bold] {escape(_short(call.get('arguments'), 200))}"
+            console.print(f"[bold]{call.get('step')}. {call.get('name')}[/bold] {escape(short(call.get('arguments'), 200))}"
                           f" → {'ok' if call.get('ok') else 'error'} {call.get('status') or ''}")
-    console.print(f"[bold]answer:[/bold] {escape(_short(trial.get('answer'), 500))}")
+    console.print(f"[bold]answer:[/bold] {escape(short(trial.get('answer'), 500))}")
     for write in trial.get("writes") or []:
         console.print(f"[bold]write:[/bold] {write.get('interaction')} {write.get('resourceType')}/{write.get('id')} "
                       f"(HTTP {write.get('status')})")
@@ -196,7 +192,7 @@ def print_trial(console: Console, trial: dict[str, Any]) -> None:
             table.add_column(column)
         for check in grade.get("checks") or []:
             table.add_row(escape(str(check.get("name"))), "✓" if check.get("passed") else "✗",
-                          escape(_short(check.get("expected"))), escape(_short(check.get("got"))),
+                          escape(short(check.get("expected"), 60)), escape(short(check.get("got"), 60)),
                           escape(str(check.get("message") or "")))
         console.print(table)
     usage = trial.get("usage") or {}

@@ -1,8 +1,12 @@
 """The agent's tools: typed versions of the original benchmark's nine FHIR functions.
 
 Every tool has a ``name``, a ``description``, JSON-schema ``parameters`` (documented per
-parameter), a ``kind`` (``read`` or ``write``) and ``async call(client, args) ->
-ToolResult``. Tools never raise into the agent loop: bad arguments give
+parameter), a ``kind`` (``read`` or ``write``), ``async call(client, args) -> ToolResult``
+and the one FHIR request it makes: ``method``, ``path`` (relative to the FHIR base; a
+``{name}`` placeholder is filled from argument ``name``, and a path that is one
+placeholder is the whole URL the argument gives), ``fixed`` (search parameters always sent)
+and ``query`` (argument → FHIR search parameter). Whoever shows the tools as HTTP — the
+plain-text protocol's function list — reads them from there. Tools never raise into the agent loop: bad arguments give
 ``ToolResult(ok=False, status=None, content={"error": …})`` with a message saying what to
 fix, and an error reply of the server (a 4xx OperationOutcome) comes back as the content.
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -33,6 +37,7 @@ import orjson
 from .clients import FhirClient
 from .errors import FhirClientError, ToolError
 from .models import FhirReply, ToolResult
+from .text import short
 
 _PATIENT = {"type": "string",
             "description": "The patient's MRN, which is the Patient id (e.g. 'S1234567'); "
@@ -56,6 +61,15 @@ class Tool:
     parameters: dict
     kind: str  # "read" | "write"
     _run: Callable[[FhirClient, dict], Awaitable[ToolResult]]
+    method: str  # the FHIR request it makes: "GET" | "POST" | "PUT"
+    path: str  # relative to the FHIR base; "{arg}" is filled from argument arg ("{url}": the whole URL)
+    fixed: dict[str, str] = field(default_factory=dict)  # search parameters always sent
+    query: dict[str, str] = field(default_factory=dict)  # argument -> FHIR search parameter
+
+    @property
+    def url_args(self) -> tuple[str, ...]:
+        """The arguments that go into the path (``{resource_type}/{id}`` → both)."""
+        return tuple(re.findall(r"\{([a-z_]+)\}", self.path))
 
     async def call(self, client: FhirClient, args: Any) -> ToolResult:
         try:
@@ -74,11 +88,12 @@ class Tool:
 
 def validate_args(tool: Tool, args: Any) -> dict:
     """Check ``args`` against the tool's schema; coerce the harmless mismatches."""
-    if isinstance(args, str | bytes):
+    if isinstance(args, str | bytes):  # a model's raw arguments text
         try:
             args = orjson.loads(args or b"{}")
         except orjson.JSONDecodeError:
-            raise ToolError(f"{tool.name}: arguments must be a JSON object") from None
+            text = args if isinstance(args, str) else args.decode("utf-8", "replace")
+            raise ToolError(f"{tool.name}: the arguments are not a JSON object: {short(text, 200)}") from None
     if args is None:
         args = {}
     if not isinstance(args, dict):
@@ -213,11 +228,15 @@ def _search_tool(name: str, resource_type: str, description: str, props: dict,
     if sort_param:
         properties.update(sort=_SORT)
     properties.update(count=count or _COUNT)
-    mapping = {k: k.replace("_", "-") for k in properties}
+    mapping = {k: k.replace("_", "-") for k in properties if k not in ("sort", "count")}
+    mapping["count"] = "_count"
+    if sort_param:
+        mapping["sort"] = "_sort"
+    fixed = fixed or {}
     return Tool(name, description,
                 {"type": "object", "properties": properties, "required": list(required),
                  "additionalProperties": False},
-                "read", _search(resource_type, mapping, fixed or {}, sort_param))
+                "read", _search(resource_type, mapping, fixed, sort_param), "GET", resource_type, fixed, mapping)
 
 
 def _create_tool(name: str, resource_type: str, description: str) -> Tool:
@@ -226,7 +245,7 @@ def _create_tool(name: str, resource_type: str, description: str) -> Tool:
         "description": f"The complete FHIR R4 {resource_type} resource as JSON "
                        f"(resourceType '{resource_type}')."}},
         "required": ["resource"], "additionalProperties": False}
-    return Tool(name, description, params, "write", _create(resource_type))
+    return Tool(name, description, params, "write", _create(resource_type), "POST", resource_type)
 
 
 def _string(description: str) -> dict:
@@ -328,7 +347,7 @@ NEXT_PAGE_TOOL = Tool(
     "relation 'next'). Use it until a page has no 'next' link to see every result.",
     {"type": "object", "properties": {"url": _string("The 'next' link's url, exactly as given.")},
      "required": ["url"], "additionalProperties": False},
-    "read", _next_page)
+    "read", _next_page, "GET", "{url}")
 
 FINISH_TOOL: dict = {"type": "function", "function": {
     "name": "finish",

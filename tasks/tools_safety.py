@@ -93,7 +93,7 @@ SAFETY_TOOLS: tuple[Tool, ...] = (
              "resource_type": {"type": "string", "enum": READABLE, "description": "The type."},
              "id": _string("The resource id, e.g. 'S1234567-m12'.")},
           "required": ["resource_type", "id"], "additionalProperties": False},
-         "read", _read),
+         "read", _read, "GET", "{resource_type}/{id}"),
     Tool("update_medication_request",
          "Update an existing medication order (PUT MedicationRequest/<id>), e.g. to stop it "
          "or put it on hold: read it with read_resource, change only 'status' (one of "
@@ -103,7 +103,7 @@ SAFETY_TOOLS: tuple[Tool, ...] = (
              "type": "object",
              "description": "The complete MedicationRequest as read, with 'id' and the new 'status'."}},
           "required": ["resource"], "additionalProperties": False},
-         "write", _update),
+         "write", _update, "PUT", "MedicationRequest/{id}"),
     NEXT_PAGE_TOOL,
 )
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medagent.env import Env
 from medagent.errors import ConfigError, MedagentError
+from tasks.models import TaskView
 
 __all__ = ["RemoteRun", "RemoteTrial", "TrialClosed"]
 
@@ -36,7 +38,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[tuple[str, Any, asyncio.Future]] = asyncio.Queue()
 
-    async def run(self, task: Any, env: Any) -> None:
+    async def run(self, view: TaskView, env: Env) -> None:
         while True:
             kind, payload, reply = await self.queue.get()
             try:

@@ -158,19 +158,18 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
                 return False, {"error": "finish: give one argument 'answer', a JSON list, e.g. [\"S1234567\"] or []"}
             state.answer, state.finished = answer, True
             return True, {"recorded": True}
+        from tasks.env import ClientToolEnv
         from tasks.toolsets import tools_of
 
-        by_name = {t.name: t for t in tools_of(list(self._tool_names()))}
-        tool = by_name.get(name)
-        if tool is None:
-            return False, {"error": f"unknown tool {name!r}; the tools are: "
-                                    f"{', '.join([*by_name, 'finish'])}"}
+        client = LocalFhirClient(_backend(self.task_data.suite).service, session=state.session)
+        env = ClientToolEnv(client, tools_of(list(self._tool_names())), finish=True)  # the one dispatcher
+        if name not in env.tools:  # an unknown tool costs no step here (the harness counts turns)
+            result = await env.dispatch(name, args)
+            return False, result.content
         if state.steps >= self.config.max_steps:
             return False, {"error": f"step limit reached ({self.config.max_steps} steps): call finish"}
         state.steps += 1
-        data = self.task_data
-        client = LocalFhirClient(_backend(data.suite).service, session=state.session)
-        result = await tool.call(client, args)
+        result = await env.dispatch(name, args)
         return bool(result.ok), result.content
 
 

@@ -1,30 +1,36 @@
 """Agents: the ``Agent`` protocol, the built-in agents and how ``--agent`` finds one.
 
-An agent is any object with one async method::
+An agent is any object with one async method, typed with this package's public types (an
+editor completes ``view.`` and ``env.``)::
+
+    from medagent import Env, TaskView
 
     class MyAgent:
-        async def run(self, task, env) -> None:
+        async def run(self, view: TaskView, env: Env) -> None:
             result = await env.call("search_patients", {"name": "..."})   # a tool call
             env.finish([...])                                           # the answer
 
 The contract:
 
-- ``task`` is a ``tasks.TaskView``: ``id``, ``category``, ``kind``, ``instruction`` and
-  ``context`` (``task.as_dict()`` gives them as a dict) — everything the task states, and
-  nothing of the answer key. ``task.expected``, ``task.branch`` and ``task.patient`` raise
-  ``AttributeError`` (the trial is recorded as an ``error``). Only the built-in reference
-  solver (``oracle``, see :func:`reads_full_task`) is given the whole ``tasks.Task``; its
-  runs are marked ``"reference_agent": true`` in ``run.json``.
-- ``env`` is a :class:`medagent.env.TrialEnv`: ``env.tools`` (schemas), ``await
-  env.call(name, args)``, ``await env.request(...)`` (raw FHIR for text protocols; a path
-  relative to the session's base — one that would leave the session is refused),
-  ``env.finish(answer)``, ``env.pass_turn()``, ``env.end(reason)``, ``env.llm`` (the model
-  client, or None), ``env.usage``, ``env.messages`` (the transcript to record) and
-  read-only metadata (``env.task``, ``env.max_steps``, ``env.steps``). Nothing else: the
-  FHIR server, other sessions and the baseline are not reachable through ``env``.
+- ``view`` is a :class:`TaskView` (``tasks.TaskView``): ``id``, ``category``, ``kind``,
+  ``instruction`` and ``context`` (``view.as_dict()`` gives them as a dict) — everything
+  the task states, and nothing of the answer key. ``view.expected``, ``view.branch`` and
+  ``view.patient`` raise ``AttributeError`` (the trial is recorded as an ``error``). Only
+  the built-in reference solver (``oracle``, see :func:`reads_full_task`) is given the whole
+  ``tasks.Task``; its runs are marked ``"reference_agent": true`` in ``run.json``.
+- ``env`` is an :class:`Env` (``medagent.env.Env``, a ``typing.Protocol``; the runner hands
+  out a ``medagent.env.TrialEnv``): ``env.tools`` (schemas) and ``env.tool_set`` (the
+  ``tasks.Tool`` objects), ``await env.call(name, args)``, ``await env.request(...)`` (raw
+  FHIR for text protocols; a path relative to the session's base — one that would leave
+  the session is refused), ``env.finish(answer)``, ``env.pass_turn()``, ``env.end(reason)``,
+  ``env.llm`` (the model client, or None), ``env.usage``, ``env.messages`` (the transcript
+  to record) and read-only metadata (``env.task``, ``env.max_steps``, ``env.steps``,
+  ``env.answer``, ``env.finished``). Nothing else: the FHIR server, other sessions and the
+  baseline are not reachable through ``env``.
 - Every tool call, raw request, ``finish`` and tool-less model turn is one step; at
-  ``env.max_steps`` (default 8, the original's rounds, ``finish`` included) the trial ends.
-  The trial also ends when ``run`` returns, or at the time limit.
+  ``env.max_steps`` (default 8, the original's rounds, ``finish`` included) the trial ends
+  (:class:`StepLimitReached` is raised; let it propagate). The trial also ends when ``run``
+  returns, or at the time limit.
 
 One agent object is made per trial (``Class()``), so ``run`` may keep state on ``self``.
 
@@ -49,19 +55,21 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from medagent.env import Env, StepLimitReached
 from medagent.errors import ConfigError
+from tasks.models import TaskView, ToolResult
 
-__all__ = ["Agent", "BUILTIN", "ENTRY_POINT_GROUP", "load_agent", "known_agents", "needs_model",
-           "reads_full_task"]
+__all__ = ["Agent", "BUILTIN", "ENTRY_POINT_GROUP", "Env", "StepLimitReached", "TaskView", "ToolResult",
+           "load_agent", "known_agents", "needs_model", "reads_full_task"]
 
 ENTRY_POINT_GROUP = "medagent.agents"
 
 
 @runtime_checkable
 class Agent(Protocol):
-    """One async method: act on ``task`` through ``env`` and call ``env.finish(answer)``."""
+    """One async method: act on ``view`` through ``env`` and call ``env.finish(answer)``."""
 
-    async def run(self, task: Any, env: Any) -> None: ...  # task: tasks.TaskView
+    async def run(self, view: TaskView, env: Env) -> None: ...
 
 
 # name -> "module:Class"; imported lazily so `medagent --help` stays fast.
@@ -132,7 +140,7 @@ def load_agent(spec: str) -> Callable[[], Agent]:
         raise ConfigError(f"agent {spec!r} cannot be made without arguments ({exc})") from None
     run = getattr(probe, "run", None)
     if run is None or not inspect.iscoroutinefunction(run):
-        raise ConfigError(f"agent {spec!r} has no `async def run(self, task, env)` method")
+        raise ConfigError(f"agent {spec!r} has no `async def run(self, view, env)` method")
     return factory
 
 

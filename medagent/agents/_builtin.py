@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from medagent.env import Env
+from tasks.models import Task, TaskView, ToolResult
+
 
 class OracleAgent:
     """Runs the task's reference solution through the env's tools; scores 100% by design.
@@ -14,7 +17,7 @@ class OracleAgent:
 
     uses_model = False
 
-    async def run(self, task: Any, env: Any) -> None:
+    async def run(self, task: Task | TaskView, env: Env) -> None:  # given the full Task (reads_full_task)
         import tasks
 
         answer = await tasks.get_category(task.category).solve(task, env)
@@ -28,20 +31,20 @@ class BlindAgent:
 
     uses_model = False
 
-    async def run(self, task: Any, env: Any) -> None:
+    async def run(self, view: TaskView, env: Env) -> None:
         import tasks
 
-        view = task.view() if hasattr(task, "view") else task
+        view = view.view() if hasattr(view, "view") else view  # a full Task given by a caller: its view
         env.finish(await tasks.get_category(view.category).blind(view, _WritesOnly(env)))
 
 
 class _WritesOnly:
     """The env with every read tool refused (a blind policy that tried one would be a bug)."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Env) -> None:
         self._env = env
 
-    async def call(self, name: str, args: dict) -> Any:
+    async def call(self, name: str, args: dict[str, Any]) -> ToolResult:
         import tasks
 
         known = {t.name: t for t in getattr(self._env, "tool_set", None) or tasks.TOOLS}
@@ -56,5 +59,5 @@ class NullAgent:
 
     uses_model = False
 
-    async def run(self, task: Any, env: Any) -> None:
+    async def run(self, view: TaskView, env: Env) -> None:
         return None

@@ -22,7 +22,8 @@ import orjson
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from medagent.env import StepLimitReached
+from medagent.env import Env, StepLimitReached
+from tasks.models import TaskView, ToolResult
 
 SYSTEM_PROMPT = (
     "You are working inside a hospital's electronic health record (a FHIR R4 server) on "
@@ -42,15 +43,16 @@ class _State(TypedDict):
     empties: int  # empty replies so far
 
 
-def task_prompt(task: Any) -> str:
-    context = getattr(task, "context", None)
-    text = task.instruction
+def task_prompt(view: TaskView) -> str:
+    """The task as the user message: the instruction, then its context if any."""
+    context = getattr(view, "context", None)
+    text = view.instruction
     if context:
         text = f"{text}\n\nContext: {context}"
     return text
 
 
-def result_text(result: Any) -> str:
+def result_text(result: ToolResult) -> str:
     """A tool result's content as text (JSON for parsed bodies)."""
     body = result.content
     if isinstance(body, bytes | bytearray):
@@ -58,7 +60,7 @@ def result_text(result: Any) -> str:
     return body if isinstance(body, str) else orjson.dumps(body).decode()
 
 
-def _tool_content(result: Any) -> str:
+def _tool_content(result: ToolResult) -> str:
     payload = result_text(result)
     if result.ok:
         return payload
@@ -68,7 +70,7 @@ def _tool_content(result: Any) -> str:
     return f"error: {status}{payload}"
 
 
-def _env(config: RunnableConfig) -> Any:
+def _env(config: RunnableConfig) -> Env:
     return config["configurable"]["env"]
 
 
@@ -132,13 +134,13 @@ class ReactAgent:
 
     uses_model = True
 
-    async def run(self, task: Any, env: Any) -> None:
+    async def run(self, view: TaskView, env: Env) -> None:
         if env.llm is None:
             raise RuntimeError("the react agent needs a model (--model)")
         max_turns = env.max_steps + 2  # every turn uses a step; this is only a safety net
         env.messages[:] = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": task_prompt(task)},
+            {"role": "user", "content": task_prompt(view)},
         ]
         state: _State = {"messages": list(env.messages), "turns": 0, "done": False, "empties": 0}
         config: RunnableConfig = {

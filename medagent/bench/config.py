@@ -134,12 +134,19 @@ def select_tasks(suite: Any, wanted: list[str]) -> list[Any]:
             else:
                 matches = []
             if not matches:
-                raise ConfigError(
-                    f"--tasks {part!r} matches no task of suite {suite.id} "
-                    "(give task ids like task5_12, category numbers such as 5, query or action)"
-                )
+                raise ConfigError(_no_match(suite, part))
             chosen.update((t.id, t) for t in matches)
     return [t for t in suite.tasks if t.id in chosen]
+
+
+def _no_match(suite: Any, part: str) -> str:
+    """What ``--tasks`` accepts in this suite: its own categories (the header's) and ids."""
+    from medagent.labels import number_ranges
+
+    categories = getattr(suite, "categories", None) or sorted({t.category for t in suite.tasks})
+    example = suite.tasks[0].id if suite.tasks else "task1_1"
+    return (f"--tasks {part!r} matches no task of suite {suite.id}, whose categories are "
+            f"{number_ranges(categories)} (give task ids like {example}, category numbers, query or action)")
 
 
 def check_resume(config: BenchConfig, previous: dict[str, Any], suite: Any) -> None:

@@ -61,15 +61,12 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
     import tasks
+    from tasks.text import short
 
     suite = tasks.load_suite(args.suite)
     rows = suite.tasks if args.category is None else suite.category(args.category)
@@ -89,7 +86,7 @@ def run_list(args: argparse.Namespace) -> int:
     room = max(20, console.width - used - 4)
     table.add_column("instruction", no_wrap=True)
     for i, t in enumerate(rows):
-        table.add_row(*(values[i] for values in columns.values()), _short(t.instruction, room))
+        table.add_row(*(values[i] for values in columns.values()), short(t.instruction, room))
     console.print(table)
     return 0
 

@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 
 from tasks.clients import decode_body
+from tasks.text import short
 
 from medagent.errors import SubmissionError
 from medagent.faults import FAULT_KINDS, NOT_SENT, fault_outcome
@@ -61,11 +62,6 @@ _BASE_MARK = "<base>"
 
 def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Ids:
@@ -161,10 +157,10 @@ def _unify(recorded: Any, replayed: Any, ids: _Ids, where: str, parent: str = ""
     if isinstance(recorded, str) and isinstance(replayed, str):
         if recorded == replayed or _same_string(recorded, replayed, ids):
             return None
-        return f"{where}: recorded {_short(recorded)!r}, replay gives {_short(replayed)!r}"
+        return f"{where}: recorded {short(recorded)!r}, replay gives {short(replayed)!r}"
     if recorded == replayed and type(recorded) is type(replayed):
         return None
-    return f"{where}: recorded {_short(recorded)}, replay gives {_short(replayed)}"
+    return f"{where}: recorded {short(recorded)}, replay gives {short(replayed)}"
 
 
 def _same_string(recorded: str, replayed: str, ids: _Ids) -> bool:
@@ -186,7 +182,7 @@ def _check_request_shape(trial_id: str, number: int, req: Any) -> tuple[str, str
         raise SubmissionError(f"{bad} (not an object)")
     method, path, params, status = req.get("method"), req.get("path"), req.get("params") or [], req.get("status")
     if not isinstance(method, str) or method.upper() not in _METHODS:
-        raise SubmissionError(f"{bad} (method {_short(method)})")
+        raise SubmissionError(f"{bad} (method {short(method)})")
     if not isinstance(path, str) or not isinstance(status, int) or isinstance(status, bool):
         raise SubmissionError(f"{bad} (path or status)")
     if not isinstance(params, list) or not all(

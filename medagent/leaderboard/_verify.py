@@ -32,6 +32,7 @@ import orjson
 
 from medagent.errors import SubmissionError
 from medagent.scores import SCORED_KEYS, pass_hat_k, score_trials
+from tasks.text import short
 
 from ._stream import LIMITS, Limits, iter_trials, scan
 from ._format import (
@@ -72,10 +73,6 @@ class Verified:
     replayed: int = 0
 
 
-def _short(checksum: str) -> str:
-    return checksum[:16] + "…" if len(checksum) > 16 else checksum
-
-
 def _load_suite(suite_id: str) -> Any:
     import tasks
     from tasks.errors import TaskError
@@ -109,8 +106,8 @@ def _open_replayer(suite: Any) -> Replayer | None:
 def _check_digest(sub: HeaderModel, computed: str) -> None:
     if sub.digest != computed:
         raise SubmissionError(
-            f"digest mismatch: the file was changed after packing (recorded {_short(sub.digest)}, "
-            f"computed {_short(computed)})"
+            f"digest mismatch: the file was changed after packing (recorded {short(sub.digest, 17)}, "
+            f"computed {short(computed, 17)})"
         )
 
 
@@ -135,12 +132,12 @@ def _check_suite(sub: HeaderModel, suite: Any) -> None:
     if suite.checksum != meta.suite_checksum:
         raise SubmissionError(
             f"suite checksum differs from the known suite {suite.id!r} "
-            f"(submission {_short(meta.suite_checksum)}, known {_short(suite.checksum)})"
+            f"(submission {short(meta.suite_checksum, 17)}, known {short(suite.checksum, 17)})"
         )
     if suite.cohort_checksum != meta.cohort_checksum:
         raise SubmissionError(
             f"cohort checksum differs from the one suite {suite.id!r} was built from "
-            f"(submission {_short(meta.cohort_checksum)}, known {_short(suite.cohort_checksum)})"
+            f"(submission {short(meta.cohort_checksum, 17)}, known {short(suite.cohort_checksum, 17)})"
         )
 
 

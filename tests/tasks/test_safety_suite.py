@@ -245,7 +245,8 @@ def test_the_medagent_env_takes_the_suites_tools(safety):
     env.close()
     from medagent.agents._text import function_list
 
-    assert "search_allergies" in function_list(list(tools_of(suite)))
+    listed = function_list(list(tools_of(suite)))  # the text protocol: each tool at its own FHIR URL
+    assert '"GET http://localhost:8080/fhir/AllergyIntolerance"' in listed and "fhir/search_allergies" not in listed
 
 
 def test_committed_safety_suite_header():

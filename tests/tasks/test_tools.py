@@ -37,7 +37,7 @@ def _call(service, name, args, session=None):
     ("search_lab_observations", {"patient": "S1", "code": "MG", "count": "many"}, "must be an integer"),
     ("search_lab_observations", {"patient": "S1", "code": "MG", "count": 5000}, "between 1 and 1000"),
     ("search_lab_observations", {"patient": "S1", "code": "MG", "sort": "value"}, "must be one of"),
-    ("search_patients", "not json", "must be a JSON object"),
+    ("search_patients", "not json", "the arguments are not a JSON object: not json"),
     ("create_service_request", {"resource": "ServiceRequest"}, "must be a JSON object"),
     ("create_service_request", {"resource": {"resourceType": "Observation"}}, "creates a ServiceRequest"),
     ("order_pizza", {}, "unknown tool"),
