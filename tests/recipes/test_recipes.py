@@ -38,13 +38,15 @@ import tasks.categories
 from fhir_server.errors import FhirServerError
 from fhir_server.process import start_serve
 
-PACKAGES = [Path(m.__file__).parent for m in (patients, fhir_server, tasks, medagent)]
-ROOT = PACKAGES[0].parent
+# medagent first: were the other three installed inside it, they are copied into its copy.
+PACKAGES = (medagent, patients, fhir_server, tasks)
 COHORT = ("mab-v1", 7, 10)  # COHORT's small cohort (tests/fixtures_cohort.py): cached, and seeded
 
 
 def _in_copy(copy: Path, module) -> Path:
-    return copy / Path(module.__file__).relative_to(ROOT)
+    """Where ``module``'s file is in the copy, laid out by import name as an install lays it."""
+    parts = module.__name__.split(".")
+    return copy.joinpath(*(parts if hasattr(module, "__path__") else parts[:-1]), Path(module.__file__).name)
 
 
 def _medagent(copy: Path, *args: str, cwd: Path | None = None, timeout: float = 120
@@ -60,12 +62,13 @@ def _medagent(copy: Path, *args: str, cwd: Path | None = None, timeout: float = 
 def repo_copy(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("repo")
     for package in PACKAGES:
-        shutil.copytree(package, copy / package.relative_to(ROOT),
+        shutil.copytree(Path(package.__file__).parent, _in_copy(copy, package).parent, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    shutil.copy(Path(medagent.__file__).parents[1] / "pyproject.toml", copy / "pyproject.toml")
     # The copy, not the installed tree, is what the subprocesses import.
-    probe = subprocess.run([sys.executable, "-c", "import tasks, medagent, fhir_server, patients as p; "
-                            "print(*(m.__file__ for m in (tasks, medagent, fhir_server, p)))"],
+    names = [m.__name__ for m in PACKAGES] + [tasks.categories.__name__, fhir_server.search_params.__name__]
+    probe = subprocess.run([sys.executable, "-c", "import importlib, sys; print(*(importlib.import_module(n)"
+                            ".__file__ for n in sys.argv[1:]))", *names],
                            env=dict(os.environ, PYTHONPATH=str(copy)), cwd=copy, capture_output=True,
                            text=True, check=True)
     assert all(Path(f).is_relative_to(copy) for f in probe.stdout.split()), probe.stdout
