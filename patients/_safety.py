@@ -175,8 +175,9 @@ def _kalemia(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
             order["status"] = "completed"
     minute = now - rng.randint(70, 170)
     enc = ch.encounter_at(minute)
-    prelim_at = now - rng.randint(35, 60) if pattern == "prelim" else 0
-    _latest(ch, labs, "K", minute, value, pattern, (prelim_at, 5.9), enc)
+    # the later preliminary value's time is drawn for that pattern only (the random stream as ever)
+    prelim = (now - rng.randint(35, 60), 5.9) if pattern == "prelim" else None
+    _latest(ch, labs, "K", minute, value, pattern, prelim, enc)
     kcl, stay = MEDS["potassium_chloride"], ch.stays[-1][0]
     active = {"kcl": 1, "kcl2": 2, "amended": 1, "prelim": 1}.get(pattern, 0)
     for i in range(active):
@@ -243,13 +244,13 @@ def _close(ch: Any, rxnorm: str) -> None:
 
 
 def _latest(ch: Any, labs: Any, code: str, minute: int, value: float, pattern: str,
-            prelim: tuple[int, float], encounter: str | None = None) -> None:
+            prelim: tuple[int, float] | None, encounter: str | None = None) -> None:
     """The latest result of ``code`` (status ``amended`` for that pattern) and, for ``prelim``,
     a later preliminary result ``prelim`` = (minute, value): not a result yet."""
     rec = labs.add(code, minute, encounter or ch.encounter_at(minute), value=value, exact=True)
     if pattern == "amended":
         rec.append({"status": "amended"})
-    if pattern == "prelim":
+    if pattern == "prelim" and prelim is not None:
         at, high = prelim
         labs.add(code, at, encounter or ch.encounter_at(at), value=high, exact=True).append(
             {"status": "preliminary"})
