@@ -7,8 +7,9 @@ command run as ``python -m medagent`` with the copy first on ``PYTHONPATH``:
 - a task category: a new module in the categories folder, registered in the registry's
   ``__init__``; ``tasks build`` puts it in a suite whose oracle baseline for it is 100 %,
   and ``tasks list --category N`` shows it;
-- an agent: a class with ``async def run(self, task, env)``, passed as ``module:Class`` and
-  registered under the ``medagent.agents`` entry-point group; ``bench --agent`` runs it;
+- an agent: a class with ``async def run(self, task, env)``, passed as ``module:Class``, as
+  ``path/file.py:Class`` and by the name it is registered under in the ``medagent.agents``
+  entry-point group; ``bench --agent`` runs it each way;
 - a search parameter: one line in the search-parameter table; a server started from the
   copy answers it over HTTP, and a database indexed by the copy is refused by the
   original code in one line.
@@ -159,15 +160,17 @@ AGENT = '''class EchoAgent:
 '''
 
 
-def test_a_new_agent_runs_by_module_and_by_entry_point(repo_copy, category_suite, tmp_path):
+def test_a_new_agent_runs_by_module_file_and_entry_point(repo_copy, category_suite, tmp_path):
     number, suite = category_suite
     (repo_copy / "recipe_agents.py").write_text(AGENT)
     dist = repo_copy / "recipe_agents-0.1.dist-info"  # what installing a package with the entry point leaves
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: recipe-agents\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[medagent.agents]\necho = recipe_agents:EchoAgent\n")
-    for spec in ("recipe_agents:EchoAgent", "echo"):
-        out = tmp_path / spec.replace(":", "-")
+    forms = {"module": "recipe_agents:EchoAgent", "file": f"{repo_copy / 'recipe_agents.py'}:EchoAgent",
+             "entry-point": "echo"}
+    for form, spec in forms.items():
+        out = tmp_path / form
         _medagent(repo_copy, "bench", "--agent", spec, "--suite", suite, "--tasks", number, "--quiet",
                   "--out", out, cwd=tmp_path)
         trials = [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
