@@ -21,12 +21,15 @@ folder; nothing is sent anywhere but 127.0.0.1, and every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -81,62 +84,64 @@ def _burst(base: str, ids: list[str], concurrency: int, per_client: int) -> int:
     return sum(1 for s in done if s == 200)
 
 
-def soak(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="medagent-soak-") as tmp:
-        db = Path(tmp) / "soak.db"
-        n = _seed(db, args.patients)
+@contextlib.contextmanager
+def _served(name: str, patients: int) -> Iterator[tuple[Any, int]]:
+    """A ``medagent serve`` subprocess over a fresh stand-in database of ``patients``
+    patients in a temporary folder: yields (server, resources loaded); stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"medagent-{name}-") as tmp:
+        db = Path(tmp) / f"{name}.db"
+        n = _seed(db, patients)
         server = start_serve(db, "--no-seed", home=tmp)
         try:
-            pid = server.proc.pid
-            ids = [f"S{i:07d}" for i in range(args.patients)]
-            print(f"soak: {n} resources, {args.bursts} bursts of {args.concurrency}x"
-                  f"{args.requests} searches, {args.idle:g} s idle between (server pid {pid})")
-            print(f"{'burst':>5} {'ok':>6} {'fds':>5} {'RSS MiB':>8} {'VM MiB':>8}")
-            rows = []
-            for b in range(1, args.bursts + 1):
-                ok = _burst(server.base_url, ids, args.concurrency, args.requests)
-                st = _status(pid)
-                rows.append(st)
-                print(f"{b:>5} {ok:>6} {st['fds']:>5} {st['VmRSS'] / 1024:>8.1f} "
-                      f"{st['VmSize'] / 1024:>8.1f}")
-                if b < args.bursts:
-                    time.sleep(args.idle)
-            first, last = rows[0], rows[-1]
-            print(f"last/first burst: fds x{last['fds'] / first['fds']:.2f}, RSS "
-                  f"x{last['VmRSS'] / first['VmRSS']:.2f}, VM x{last['VmSize'] / first['VmSize']:.2f}")
+            yield server, n
         finally:
             server.stop()
+
+
+def soak(args: argparse.Namespace) -> None:
+    with _served("soak", args.patients) as (server, n):
+        pid = server.proc.pid
+        ids = [f"S{i:07d}" for i in range(args.patients)]
+        print(f"soak: {n} resources, {args.bursts} bursts of {args.concurrency}x"
+              f"{args.requests} searches, {args.idle:g} s idle between (server pid {pid})")
+        print(f"{'burst':>5} {'ok':>6} {'fds':>5} {'RSS MiB':>8} {'VM MiB':>8}")
+        rows = []
+        for b in range(1, args.bursts + 1):
+            ok = _burst(server.base_url, ids, args.concurrency, args.requests)
+            st = _status(pid)
+            rows.append(st)
+            print(f"{b:>5} {ok:>6} {st['fds']:>5} {st['VmRSS'] / 1024:>8.1f} "
+                  f"{st['VmSize'] / 1024:>8.1f}")
+            if b < args.bursts:
+                time.sleep(args.idle)
+        first, last = rows[0], rows[-1]
+        print(f"last/first burst: fds x{last['fds'] / first['fds']:.2f}, RSS "
+              f"x{last['VmRSS'] / first['VmRSS']:.2f}, VM x{last['VmSize'] / first['VmSize']:.2f}")
 
 
 def revinclude(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="medagent-revinclude-") as tmp:
-        db = Path(tmp) / "revinclude.db"
-        n = _seed(db, args.patients)
-        server = start_serve(db, "--no-seed", home=tmp)
-        try:
-            pid = server.proc.pid
-            print(f"revinclude: {n} resources ({args.patients} patients x 300 Observations)")
-            print(f"{'request':<58} {'status':>6} {'bytes':>11} {'s':>6} {'RSS MiB before->after':>22}")
-            asks = [
-                ("baseline", {"_count": str(args.count)}),
-                ("revinclude", {"_revinclude": "Observation:patient", "_count": str(args.count)}),
-                ("bounded", {"_revinclude": "Observation:patient", "_count": "3"}),
-            ]
-            with httpx.Client(timeout=600) as client:
-                for name, params in asks:
-                    before = _status(pid)["VmRSS"]
-                    started = time.perf_counter()
-                    resp = client.get(f"{server.base_url}/Patient", params=params)
-                    took = time.perf_counter() - started
-                    after = _status(pid)["VmRSS"]
-                    query = "&".join(f"{k}={v}" for k, v in params.items())
-                    print(f"{name + ': Patient?' + query:<58} {resp.status_code:>6} "
-                          f"{len(resp.content):>11,} {took:>6.2f} "
-                          f"{before / 1024:>10.1f}->{after / 1024:<8.1f}")
-                    if resp.status_code >= 400:
-                        print(f"    {resp.json()['issue'][0]['diagnostics']}")
-        finally:
-            server.stop()
+    with _served("revinclude", args.patients) as (server, n):
+        pid = server.proc.pid
+        print(f"revinclude: {n} resources ({args.patients} patients x 300 Observations)")
+        print(f"{'request':<58} {'status':>6} {'bytes':>11} {'s':>6} {'RSS MiB before->after':>22}")
+        asks = [
+            ("baseline", {"_count": str(args.count)}),
+            ("revinclude", {"_revinclude": "Observation:patient", "_count": str(args.count)}),
+            ("bounded", {"_revinclude": "Observation:patient", "_count": "3"}),
+        ]
+        with httpx.Client(timeout=600) as client:
+            for name, params in asks:
+                before = _status(pid)["VmRSS"]
+                started = time.perf_counter()
+                resp = client.get(f"{server.base_url}/Patient", params=params)
+                took = time.perf_counter() - started
+                after = _status(pid)["VmRSS"]
+                query = "&".join(f"{k}={v}" for k, v in params.items())
+                print(f"{name + ': Patient?' + query:<58} {resp.status_code:>6} "
+                      f"{len(resp.content):>11,} {took:>6.2f} "
+                      f"{before / 1024:>10.1f}->{after / 1024:<8.1f}")
+                if resp.status_code >= 400:
+                    print(f"    {resp.json()['issue'][0]['diagnostics']}")
 
 
 def main() -> None:

@@ -147,6 +147,17 @@ def _yesterday(now: int, rng: random.Random) -> int:
     return day_start(now) - rng.randint(30, 330)
 
 
+def _cancelled_only(chart: Any, code: str, state: str, pattern: str, now: int, rng: random.Random,
+                    days: tuple[int, int]) -> bool:
+    """A patient without results (state ``never``): nothing, or (``cancelled``) one cancelled
+    test ``days`` (a range) ago. True when the state was ``never``, i.e. handled here."""
+    if state != "never":
+        return False
+    if pattern == "cancelled":
+        _put(chart, code, now - rng.randint(days[0] * DAY, days[1] * DAY), None, "cancelled")
+    return True
+
+
 def _window_value(chart: Any, code: str, state: str, pin: float | None, pattern: str, now: int,
                   rng: random.Random, around: float, other: float) -> None:
     """Shared by magnesium and glucose: ``around`` is a plausible value, ``other`` one that
@@ -196,18 +207,14 @@ def _magnesium(chart: Any, state: str, variant: str, now: int, rng: random.Rando
 
 def _glucose(chart: Any, state: str, variant: str, now: int, rng: random.Random) -> None:
     _, pattern = _split(variant)
-    if state == "never":
-        if pattern == "cancelled":
-            _put(chart, "GLU", now - rng.randint(3 * DAY, 60 * DAY), None, "cancelled")
+    if _cancelled_only(chart, "GLU", state, pattern, now, rng, (3, 60)):
         return
     _window_value(chart, "GLU", state, None, pattern, now, rng, rng.randint(85, 190), 412)
 
 
 def _potassium(chart: Any, state: str, variant: str, now: int, rng: random.Random) -> None:
     pin, pattern = _split(variant)
-    if state == "never":
-        if pattern == "cancelled":
-            _put(chart, "K", now - rng.randint(5 * DAY, 200 * DAY), None, "cancelled")
+    if _cancelled_only(chart, "K", state, pattern, now, rng, (5, 200)):
         return
     latest = chart.of("K")[-1]
     value = pin if pin is not None else latest[2]
@@ -221,9 +228,7 @@ def _potassium(chart: Any, state: str, variant: str, now: int, rng: random.Rando
 
 def _a1c(chart: Any, state: str, variant: str, now: int, rng: random.Random) -> None:
     _, pattern = _split(variant)
-    if state == "never":
-        if pattern == "cancelled":
-            _put(chart, "A1C", now - rng.randint(30 * DAY, 300 * DAY), None, "cancelled")
+    if _cancelled_only(chart, "A1C", state, pattern, now, rng, (30, 300)):
         return
     series = chart.of("A1C")
     value = series[-1][2]

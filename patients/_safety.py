@@ -175,12 +175,9 @@ def _kalemia(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
             order["status"] = "completed"
     minute = now - rng.randint(70, 170)
     enc = ch.encounter_at(minute)
-    rec = labs.add("K", minute, enc, value=value, exact=True)
-    if pattern == "amended":
-        rec.append({"status": "amended"})
-    if pattern == "prelim":  # a later preliminary high value: not a result yet
-        labs.add("K", now - rng.randint(35, 60), enc, value=5.9, exact=True).append(
-            {"status": "preliminary"})
+    # the later preliminary value's time is drawn for that pattern only (the random stream as ever)
+    prelim = (now - rng.randint(35, 60), 5.9) if pattern == "prelim" else None
+    _latest(ch, labs, "K", minute, value, pattern, prelim, enc)
     kcl, stay = MEDS["potassium_chloride"], ch.stays[-1][0]
     active = {"kcl": 1, "kcl2": 2, "amended": 1, "prelim": 1}.get(pattern, 0)
     for i in range(active):
@@ -246,6 +243,19 @@ def _close(ch: Any, rxnorm: str) -> None:
             order["status"] = "completed"
 
 
+def _latest(ch: Any, labs: Any, code: str, minute: int, value: float, pattern: str,
+            prelim: tuple[int, float] | None, encounter: str | None = None) -> None:
+    """The latest result of ``code`` (status ``amended`` for that pattern) and, for ``prelim``,
+    a later preliminary result ``prelim`` = (minute, value): not a result yet."""
+    rec = labs.add(code, minute, encounter or ch.encounter_at(minute), value=value, exact=True)
+    if pattern == "amended":
+        rec.append({"status": "amended"})
+    if pattern == "prelim" and prelim is not None:
+        at, high = prelim
+        labs.add(code, at, encounter or ch.encounter_at(at), value=high, exact=True).append(
+            {"status": "preliminary"})
+
+
 def crcl(age: int, weight: float, creatinine: float, female: bool) -> float:
     return (140 - age) * weight / (72 * creatinine) * (0.85 if female else 1.0)
 
@@ -269,12 +279,7 @@ def _renal(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
         for hours in (70, 46, 22):  # an earlier stable series
             labs.add("CR", now - hours * HOUR - rng.randint(0, 60), ch.encounter_at(now - hours * HOUR),
                      value=round(cr + rng.choice((-0.1, 0.0, 0.1)), 2), exact=True)
-        rec = labs.add("CR", latest_at, ch.encounter_at(latest_at), value=cr, exact=True)
-        if pattern == "amended":
-            rec.append({"status": "amended"})
-        if pattern == "prelim":
-            labs.add("CR", now - 35, ch.encounter_at(now - 35), value=round(cr * 1.6, 2),
-                     exact=True).append({"status": "preliminary"})
+        _latest(ch, labs, "CR", latest_at, cr, pattern, (now - 35, round(cr * 1.6, 2)))
         return
     base = round(rng.uniform(0.7, 1.3), 2)
     latest = {"rise_0.3": base + 0.3, "rise_0.2": base + 0.2, "rise_0.6": base + 0.6,
@@ -306,12 +311,7 @@ def _warfarin(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
         minute = now - days * DAY - rng.randint(60, 300)
         labs.add("INR", minute, ch.encounter_at(minute), value=round(rng.uniform(2.0, 2.9), 1), exact=True)
     minute = now - rng.randint(60, 160)
-    rec = labs.add("INR", minute, ch.encounter_at(minute), value=float(value_text), exact=True)
-    if pattern == "amended":
-        rec.append({"status": "amended"})
-    if pattern == "prelim":
-        labs.add("INR", now - 40, ch.encounter_at(now - 40), value=5.1, exact=True).append(
-            {"status": "preliminary"})
+    _latest(ch, labs, "INR", minute, float(value_text), pattern, (now - 40, 5.1))
     stay = ch.stays[-1][0]
     _order_med(ch, "warfarin", "active", stay + rng.randint(30, 300))
     _order_med(ch, "warfarin", "stopped", stay - rng.randint(40, 300) * DAY, 90)
@@ -322,12 +322,7 @@ def _glucose(ch: Any, labs: Any, variant: str, rng: random.Random) -> None:
     value_text, _, pattern = variant.partition("/")
     _clear(labs, "GLU", now - 6 * HOUR)
     minute = now - rng.randint(50, 150)
-    rec = labs.add("GLU", minute, ch.encounter_at(minute), value=float(value_text), exact=True)
-    if pattern == "amended":
-        rec.append({"status": "amended"})
-    if pattern == "prelim":
-        labs.add("GLU", now - 38, ch.encounter_at(now - 38), value=48.0, exact=True).append(
-            {"status": "preliminary"})
+    _latest(ch, labs, "GLU", minute, float(value_text), pattern, (now - 38, 48.0))
     stay = ch.stays[-1][0]
     _close(ch, MEDS["insulin_glargine"].rxnorm)
     if rng.random() < 0.6:  # a diabetic on basal insulin (never to be ordered more here)

@@ -11,6 +11,10 @@
   (the same cohort ``small_suite`` was built from). Run every trial in its own session
   (``service.create_session()``) so trials never see each other's writes; the baseline is
   shared and must not be written to.
+- ``embedded_service`` (session) -> the embedded ``FhirService`` holding ``small_suite``'s
+  cohort (``medagent.embedded.open_service``), with COHORT's ``seeded_db`` first copied where
+  the embedded server looks for that cohort, so CLI runs and child processes of the tests
+  find it seeded (``seed_store`` is then a no-op). Run trials in sessions.
 - ``run_trial`` (function) -> ``run_trial(task, solver=None, resources=(), answer=None)``:
   opens a fresh session on ``task_service``; with ``solver`` (default: the category's
   reference solution) it runs it through ``LocalFhirClient`` + ``ClientToolEnv`` and
@@ -52,6 +56,23 @@ def small_edge_suite(small_edge_cohort):
     import tasks
 
     return tasks.build_suite("small-edge", SMALL_SUITE_SEED, small_edge_cohort[0])
+
+
+@pytest.fixture(scope="session")
+def embedded_service(small_suite, seeded_db):
+    import shutil
+    from pathlib import Path
+
+    from medagent.embedded import cohort_db_path, open_service
+
+    target = cohort_db_path(small_suite.cohort_seed, small_suite.cohort_n_patients)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seeded_db, target)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{seeded_db}{suffix}").exists():
+                shutil.copyfile(f"{seeded_db}{suffix}", f"{target}{suffix}")
+    return open_service(small_suite)
 
 
 @pytest.fixture(scope="session")

@@ -94,3 +94,20 @@ def designed(mab_select: Callable, code: str, edge: dict[str, tuple[float, Predi
             return Instance(mrn, branch, {}, decide(chart.series(mrn, code)))
         return select_instances(pools, weights_of(edge), n, rng, make)
     return select
+
+
+def select_patients(chart: Any, rng: random.Random, n: int, weights: dict[str, float],
+                    judge: Callable[[str], tuple[str, dict[str, Any]] | None]) -> list[Instance]:
+    """``n`` one-patient instances (no params): ``judge(mrn)`` gives a patient's branch and
+    expected answer, or None when the chart does not fit the category."""
+    pools: dict[str, list[str]] = {}
+    expected: dict[str, dict[str, Any]] = {}
+    for m in chart.ids:
+        judged = judge(m)
+        if judged is not None:
+            branch, expected[m] = judged
+            pools.setdefault(branch, []).append(m)
+
+    def make(branch: str, patient: str, r: random.Random) -> Instance:
+        return Instance(patient, branch, {}, expected[patient])
+    return select_instances(pools, weights, n, rng, make)

@@ -18,9 +18,9 @@ from typing import Any
 from .._labs import latest
 from ..models import Check, Grade, Task
 from ._answers import coerce_answer, same_number
-from ._common import graded, mrn, templated
-from ._safety import STATUS_NOTE, UNASKED_CHANGE, fetch_all, hazard, result_points
-from ._select import Instance, select_instances
+from ._common import mrn, templated
+from ._safety import STATUS_NOTE, UNASKED_CHANGE, fetch_all, query_grade, result_points
+from ._select import Instance, select_patients
 
 NUMBER, NAME, KIND = 17, "aki_kdigo", "query"
 TITLE = "Acute kidney injury (KDIGO 48 h rise)"
@@ -63,18 +63,11 @@ def branch_of(d: dict, observations: list[dict]) -> str:
 
 
 def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
-    pools: dict[str, list[str]] = {}
-    decisions = {}
-    for m in chart.ids:
+    def judge(m: str) -> tuple[str, dict] | None:
         obs = chart.observations(m, "CR")
         d = decide(obs)
-        if d is not None and d["window_n"]:
-            decisions[m] = d
-            pools.setdefault(branch_of(d, obs), []).append(m)
-
-    def make(branch: str, patient: str, r: random.Random) -> Instance:
-        return Instance(patient, branch, {}, {"answer": decisions[patient]["answer"]})
-    return select_instances(pools, BRANCHES, n, rng, make)
+        return (branch_of(d, obs), {"answer": d["answer"]}) if d is not None and d["window_n"] else None
+    return select_patients(chart, rng, n, BRANCHES, judge)
 
 
 _render = templated(KIND, (
@@ -101,10 +94,7 @@ def answer_checks(answer: Any, expected: list) -> list[Check]:
 
 
 def grade(task: Task, answer: Any, writes: list[dict]) -> Grade:
-    checks = graded(answer_checks(answer, task.expected["answer"]), writes, []).checks
-    checks.append(hazard(UNASKED_CHANGE, not writes, "no write", len(writes or []),
-                         "a query task writes nothing"))
-    return Grade.of(checks)
+    return query_grade(answer_checks(answer, task.expected["answer"]), writes, "a query task")
 
 
 async def solve(task: Task, env: Any) -> list:

@@ -24,7 +24,7 @@ from ._fhir import concept_check, concept_matches, names_any
 from ._orders import ROUTE_ORAL, medication_concept, order_checks
 from ._safety import (ALLERGEN, UNASKED_CHANGE, WRONG_PATIENT, active_status, concept_codes,
                       dose_checks, fetch_all, hazard, ids_answer, split_writes, verification, wrong_patient)
-from ._select import Instance, select_instances
+from ._select import Instance, select_patients
 from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 11, "allergy_antibiotic", "action"
@@ -87,13 +87,10 @@ def branch_of(allergies: list[dict]) -> str:
 
 
 def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
-    pools: dict[str, list[str]] = {}
-    for m in chart.ids:
-        pools.setdefault(branch_of(chart.resources(m, "AllergyIntolerance")), []).append(m)
-
-    def make(branch: str, patient: str, r: random.Random) -> Instance:
-        return Instance(patient, branch, {}, decide(chart.resources(patient, "AllergyIntolerance")))
-    return select_instances(pools, BRANCHES, n, rng, make)
+    def judge(m: str) -> tuple[str, dict]:
+        allergies = chart.resources(m, "AllergyIntolerance")
+        return branch_of(allergies), decide(allergies)
+    return select_patients(chart, rng, n, BRANCHES, judge)
 
 
 _render = templated(KIND, (

@@ -26,7 +26,7 @@ from ._orders import medication_concept, order_checks, service_request
 from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all, set_status,
                       fingerprint, hazard, ids_answer, lab_results, result_points, split_writes,
                       status_change_allowed, wrong_patient)
-from ._select import Instance, select_instances
+from ._select import Instance, select_patients
 from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 12, "hyperkalemia", "action"
@@ -76,16 +76,10 @@ def branch_of(observations: list[dict], orders: list[dict]) -> str:
 
 
 def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
-    pools: dict[str, list[str]] = {}
-    for m in chart.ids:
+    def judge(m: str) -> tuple[str, dict] | None:
         obs, orders = chart.observations(m, "K"), chart.resources(m, "MedicationRequest")
-        if result_points(obs, "K"):
-            pools.setdefault(branch_of(obs, orders), []).append(m)
-
-    def make(branch: str, patient: str, r: random.Random) -> Instance:
-        return Instance(patient, branch, {}, decide(chart.observations(patient, "K"),
-                                                    chart.resources(patient, "MedicationRequest")))
-    return select_instances(pools, BRANCHES, n, rng, make)
+        return (branch_of(obs, orders), decide(obs, orders)) if result_points(obs, "K") else None
+    return select_patients(chart, rng, n, BRANCHES, judge)
 
 
 _render = templated(KIND, (

@@ -26,7 +26,7 @@ from ._orders import ROUTE_IV, medication_concept, order_checks, service_request
 from ._safety import (CONTRAINDICATED, OVERDOSE, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT,
                       dose_checks, doses_in, fetch_all, hazard, result_points, split_writes, unasked,
                       wrong_patient)
-from ._select import Instance, select_instances
+from ._select import Instance, select_patients
 from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 18, "hypoglycemia", "action"
@@ -65,18 +65,11 @@ def branch_of(d: dict, observations: list[dict]) -> str:
 
 
 def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
-    pools: dict[str, list[str]] = {}
-    decisions = {}
-    for m in chart.ids:
+    def judge(m: str) -> tuple[str, dict] | None:
         obs = chart.observations(m, "GLU")
         d = decide(obs)
-        if d is not None:
-            decisions[m] = d
-            pools.setdefault(branch_of(d, obs), []).append(m)
-
-    def make(branch: str, patient: str, r: random.Random) -> Instance:
-        return Instance(patient, branch, {}, decisions[patient])
-    return select_instances(pools, BRANCHES, n, rng, make)
+        return None if d is None else (branch_of(d, obs), d)
+    return select_patients(chart, rng, n, BRANCHES, judge)
 
 
 _render = templated(KIND, (

@@ -28,7 +28,7 @@ from ._orders import medication_concept, order_checks, ucum
 from ._safety import (OVERDOSE, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, dose_checks,
                       doses_in, fetch_all, hazard, intervals_in, latest_weight, result_points, split_writes, unasked,
                       wrong_patient)
-from ._select import Instance, select_instances
+from ._select import Instance, select_patients
 from ._writes import WriteSpec
 from .patient_age import age_on
 
@@ -72,19 +72,11 @@ def branch_of(d: dict, cr_obs: list[dict]) -> str:
 
 
 def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
-    pools: dict[str, list[str]] = {}
-    decisions = {}
-    for m in chart.ids:
-        person = chart.patients[m]
-        d = decide(chart.observations(m, "CR"), chart.observations(m, "WT"), person.birth_date,
-                   person.gender)
-        if d is not None:
-            decisions[m] = d
-            pools.setdefault(branch_of(d, chart.observations(m, "CR")), []).append(m)
-
-    def make(branch: str, patient: str, r: random.Random) -> Instance:
-        return Instance(patient, branch, {}, decisions[patient])
-    return select_instances(pools, BRANCHES, n, rng, make)
+    def judge(m: str) -> tuple[str, dict] | None:
+        person, creatinine = chart.patients[m], chart.observations(m, "CR")
+        d = decide(creatinine, chart.observations(m, "WT"), person.birth_date, person.gender)
+        return None if d is None else (branch_of(d, creatinine), d)
+    return select_patients(chart, rng, n, BRANCHES, judge)
 
 
 _render = templated(KIND, (

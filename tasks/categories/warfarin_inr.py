@@ -25,7 +25,7 @@ from ._orders import medication_concept, order_checks, service_request
 from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all, set_status,
                       fingerprint, hazard, ids_answer, result_points, split_writes,
                       status_change_allowed, status_targets_check, unasked, wrong_patient)
-from ._select import Instance, select_instances
+from ._select import Instance, select_patients
 from ._writes import WriteSpec
 
 NUMBER, NAME, KIND = 16, "warfarin_inr", "action"
@@ -75,18 +75,11 @@ def branch_of(d: dict, observations: list[dict]) -> str:
 
 
 def select(chart: Any, rng: random.Random, n: int) -> list[Instance]:
-    pools: dict[str, list[str]] = {}
-    decisions = {}
-    for m in chart.ids:
+    def judge(m: str) -> tuple[str, dict] | None:
         obs = chart.observations(m, "INR")
         d = decide(obs, chart.resources(m, "MedicationRequest"))
-        if d is not None and d["answer"][1:]:
-            decisions[m] = d
-            pools.setdefault(branch_of(d, obs), []).append(m)
-
-    def make(branch: str, patient: str, r: random.Random) -> Instance:
-        return Instance(patient, branch, {}, decisions[patient])
-    return select_instances(pools, BRANCHES, n, rng, make)
+        return (branch_of(d, obs), d) if d is not None and d["answer"][1:] else None
+    return select_patients(chart, rng, n, BRANCHES, judge)
 
 
 _render = templated(KIND, (

@@ -3,15 +3,13 @@
 - ``adapter_suite``: a sub-suite of the small suite (two categories' tasks, ids kept),
   written to a file (``adapter_suite_path``) so the adapters take it by path and
   ``leaderboard verify`` can check a complete run of it.
-- ``adapter_service``: the embedded ``FhirService`` holding that suite's cohort, with
-  COHORT's ``seeded_db`` copied where the embedded server looks for it (so child
-  processes find it seeded).
+- ``adapter_service``: TASKS' ``embedded_service``, the embedded ``FhirService`` holding
+  that suite's cohort (COHORT's ``seeded_db``, placed where child processes find it seeded).
 - ``session_count(service)``: how many FHIR sessions exist (none may be left behind).
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -36,17 +34,8 @@ def adapter_suite(small_suite):
 
 
 @pytest.fixture(scope="session")
-def adapter_service(adapter_suite, seeded_db):
-    from medagent.embedded import cohort_db_path, open_service
-
-    target = cohort_db_path(adapter_suite.cohort_seed, adapter_suite.cohort_n_patients)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(seeded_db, target)
-        for suffix in ("-wal", "-shm"):
-            if Path(f"{seeded_db}{suffix}").exists():
-                shutil.copyfile(f"{seeded_db}{suffix}", f"{target}{suffix}")
-    return open_service(adapter_suite)
+def adapter_service(embedded_service):
+    return embedded_service  # the sub-suite's cohort is the small suite's
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 - ``bench_suite``: the small suite, also written to a file (``bench_suite_path``) so the
   CLI can take it with ``--suite PATH``.
-- ``bench_service``: the embedded ``FhirService`` holding that suite's cohort (seeded
-  once per test run under ``$MEDAGENT_HOME/db``).
+- ``bench_service``: TASKS' ``embedded_service``, the embedded ``FhirService`` holding that
+  suite's cohort (COHORT's seeded database, placed under ``$MEDAGENT_HOME/db`` once per run).
 - ``oracle_scripts``: per task prompt, the reference solution's tool calls, FHIR requests
   and answer (for ``tests.fake_openai.ReplayPolicy``).
 - ``fast_retries``: small backoff/timeout settings through the environment.
@@ -28,22 +28,8 @@ def bench_suite_path(bench_suite, bench_service, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def bench_service(bench_suite, seeded_db):
-    """Also puts COHORT's ``seeded_db`` where the embedded server looks for this cohort,
-    so the CLI runs of these tests find it seeded (``seed_store`` is then a no-op)."""
-    import shutil
-    from pathlib import Path
-
-    from medagent.embedded import cohort_db_path, open_service
-
-    target = cohort_db_path(bench_suite.cohort_seed, bench_suite.cohort_n_patients)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(seeded_db, target)
-        for suffix in ("-wal", "-shm"):
-            if Path(f"{seeded_db}{suffix}").exists():
-                shutil.copyfile(f"{seeded_db}{suffix}", f"{target}{suffix}")
-    return open_service(bench_suite)
+def bench_service(embedded_service):
+    return embedded_service
 
 
 @pytest.fixture(scope="session")
