@@ -86,7 +86,10 @@ def engine(*, timeout: float = 10.0) -> Any:
 
 
 DOCKERFILE = "medagent/container/Dockerfile"  # relative to the build context
-PACKAGES = ("medagent", "fhir_server", "patients", "tasks")
+# The context has the checkout's layout (folder -> the package it holds); the Dockerfile puts
+# the three inside medagent/, as an install does.
+PACKAGES = {"medagent": "medagent", "fhir_server": "medagent.fhir_server", "patients": "medagent.patients",
+            "tasks": "medagent.tasks"}
 
 
 def source_context() -> Path | None:
@@ -101,12 +104,19 @@ def packaged_context(out: Path) -> Path:
     import shutil
 
     out = Path(out)
-    for name in PACKAGES:
+    sources = {}
+    for folder, name in PACKAGES.items():
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             raise ConfigError(f"cannot build the FHIR image: package {name} is not installed")
-        shutil.copytree(Path(spec.origin).parent, out / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", "*.db-*"))
+        sources[folder] = Path(spec.origin).parent
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", "*.db-*")
+
+    def ignore(directory: str, names: list[str]) -> set[str]:  # an installed medagent/ holds the other three
+        return {*skip(directory, names), *(n for n in names if Path(directory, n) in sources.values())}
+
+    for folder, source in sources.items():
+        shutil.copytree(source, out / folder, ignore=ignore)
     if not (out / DOCKERFILE).is_file():
         raise ConfigError(f"cannot build the FHIR image: this install lacks {DOCKERFILE}")
     return out

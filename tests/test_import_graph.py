@@ -65,6 +65,7 @@ def import_edges(root: Path, package: str) -> list[Edge]:
     """Every import from one module of ``package`` to another (itself excluded)."""
     names = import_names(root) if package in PACKAGES else {package: package}
     files = module_files(root, package, names[package])
+    others = set(names.values()) - {names[package]}
 
     def owner(name: str) -> str | None:  # the longest known module prefix of a dotted name
         home = max((n for n in names.values() if name == n or name.startswith(n + ".")), key=len, default=None)
@@ -78,7 +79,10 @@ def import_edges(root: Path, package: str) -> list[Edge]:
     for module, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            for name in _imported_names(node, module, path.name == "__init__.py"):
+            reached = _imported_names(node, module, path.name == "__init__.py")
+            if isinstance(node, ast.ImportFrom) and reached[1:] and set(reached[1:]) <= others:
+                reached = reached[1:]  # `from medagent import tasks` imports another package only
+            for name in reached:
                 target = owner(name)
                 if target is not None and target != module:
                     edges.add((module, target, f"{path.relative_to(root)}:{node.lineno}"))
