@@ -35,8 +35,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fhir_server import Store  # noqa: E402
-from fhir_server.process import start_serve  # noqa: E402
+from medagent.fhir_server import Store  # noqa: E402
+from medagent.fhir_server.process import start_serve  # noqa: E402
 
 
 def _stand_in(n_patients: int) -> list[bytes]:

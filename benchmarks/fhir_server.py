@@ -37,8 +37,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fhir_server import FhirService, ServerSettings, Store  # noqa: E402
-from fhir_server.process import start_serve  # noqa: E402
+from medagent.fhir_server import FhirService, ServerSettings, Store  # noqa: E402
+from medagent.fhir_server.process import start_serve  # noqa: E402
 
 LABS = [("MG", "19123-9"), ("GLU", "2345-7"), ("K", "2823-3"), ("A1C", "4548-4"),
         ("CR", "2160-0"), ("NA", "2951-2")]
@@ -74,7 +74,7 @@ def seed(db: Path, n_patients: int) -> tuple[Store, str]:
     if store.count() > 0:
         return store, "existing database"
     try:
-        import patients
+        from medagent import patients
     except ImportError:
         n = store.bulk_load(_stand_in(n_patients))
         return store, f"stand-in loader ({n} resources)"

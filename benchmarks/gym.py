@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="time per size")
     args = parser.parse_args()
 
-    import tasks
+    from medagent import tasks
 
     from medagent.embedded import open_service
     from tests.fake_openai import record_oracle

@@ -76,8 +76,8 @@ def _trial_totals(run_dir: Path) -> dict[str, float]:
 
 def _bare_oracle(suite, service) -> float:
     """The oracle's work with no harness: session, reference solution, write log, grade."""
-    import tasks
-    from tasks.toolsets import tools_of
+    from medagent import tasks
+    from medagent.tasks.toolsets import tools_of
 
     async def go() -> None:
         for task in suite.tasks:
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the oracle and gym measurements (best/pooled)")
     args = parser.parse_args()
 
-    import tasks
+    from medagent import tasks
 
     from medagent.embedded import open_service
     from medagent.bench import BenchConfig, run_bench
@@ -180,7 +180,7 @@ def main() -> None:
     service = open_service(suite)
     print(f"suite {suite.id}: {len(suite.tasks)} tasks; embedded store ready in {time.perf_counter() - t0:.1f} s "
           f"(seeding happens once per cohort)")
-    from tasks.toolsets import tools_of
+    from medagent.tasks.toolsets import tools_of
 
     scripts = record_oracle(suite.tasks, service, tools_of(suite))
 

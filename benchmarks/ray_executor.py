@@ -102,7 +102,7 @@ def _seed(suite) -> float:
     import subprocess
 
     home = tempfile.mkdtemp(prefix="medagent-seedbench-")
-    code = ("import tasks, time; from medagent.embedded import open_service; t=time.perf_counter(); "
+    code = ("import time; from medagent import tasks; from medagent.embedded import open_service; t=time.perf_counter(); "
             f"open_service(tasks.load_suite({suite.id!r})); print(time.perf_counter()-t)")
     try:
         out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MEDAGENT_HOME": home},
@@ -121,7 +121,7 @@ def main() -> None:
 
     import ray
 
-    import tasks
+    from medagent import tasks
 
     from medagent.embedded import open_service
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import patients  # noqa: E402
-from fhir_server import Store  # noqa: E402
-from fhir_server.process import start_serve  # noqa: E402
-from patients._time import age_at  # noqa: E402
-from patients.seeding import load_into  # noqa: E402
+from medagent import patients  # noqa: E402
+from medagent.fhir_server import Store  # noqa: E402
+from medagent.fhir_server.process import start_serve  # noqa: E402
+from medagent.patients._time import age_at  # noqa: E402
+from medagent.patients.seeding import load_into  # noqa: E402
 from tests.patients._cohort_data import resources  # noqa: E402
 
 HAPI_RATE = 2200.0  # resources/s, HAPI FHIR JPA bulk import (published figure)

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import patients  # noqa: E402
-from fhir_server.process import start_serve  # noqa: E402
+from medagent import patients  # noqa: E402
+from medagent.fhir_server.process import start_serve  # noqa: E402
 from medagent.cli import main as medagent  # noqa: E402
 
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson  # noqa: E402
 
-import patients  # noqa: E402
-from fhir_server import FhirService, Store  # noqa: E402
-from fhir_server.store import INDEX_TABLE  # noqa: E402
+from medagent import patients  # noqa: E402
+from medagent.fhir_server import FhirService, Store  # noqa: E402
+from medagent.fhir_server.store import INDEX_TABLE  # noqa: E402
 
 TABLES = ("resources", "history", *INDEX_TABLE.values())
 

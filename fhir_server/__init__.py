@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str):  # noqa: ANN202 - module attribute hook
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'fhir_server' has no attribute {name!r}")
+        raise AttributeError(f"module 'medagent.fhir_server' has no attribute {name!r}")
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -46,7 +46,7 @@ from .service import FhirService
 from .settings import ServerSettings
 from .store import Store
 
-log = logging.getLogger("fhir_server")
+log = logging.getLogger("medagent.fhir_server")
 
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
                       r"(?::[0-9]{1,5})?$")

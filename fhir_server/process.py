@@ -1,5 +1,5 @@
 """`medagent serve` in a child process, for tests and benchmarks that need a real process
-(cold-start timing, SIGKILL recovery) rather than :func:`fhir_server.serve_in_thread`."""
+(cold-start timing, SIGKILL recovery) rather than :func:`medagent.fhir_server.serve_in_thread`."""
 
 from __future__ import annotations
 

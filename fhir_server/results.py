@@ -1,4 +1,4 @@
-"""Executing a compiled :class:`~fhir_server.search.Search` against the store.
+"""Executing a compiled :class:`~medagent.fhir_server.search.Search` against the store.
 
 Everything returned is stored JSON bytes; nothing is parsed here. A page is bounded: at
 most ``max_include`` resources are added by ``_include``/``_revinclude`` (more is a 400 that

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-import fhir_server.writes as writes
+import medagent.fhir_server.writes as writes
 from .bundles import bundle, entry, searchset, subset
 from .capability import capability_bytes
 from .errors import FhirError, StoreError
@@ -37,7 +37,7 @@ from .store import Store
 from .transactions import process_bundle
 from .validation import check_id, check_type, parse_json
 
-log = logging.getLogger("fhir_server")
+log = logging.getLogger("medagent.fhir_server")
 
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json",
                           "application/json+fhir", "application/fhir json"})

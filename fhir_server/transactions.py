@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-import fhir_server.writes as writes
+import medagent.fhir_server.writes as writes
 from .bundles import bundle, entry
 from .errors import FhirError
 from .patch import patch_from_binary

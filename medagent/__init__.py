@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from medagent.agents import Agent
     from medagent.env import Env, StepLimitReached
-    from tasks.models import TaskView, ToolResult
+    from medagent.tasks.models import TaskView, ToolResult
 
 __version__ = "0.1.0"
 
@@ -32,7 +32,7 @@ def _load(name: str) -> Any:  # plain import statements, so a rename of the pack
 
         return getattr(env, name)
     if name in ("TaskView", "ToolResult"):
-        from tasks import models
+        from medagent.tasks import models
 
         return getattr(models, name)
     raise AttributeError(f"module 'medagent' has no attribute {name!r}")

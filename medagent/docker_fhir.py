@@ -198,7 +198,7 @@ def _wait_healthy(container: Any, base_url: str, token: str | None, timeout: flo
 
 def serve_command(seed: int | None, n_patients: int | None, profile: str | None = None) -> list[str] | None:
     """The container command for a cohort, or None for the image's own (default) cohort."""
-    import patients
+    from medagent import patients
 
     seed = patients.DEFAULT_SEED if seed is None else seed
     n_patients = patients.DEFAULT_PATIENTS if n_patients is None else n_patients
@@ -271,7 +271,7 @@ def _main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "health":
         print("usage: python -m medagent.docker_fhir health URL", file=sys.stderr)
         return 2
-    from fhir_server import ServerSettings
+    from medagent.fhir_server import ServerSettings
 
     ok, why = healthy(argv[1], ServerSettings().token)
     print(f"{argv[1]}: {why}")

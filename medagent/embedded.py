@@ -31,7 +31,7 @@ def cohort_db_path(seed: int, n_patients: int, profile: str = "mab-v1") -> Path:
     ``$MEDAGENT_HOME/db/cohort-<profile>-<seed>-<n>.db``. ``medagent bench``, ``serve`` and
     ``seed`` all use it unless given ``--db``/``MEDAGENT_DB``. A database of the name used
     before profiles (``cohort-<seed>-<n>.db``, the mab-v1 cohort) is adopted, not seeded again."""
-    from fhir_server import ServerSettings
+    from medagent.fhir_server import ServerSettings
 
     path = Path(ServerSettings().home) / "db" / f"cohort-{profile}-{seed}-{n_patients}.db"
     if profile == "mab-v1":
@@ -67,8 +67,8 @@ atexit.register(_close_all)
 
 def _open_cached_store(path: Path) -> Any:
     """Open a cohort database of medagent's own cache; one of another store format is rebuilt."""
-    from fhir_server import Store
-    from fhir_server.errors import StoreFormatError
+    from medagent.fhir_server import Store
+    from medagent.fhir_server.errors import StoreFormatError
 
     try:
         return Store(path)
@@ -110,9 +110,9 @@ def seeding_lock(path: Path) -> Iterator[None]:
 
 
 def _open_seeded(path: Path, suite: Any, profile: str, expected: str | None) -> Any:
-    from fhir_server import FhirService, ServerSettings
+    from medagent.fhir_server import FhirService, ServerSettings
 
-    import patients
+    from medagent import patients
 
     store = _open_cached_store(path)
     if not expected or store.get_meta("cohort_checksum") != expected:  # else: seeded already

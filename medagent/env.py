@@ -53,10 +53,10 @@ import orjson
 
 from medagent.errors import FhirBackendError
 from medagent.llm import ChatClient, Usage
-from tasks.env import ClientToolEnv, error, json_object, record
-from tasks.models import TaskView, ToolResult
-from tasks.text import short
-from tasks.tools import Tool
+from medagent.tasks.env import ClientToolEnv, error, json_object, record
+from medagent.tasks.models import TaskView, ToolResult
+from medagent.tasks.text import short
+from medagent.tasks.tools import Tool
 
 __all__ = ["Env", "StepLimitReached", "TaskView", "ToolResult", "TrialEnv", "parse_answer"]
 
@@ -140,7 +140,7 @@ class StepLimitReached(Exception):
 @functools.cache
 def default_tools() -> tuple[dict[str, Tool], list[dict[str, Any]]]:
     """The nine tools of the mab suites by name, and their schemas with ``finish``."""
-    from tasks.tools import TOOLS, tool_schemas
+    from medagent.tasks.tools import TOOLS, tool_schemas
 
     return {t.name: t for t in TOOLS}, tool_schemas(include_finish=True)
 
@@ -208,7 +208,7 @@ class TrialEnv:
         tools: Any = None,
     ) -> None:
         if tools:  # the suite's own tool set (tasks.toolsets.tools_of(suite))
-            from tasks.toolsets import schemas_of
+            from medagent.tasks.toolsets import schemas_of
 
             tools, self._tools = {t.name: t for t in tools}, schemas_of(tuple(tools))
         else:
@@ -337,7 +337,7 @@ class _RetryingClient:
         return self._client.requests
 
     async def request(self, method: str, path: str, params: Any = None, json: Any = None) -> Any:
-        from tasks.errors import FhirClientError as client_error
+        from medagent.tasks.errors import FhirClientError as client_error
         read = method.upper() in ("GET", "HEAD")
         failure = ""
         for attempt in range(FHIR_RETRIES + 1):
@@ -370,7 +370,7 @@ def _not_connected(exc: BaseException) -> bool:
 
 
 def _retry_after(reply: Any) -> float | None:
-    from tasks.tools import retry_after
+    from medagent.tasks.tools import retry_after
 
     return retry_after(reply)
 

@@ -180,8 +180,8 @@ class FaultyClient:
         return str(math.ceil(self.profile.retry_after_s * self._scale))
 
     async def request(self, method: str, path: str, params: Any = None, json: Any = None) -> Any:
-        from tasks.clients import param_pairs
-        from tasks.models import FhirReply
+        from medagent.tasks.clients import param_pairs
+        from medagent.tasks.models import FhirReply
 
         method = method.upper()
         pairs = param_pairs(params)

@@ -68,13 +68,13 @@ def text_space(max_length: int) -> spaces.Text:
 
 
 def _load_suite(suite: Any) -> Any:
-    import tasks
+    from medagent import tasks
 
     return tasks.load_suite(suite) if isinstance(suite, str) else suite
 
 
 def _check_task(suite: Any, task_id: str | None) -> Any:
-    from tasks.errors import UnknownTaskError
+    from medagent.tasks.errors import UnknownTaskError
 
     if task_id is None:
         return None
@@ -108,7 +108,7 @@ class MedEnv(gymnasium.Env[str, Any]):
         self.action_space = text_space(ACTION_MAX_CHARS)
         self.render_mode = None
         # the full tasks live with the episode's hidden state, not on the env
-        from tasks.toolsets import tools_of
+        from medagent.tasks.toolsets import tools_of
 
         self._episode = Episode(service, suite.tasks if self._fixed is None else [_check_task(suite, task_id)],
                                 max_steps=max_steps, tools=tools_of(suite))  # the suite's own tool set
@@ -137,7 +137,7 @@ class MedEnv(gymnasium.Env[str, Any]):
         wanted = (options or {}).get("task_id") or self._fixed
         if wanted is not None:
             if self._fixed is not None and wanted != self._fixed:
-                from tasks.errors import UnknownTaskError
+                from medagent.tasks.errors import UnknownTaskError
 
                 raise UnknownTaskError(f"this env is for task {self._fixed}, not {wanted!r}; "
                                        f"use medagent/{self.suite_id} to choose the task per reset")
@@ -181,7 +181,7 @@ def _suite_task_ids() -> dict[str, list[str]]:
     import orjson
 
     ids: dict[str, list[str]] = {}
-    folder = resources.files("tasks") / "suites"
+    folder = resources.files("medagent.tasks") / "suites"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".jsonl"):
             continue

@@ -117,7 +117,7 @@ class Episode:
         if env is not None:
             return env.tools
         if self.tool_set:
-            from tasks.toolsets import schemas_of
+            from medagent.tasks.toolsets import schemas_of
 
             return schemas_of(tuple(self.tool_set))
         from medagent.env import default_tools
@@ -139,7 +139,7 @@ class Episode:
         priv = _PRIVATE[self]
         task = priv.pool.get(task_id)
         if task is None:
-            from tasks.errors import UnknownTaskError
+            from medagent.tasks.errors import UnknownTaskError
 
             raise UnknownTaskError(f"task {task_id!r} is not one of this environment's tasks")
         priv.session, priv.client = await priv.backend.open()
@@ -190,7 +190,7 @@ class Episode:
         return obs, 0.0, False, False, {"steps": env.steps}
 
     async def _finish(self, *, terminated: bool) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        import tasks
+        from medagent import tasks
 
         from medagent.runfolder import to_jsonable
 

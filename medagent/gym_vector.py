@@ -68,7 +68,7 @@ class MedVectorEnv(VectorEnv):
         self.action_space = spaces.Tuple([self.single_action_space] * num_envs)
         self.render_mode = None
         # the full tasks live with the episodes' hidden state, not on the env
-        from tasks.toolsets import tools_of
+        from medagent.tasks.toolsets import tools_of
 
         tools = tools_of(suite)  # the suite's own tool set
         self._episodes = [Episode(service, pool, max_steps=max_steps, tools=tools) for _ in range(num_envs)]

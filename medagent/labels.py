@@ -41,7 +41,7 @@ def trial_order(trial: dict[str, Any]) -> tuple[Any, ...]:
 def category_title(number: object) -> str | None:
     """The category's title (``"Magnesium replacement"``), or None when it is not registered."""
     try:
-        import tasks
+        from medagent import tasks
 
         return str(tasks.get_category(int(str(number))).TITLE)
     except Exception:  # noqa: BLE001 - an unknown or malformed number just has no title

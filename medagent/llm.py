@@ -44,7 +44,7 @@ import httpx
 
 from medagent.errors import ProviderError, ProviderUnavailable
 from medagent.settings import HarnessSettings
-from tasks.text import short
+from medagent.tasks.text import short
 
 MAX_RETRY_AFTER = 300.0
 _RETRY_STATUS = {408, 409, 429}

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from medagent.labels import category_label, natural_key, pct, signed, trial_order, usd
 from medagent.scores import reference_scores, trial_harmed, trial_passed
-from tasks.text import short
+from medagent.tasks.text import short
 
 __all__ = ["Progress", "print_summary", "print_trial", "score_line", "summary_table"]
 

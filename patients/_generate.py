@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import patients.scenarios as scenarios
+import medagent.patients.scenarios as scenarios
 from ._patient import Job, generate_patient, ndjson
 from ._plan import CohortPlan, ages, make_plan
 from ._time import NOW, to_minutes

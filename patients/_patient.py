@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-import patients._render as R
-import patients.scenarios as scenarios
+import medagent.patients._render as R
+import medagent.patients.scenarios as scenarios
 from ._codes import (
     ACUTE_INPATIENT, ACUTE_OUTPATIENT, ACUTE_SECONDARY, BMP, CBC, CHRONIC, CHRONIC_PREVALENCE,
     INPATIENT_MEDS, LFT, MEDS, PROC_DIALYSIS, PROC_INPATIENT_DAILY, PROC_INPATIENT_ONCE, PROC_OUTPATIENT,

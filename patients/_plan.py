@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import NormalDist
 
-import patients.scenarios as scenarios
+import medagent.patients.scenarios as scenarios
 from ._names import AREA_CODES, CITIES, FAMILY, FEMALE_GIVEN, MALE_GIVEN, STREETS
 from ._time import age_at
 from .profiles import DEFAULT_PROFILE, get_profile

@@ -39,7 +39,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import patients._render as R
+import medagent.patients._render as R
 from ._codes import MEDS, RXNORM, SNOMED
 from ._time import DAY, HOUR, iso
 

@@ -26,7 +26,7 @@ import orjson
 from .manifest import Manifest
 
 if TYPE_CHECKING:
-    from fhir_server.store import Store
+    from medagent.fhir_server.store import Store
 
 SYSTEM = "urn:medagent:cohort"
 COUNT_URL = "urn:medagent:cohort-count"

@@ -51,8 +51,8 @@ class Profile:
 
 
 def _builtin() -> dict[str, Profile]:
-    import patients._edge as _edge
-    import patients._safety as _safety
+    import medagent.patients._edge as _edge
+    import medagent.patients._safety as _safety
 
     return {p.name: p for p in (
         Profile(DEFAULT_PROFILE, "the MedAgentBench-shaped cohort: every scenario state with "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fhir_server.errors import StoreError
+from medagent.fhir_server.errors import StoreError
 
 from ._generate import DEFAULT_PATIENTS, DEFAULT_SEED, GENERATOR_VERSION, validate_args
 from .cache import ensure_cohort
@@ -23,7 +23,7 @@ from .profiles import DEFAULT_PROFILE
 from .marker import ensure_marker, store_marker
 
 if TYPE_CHECKING:
-    from fhir_server.store import Store
+    from medagent.fhir_server.store import Store
 
 
 def _recorded(store: Store) -> Manifest | None:

@@ -70,8 +70,8 @@ def _prompt_key(messages: list[dict[str, Any]], tools: bool) -> str:
 def record_oracle(suite_tasks: list[Any], service: Any, tools: Any = None) -> dict[str, tuple[str, Script]]:
     """Run every reference solution through a real session; {prompt: (task_id, Script)}.
     ``tools``: the suite's tool set (``tasks.toolsets.tools_of``; default the nine)."""
-    import tasks
-    from tasks.clients import LocalFhirClient
+    from medagent import tasks
+    from medagent.tasks.clients import LocalFhirClient
 
     from medagent.agents._react import task_prompt
     from medagent.env import TrialEnv

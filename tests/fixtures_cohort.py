@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-import patients
-from fhir_server.store import Store
+from medagent import patients
+from medagent.fhir_server.store import Store
 
 SMALL_SEED = 7
 SMALL_N = 10

@@ -20,7 +20,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from fhir_server import FhirService, ServerSettings, Store, create_app, serve_in_thread
+from medagent.fhir_server import FhirService, ServerSettings, Store, create_app, serve_in_thread
 
 
 @pytest.fixture

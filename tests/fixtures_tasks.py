@@ -45,7 +45,7 @@ class Trial:
 
 @pytest.fixture(scope="session")
 def small_suite(small_cohort):
-    import tasks
+    from medagent import tasks
 
     return tasks.build_suite("small", SMALL_SUITE_SEED, small_cohort[0],
                              per_category=SMALL_SUITE_PER_CATEGORY)
@@ -53,7 +53,7 @@ def small_suite(small_cohort):
 
 @pytest.fixture(scope="session")
 def small_edge_suite(small_edge_cohort):
-    import tasks
+    from medagent import tasks
 
     return tasks.build_suite("small-edge", SMALL_SUITE_SEED, small_edge_cohort[0])
 
@@ -77,7 +77,7 @@ def embedded_service(small_suite, seeded_db):
 
 @pytest.fixture(scope="session")
 def task_service(seeded_db):
-    from fhir_server import FhirService, ServerSettings, Store
+    from medagent.fhir_server import FhirService, ServerSettings, Store
 
     store = Store(seeded_db)
     yield FhirService(store, ServerSettings(db=seeded_db))
@@ -85,7 +85,7 @@ def task_service(seeded_db):
 
 
 async def _run(service: Any, task: Any, solver: Any, resources: Any, answer: Any) -> Trial:
-    import tasks
+    from medagent import tasks
 
     sid = service.create_session()
     client = tasks.LocalFhirClient(service, sid)
@@ -101,7 +101,7 @@ async def _run(service: Any, task: Any, solver: Any, resources: Any, answer: Any
 
 @pytest.fixture
 def run_trial(task_service):
-    import tasks
+    from medagent import tasks
 
     def run(task, solver: Any = "oracle", resources=(), answer=None) -> Trial:
         if solver == "oracle":

@@ -22,8 +22,8 @@ def test_architecture_has_each_section_once_and_no_stray_table_rows():
 
 
 def test_the_clock_claim_holds():
-    import patients
-    import tasks
+    from medagent import patients
+    from medagent import tasks
 
     text = (ROOT / "docs" / "architecture.md").read_text()
     assert "re-exported by `tasks`" not in text

@@ -23,7 +23,7 @@ from typing import Any
 
 from medagent.env import Env
 from medagent.errors import ConfigError, MedagentError
-from tasks.models import TaskView
+from medagent.tasks.models import TaskView
 
 __all__ = ["RemoteRun", "RemoteTrial", "TrialClosed"]
 
@@ -223,7 +223,7 @@ class RemoteRun:
         task = self.by_id.get(str(task_id))
         if task is None:
             raise TrialClosed(f"no task {task_id!r} in this run; list_tasks gives the task ids")
-        from tasks.toolsets import tools_of
+        from medagent.tasks.toolsets import tools_of
 
         trial = RemoteTrial(self.backend, task, self._next_epoch(task.id),
                             max_steps=self.max_steps, trial_timeout=self.trial_timeout,

@@ -50,7 +50,7 @@ _TRIALS: dict[str, RemoteTrial] = {}  # sample store handle → live trial
 
 @functools.cache
 def _suite(suite: str) -> Any:
-    import tasks
+    from medagent import tasks
 
     return tasks.load_suite(suite)
 
@@ -95,7 +95,7 @@ def open_trial(max_steps: int = 8) -> Any:
         from medagent.settings import load_settings
 
         suite = state.metadata["suite"]
-        from tasks.toolsets import tools_of
+        from medagent.tasks.toolsets import tools_of
 
         trial = RemoteTrial(_backend(suite), _suite(suite).get(str(state.sample_id)), state.epoch,
                             max_steps=max_steps, trial_timeout=load_settings().trial_timeout,
@@ -129,7 +129,7 @@ def _tool(name: str, description: str, parameters: dict) -> Tool:
 def medagent_tools(suite: str | None = None) -> list[Tool]:
     """The suite's tools (the nine ``tasks.TOOLS`` by default) and ``finish`` as Inspect
     tools with their own schemas."""
-    from tasks.toolsets import schemas_of, tools_of
+    from medagent.tasks.toolsets import schemas_of, tools_of
 
     return [_tool(s["function"]["name"], s["function"]["description"], s["function"]["parameters"])
             for s in schemas_of(tools_of(_suite(suite) if suite else []))]
@@ -171,7 +171,7 @@ def reference_solver() -> Any:
             return await _trial().call(name, args)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        import tasks
+        from medagent import tasks
 
         full = _suite(state.metadata["suite"]).get(str(state.sample_id))  # the one solver given the full task
         answer = await tasks.get_category(full.category).solve(full, _Env())
@@ -243,7 +243,7 @@ def suite(suite: str = "mab-v1", tasks: str | None = None, max_steps: int = 8, s
 
 
 def _register_suites() -> None:
-    import tasks as tasks_pkg
+    from medagent import tasks as tasks_pkg
 
     for suite_id in tasks_pkg.known_suites():
         name = suite_id.replace("-", "_")

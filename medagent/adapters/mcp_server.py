@@ -62,7 +62,7 @@ def tool_list(names: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Every tool as ``{name, description, parameters}``: the run tools, the suite's FHIR
     tools (``names``, a suite's ``tools``; the nine ``tasks.TOOLS`` when empty) and
     ``finish``, each FHIR/finish schema with an optional ``trial``."""
-    from tasks.toolsets import schemas_of, tools_of
+    from medagent.tasks.toolsets import schemas_of, tools_of
 
     tools = [dict(t) for t in _SERVER_TOOLS]
     for schema in schemas_of(tools_of(list(names))):
@@ -137,7 +137,7 @@ def build_server(run: RemoteRun) -> Any:
 def open_run(suite_id: str, out_dir: Path, *, tasks: list[str] | None = None, epochs: int = 1,
              max_steps: int = 8, agent: str = "mcp", model: str | None = None) -> RemoteRun:
     """A run folder for ``suite_id`` (the embedded FHIR server holds the suite's cohort)."""
-    import tasks as tasks_pkg
+    from medagent import tasks as tasks_pkg
 
     from medagent.embedded import open_service
     from medagent.errors import ConfigError

@@ -51,7 +51,7 @@ _SESSIONS: dict[str, Any] = {}  # open session id → backend (this process)
 
 @functools.cache
 def _suite(suite: str) -> Any:
-    import tasks
+    from medagent import tasks
 
     return tasks.load_suite(suite)
 
@@ -146,7 +146,7 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
         low.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)
 
     async def _dispatch(self, name: str, args: Any) -> tuple[bool, Any]:
-        from tasks.clients import LocalFhirClient
+        from medagent.tasks.clients import LocalFhirClient
 
         state = self.state
         args = dict(args or {})
@@ -158,8 +158,8 @@ class MedagentToolset(vf.Toolset[MedagentToolsetConfig, MedagentState]):
                 return False, {"error": "finish: give one argument 'answer', a JSON list, e.g. [\"S1234567\"] or []"}
             state.answer, state.finished = answer, True
             return True, {"recorded": True}
-        from tasks.env import ClientToolEnv
-        from tasks.toolsets import tools_of
+        from medagent.tasks.env import ClientToolEnv
+        from medagent.tasks.toolsets import tools_of
 
         client = LocalFhirClient(_backend(self.task_data.suite).service, session=state.session)
         env = ClientToolEnv(client, tools_of(list(self._tool_names())), finish=True)  # the one dispatcher
@@ -192,7 +192,7 @@ class MedagentTask(vf.Task[MedagentData, MedagentState, MedagentTaskConfig]):
         await _close_session(trace.state, self.data.suite)
 
     def _grade(self, trace: Any) -> Any:
-        import tasks
+        from medagent import tasks
 
         state = trace.state
         if state.grade is None:
@@ -219,14 +219,14 @@ class MedagentTask(vf.Task[MedagentData, MedagentState, MedagentTaskConfig]):
 
     async def validate(self, runtime: Any) -> bool | None:
         """Gold check: the reference solution, in a session of its own, passes."""
-        import tasks
-        from tasks.env import ClientToolEnv
+        from medagent import tasks
+        from medagent.tasks.env import ClientToolEnv
 
         task = self._task()
         backend = _backend(self.data.suite)
         sid, client = await backend.open()
         try:
-            from tasks.toolsets import tools_of
+            from medagent.tasks.toolsets import tools_of
 
             env = ClientToolEnv(client, tools_of(_suite(self.data.suite)))
             answer = await tasks.get_category(task.category).solve(task, env)

@@ -57,7 +57,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from medagent.env import Env, StepLimitReached
 from medagent.errors import ConfigError
-from tasks.models import TaskView, ToolResult
+from medagent.tasks.models import TaskView, ToolResult
 
 __all__ = ["Agent", "BUILTIN", "ENTRY_POINT_GROUP", "Env", "StepLimitReached", "TaskView", "ToolResult",
            "load_agent", "known_agents", "needs_model", "reads_full_task"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from medagent.env import Env
-from tasks.models import Task, TaskView, ToolResult
+from medagent.tasks.models import Task, TaskView, ToolResult
 
 
 class OracleAgent:
@@ -18,7 +18,7 @@ class OracleAgent:
     uses_model = False
 
     async def run(self, task: Task | TaskView, env: Env) -> None:  # given the full Task (reads_full_task)
-        import tasks
+        from medagent import tasks
 
         answer = await tasks.get_category(task.category).solve(task, env)
         env.finish(answer)
@@ -32,7 +32,7 @@ class BlindAgent:
     uses_model = False
 
     async def run(self, view: TaskView, env: Env) -> None:
-        import tasks
+        from medagent import tasks
 
         view = view.view() if hasattr(view, "view") else view  # a full Task given by a caller: its view
         env.finish(await tasks.get_category(view.category).blind(view, _WritesOnly(env)))
@@ -45,7 +45,7 @@ class _WritesOnly:
         self._env = env
 
     async def call(self, name: str, args: dict[str, Any]) -> ToolResult:
-        import tasks
+        from medagent import tasks
 
         known = {t.name: t for t in getattr(self._env, "tool_set", None) or tasks.TOOLS}
         tool = known.get(name)

@@ -23,7 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from medagent.env import Env, StepLimitReached
-from tasks.models import TaskView, ToolResult
+from medagent.tasks.models import TaskView, ToolResult
 
 SYSTEM_PROMPT = (
     "You are working inside a hospital's electronic health record (a FHIR R4 server) on "

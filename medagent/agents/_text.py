@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from medagent.agents._react import result_text, task_prompt
 from medagent.env import Env
-from tasks.models import TaskView, ToolResult
-from tasks.tools import Tool
+from medagent.tasks.models import TaskView, ToolResult
+from medagent.tasks.tools import Tool
 
 BASE_URL = "http://localhost:8080/fhir/"
 
@@ -158,7 +158,7 @@ class TextAgent:
     uses_model = True
 
     async def run(self, view: TaskView, env: Env) -> None:
-        from tasks.tools import TOOLS
+        from medagent.tasks.tools import TOOLS
 
         if env.llm is None:
             raise RuntimeError("the text agent needs a model (--model)")

@@ -41,7 +41,7 @@ class LocalBackend:
     """Sessions on an in-process ``FhirService``; tool calls never touch HTTP."""
 
     def __init__(self, service: Any) -> None:
-        from tasks.clients import LocalFhirClient
+        from medagent.tasks.clients import LocalFhirClient
 
         self.service = service
         self._client_type = LocalFhirClient
@@ -94,7 +94,7 @@ class HttpBackend:
     """Sessions through a medagent FHIR server's session API (``POST {root}/sessions``)."""
 
     def __init__(self, fhir_url: str, token: str | None = None, *, timeout: float = 60.0) -> None:
-        from tasks.clients import HttpFhirClient
+        from medagent.tasks.clients import HttpFhirClient
 
         self.fhir_url = fhir_url
         self.root = session_root(fhir_url)
@@ -162,7 +162,7 @@ class HttpBackend:
         ``patients.marker.SAMPLE_TYPES``, as in the shared-server mode (cohorts of different
         profiles share patient MRNs, so a sample Patient cannot tell them apart). Transient
         failures are retried like every session call."""
-        from patients.marker import SAMPLE_TYPES, CohortCheck, marker_checksum, marker_counts, marker_id
+        from medagent.patients.marker import SAMPLE_TYPES, CohortCheck, marker_checksum, marker_counts, marker_id
 
         base = self.fhir_url.rstrip("/")
         url = f"{base}/Basic/{marker_id(suite.cohort_checksum)}"
@@ -222,7 +222,7 @@ async def choose_backend(fhir_url: str, token: str | None, sessions: str = "auto
 async def open_backend(fhir_url: str | None, suite: Any, sessions: str) -> Any:
     """The backend of a run: ``choose_backend`` for a FHIR URL, else the embedded service."""
     if fhir_url:
-        from fhir_server import ServerSettings
+        from medagent.fhir_server import ServerSettings
 
         return await choose_backend(fhir_url, ServerSettings().token, sessions)
     if sessions == "off":
@@ -243,7 +243,7 @@ def fhir_base(fhir_url: str | None, suite: Any) -> Iterator[str | None]:
                                      profile=getattr(suite, "cohort_profile", "mab-v1")) as url:
             yield url
     elif fhir_url == "embedded-http":
-        from fhir_server import serve_in_thread
+        from medagent.fhir_server import serve_in_thread
 
         from medagent.embedded import open_service
 

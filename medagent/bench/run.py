@@ -167,7 +167,7 @@ async def execute(prep: Prepared, fhir_url: str | None, *, console: Any = None,
         finally:
             disconnect(started)
     from medagent.llm import ChatClient
-    from tasks.toolsets import tools_of
+    from medagent.tasks.toolsets import tools_of
 
     backend = await open_backend(fhir_url, prep.suite, config.sessions)
     try:
@@ -260,7 +260,7 @@ def run_bench(
 
     ``stats``, when given, receives ``write_s``: the time spent appending trial records
     (serialise + write + fsync), for benchmarks."""
-    import tasks
+    from medagent import tasks
 
     suite = tasks.load_suite(config.suite)
     prep = prepare(config, suite, Path(out_dir) if out_dir else default_out_dir(config),

@@ -121,7 +121,7 @@ def _bundle_entries(sent: Any, reply: Any) -> list[dict[str, Any]]:
 def _make_client(base_url: str, token: str | None, http: httpx.AsyncClient) -> Any:
     """An ``HttpFhirClient`` that also keeps each reply's headers (ids in ``Location``) and,
     before the first change of an existing resource, a copy of it (to put it back)."""
-    from tasks.clients import HttpFhirClient
+    from medagent.tasks.clients import HttpFhirClient
 
     class _Client(HttpFhirClient):
         def __init__(self) -> None:
@@ -189,7 +189,7 @@ class SharedServerBackend:
     # -- before the run ---------------------------------------------------------------
     async def check(self, suite: Any) -> None:
         """Refuse to start unless the server holds the suite's cohort and lets us clean up."""
-        from patients.marker import check_server
+        from medagent.patients.marker import check_server
 
         self.checksum = suite.cohort_checksum
         with httpx.Client(headers=dict(self.http.headers), timeout=self.http.timeout) as http:
@@ -285,7 +285,7 @@ class SharedServerBackend:
     async def aclose(self) -> None:
         try:
             if self.cohort_check is not None and self.checksum:
-                from patients.marker import check_server
+                from medagent.patients.marker import check_server
 
                 with httpx.Client(headers=dict(self.http.headers), timeout=self.http.timeout) as http:
                     self.final_check = await asyncio.to_thread(check_server, http, self.fhir_url, self.checksum)

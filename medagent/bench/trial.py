@@ -64,7 +64,7 @@ class TrialRunner:
     tools: tuple = ()  # the suite's tool set (tasks.toolsets.tools_of); empty = the nine
 
     async def run(self, trial: Trial) -> dict[str, Any]:
-        import tasks
+        from medagent import tasks
 
         task = trial.task
         start = time.perf_counter()

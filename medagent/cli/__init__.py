@@ -47,10 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from fhir_server.errors import FhirServerError
+    from medagent.fhir_server.errors import FhirServerError
     from medagent.errors import MedagentError
-    from patients.errors import PatientsError
-    from tasks.errors import TaskError
+    from medagent.patients.errors import PatientsError
+    from medagent.tasks.errors import TaskError
 
     return (MedagentError, FhirServerError, PatientsError, TaskError)
 

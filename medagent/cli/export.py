@@ -21,8 +21,8 @@ def register(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
 
 
 def run(args: argparse.Namespace) -> int:
-    from patients import Manifest, ensure_cohort
-    from patients.manifest import MANIFEST
+    from medagent.patients import Manifest, ensure_cohort
+    from medagent.patients.manifest import MANIFEST
 
     seed, n = parse_cohort(args)
     source = ensure_cohort(seed, n, args.profile)

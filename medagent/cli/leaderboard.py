@@ -47,7 +47,7 @@ def suite_kwargs(args: argparse.Namespace) -> dict:
     """``verify_submission`` keyword arguments for ``--suite`` (empty: the named built-in suite)."""
     if not args.suite:
         return {}
-    import tasks
+    from medagent import tasks
 
     return {"suite": tasks.load_suite(args.suite)}
 

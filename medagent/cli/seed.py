@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from patients.errors import CohortError
+from medagent.patients.errors import CohortError
 
 
 def int_arg(value: str, flag: str, minimum: int) -> int:
@@ -29,7 +29,7 @@ def int_arg(value: str, flag: str, minimum: int) -> int:
 
 
 def cohort_args(parser: argparse.ArgumentParser) -> None:
-    from patients import DEFAULT_PATIENTS, DEFAULT_SEED
+    from medagent.patients import DEFAULT_PATIENTS, DEFAULT_SEED
 
     parser.add_argument("--patients", default=str(DEFAULT_PATIENTS), metavar="N",
                         help=f"number of patients (default {DEFAULT_PATIENTS})")
@@ -44,7 +44,7 @@ CLI_PROFILE = "edge-v1"
 
 
 def profile_arg(parser: argparse.ArgumentParser) -> None:
-    from patients import profiles
+    from medagent.patients import profiles
 
     parser.add_argument("--profile", default=CLI_PROFILE, metavar="NAME",
                         help=f"cohort profile: {', '.join(sorted(profiles()))} (default {CLI_PROFILE}, "
@@ -52,7 +52,7 @@ def profile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_cohort(args: argparse.Namespace) -> tuple[int, int]:
-    from patients.scenarios import MIN_PATIENTS
+    from medagent.patients.scenarios import MIN_PATIENTS
 
     return int_arg(args.seed, "--seed", 0), int_arg(args.patients, "--patients", MIN_PATIENTS)
 
@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return _over_http(args, seed, n, started)
     import os
 
-    from fhir_server import ServerSettings, Store
-    from patients import seed_store
+    from medagent.fhir_server import ServerSettings, Store
+    from medagent.patients import seed_store
 
     from medagent.embedded import cohort_db_path
 
@@ -103,10 +103,10 @@ def run(args: argparse.Namespace) -> int:
 def _over_http(args: argparse.Namespace, seed: int, n: int, started: float) -> int:
     import httpx
 
-    from fhir_server import ServerSettings
-    from patients import Manifest, ensure_cohort
-    from patients.http_load import load_over_http
-    from patients.marker import check_server, marker_id, marker_resource
+    from medagent.fhir_server import ServerSettings
+    from medagent.patients import Manifest, ensure_cohort
+    from medagent.patients.http_load import load_over_http
+    from medagent.patients.marker import check_server, marker_id, marker_resource
 
     directory = ensure_cohort(seed, n, args.profile)
     manifest = Manifest.load(directory)
@@ -150,7 +150,7 @@ def _over_http(args: argparse.Namespace, seed: int, n: int, started: float) -> i
 def _put_marker(http, base: str, marker: dict) -> None:  # noqa: ANN001 - httpx.Client
     import httpx
 
-    from patients.errors import LoadError
+    from medagent.patients.errors import LoadError
 
     url = f"{base}/Basic/{marker['id']}"
     try:

@@ -83,7 +83,7 @@ def settings_env(settings) -> dict[str, str]:  # noqa: ANN001 - fhir_server.Serv
 
 
 def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.ServerSettings
-    from fhir_server import ServerSettings
+    from medagent.fhir_server import ServerSettings
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("db", args.db),
                                    ("token", args.token), ("token_file", args.token_file),
@@ -91,7 +91,7 @@ def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.
     if getattr(args, "no_sessions", False):
         overrides["sessions"] = False
     if "db" not in overrides and not os.environ.get("MEDAGENT_DB"):
-        from patients import DEFAULT_SEED
+        from medagent.patients import DEFAULT_SEED
 
         from medagent.embedded import cohort_db_path
 
@@ -103,7 +103,7 @@ def settings_from_args(args: argparse.Namespace):  # noqa: ANN201 - fhir_server.
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from fhir_server import Store, create_app
+    from medagent.fhir_server import Store, create_app
 
     settings = settings_from_args(args)
     if args.workers < 1:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(settings.db)
     try:
         if not args.no_seed:
-            import patients
+            from medagent import patients
 
             if store.get_meta("cohort_checksum") is None:
                 kwargs = {"n_patients": args.patients, "profile": args.profile}
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             if args.workers > 1:  # N processes, each opening the database from the same settings
                 sock.close()  # uvicorn's supervisor binds the port itself and shares it with its workers
                 os.environ.update(settings_env(settings))
-                uvicorn.run("fhir_server.app:create_app", factory=True, workers=args.workers, host=settings.host,
+                uvicorn.run("medagent.fhir_server.app:create_app", factory=True, workers=args.workers, host=settings.host,
                             port=settings.port, log_level="warning", access_log=False, lifespan="off",
                             proxy_headers=False)
             else:
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
 
 def bind_port(host: str, port: int) -> socket.socket:
     """A listening-ready socket on ``host:port``; a port in use is one ``FhirServerError`` line."""
-    from fhir_server.errors import FhirServerError
+    from medagent.fhir_server.errors import FhirServerError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

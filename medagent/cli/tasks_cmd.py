@@ -65,8 +65,8 @@ def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    import tasks
-    from tasks.text import short
+    from medagent import tasks
+    from medagent.tasks.text import short
 
     suite = tasks.load_suite(args.suite)
     rows = suite.tasks if args.category is None else suite.category(args.category)
@@ -96,7 +96,7 @@ def run_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.panel import Panel
 
-    import tasks
+    from medagent import tasks
 
     task = tasks.load_suite(args.suite).get(args.task_id)
     module = tasks.get_category(task.category)
@@ -114,8 +114,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import tasks
-    from tasks._suite_io import tasks_jsonl
+    from medagent import tasks
+    from medagent.tasks._suite_io import tasks_jsonl
 
     data = tasks_jsonl(tasks.load_suite(args.suite).tasks)
     if args.out:
@@ -128,8 +128,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    import patients
-    import tasks
+    from medagent import patients
+    from medagent import tasks
 
     kwargs = {} if args.cohort_seed is None else {"seed": args.cohort_seed}
     cohort = patients.ensure_cohort(n_patients=args.patients, profile=args.profile, **kwargs)
@@ -138,7 +138,7 @@ def run_build(args: argparse.Namespace) -> int:
         from medagent.embedded import open_service
 
         suite = tasks.with_baselines(suite, open_service(suite))
-    from tasks._suite_io import user_suites_dir
+    from medagent.tasks._suite_io import user_suites_dir
 
     jsonl, header = tasks.write_suite(suite, Path(args.out) if args.out else user_suites_dir())
     print(f"medagent: {len(suite.tasks)} tasks → {jsonl} (checksum {suite.checksum[:12]}…), "

@@ -119,7 +119,7 @@ class TrialWorker:
         return self.info
 
     def _setup(self) -> None:
-        from fhir_server import ServerSettings
+        from medagent.fhir_server import ServerSettings
 
         from medagent.agents import load_agent, reads_full_task
         from medagent.faults import get_profile
@@ -127,7 +127,7 @@ class TrialWorker:
         from medagent.bench.backends import HttpBackend, LocalBackend
         from medagent.bench.trial import TrialRunner
         from medagent.settings import load_settings
-        from tasks.toolsets import tools_of
+        from medagent.tasks.toolsets import tools_of
 
         import ray
 

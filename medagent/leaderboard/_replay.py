@@ -41,8 +41,8 @@ from typing import Any
 
 import orjson
 
-from tasks.clients import decode_body
-from tasks.text import short
+from medagent.tasks.clients import decode_body
+from medagent.tasks.text import short
 
 from medagent.errors import SubmissionError
 from medagent.faults import FAULT_KINDS, NOT_SENT, fault_outcome

@@ -32,7 +32,7 @@ import orjson
 
 from medagent.errors import SubmissionError
 from medagent.scores import SCORED_KEYS, pass_hat_k, score_trials
-from tasks.text import short
+from medagent.tasks.text import short
 
 from ._stream import LIMITS, Limits, iter_trials, scan
 from ._format import (
@@ -74,8 +74,8 @@ class Verified:
 
 
 def _load_suite(suite_id: str) -> Any:
-    import tasks
-    from tasks.errors import TaskError
+    from medagent import tasks
+    from medagent.tasks.errors import TaskError
 
     try:
         return tasks.load_suite(suite_id)
@@ -84,7 +84,7 @@ def _load_suite(suite_id: str) -> Any:
 
 
 def _default_grader(task: Any, answer: list | None, writes: list[dict]) -> Any:
-    import tasks
+    from medagent import tasks
 
     return tasks.grade(task, answer, writes)
 

@@ -19,8 +19,8 @@ CATEGORIES = (1, 5)
 
 
 def sub_suite(suite, categories, suite_id: str):
-    import tasks
-    from tasks._suite_io import sha256, tasks_jsonl
+    from medagent import tasks
+    from medagent.tasks._suite_io import sha256, tasks_jsonl
 
     chosen = [t for t in suite.tasks if t.category in categories]
     return tasks.Suite(id=suite_id, seed=suite.seed, cohort_seed=suite.cohort_seed,
@@ -40,7 +40,7 @@ def adapter_service(embedded_service):
 
 @pytest.fixture(scope="session")
 def adapter_suite_path(adapter_suite, adapter_service, tmp_path_factory) -> Path:
-    from tasks._suite_io import write_suite
+    from medagent.tasks._suite_io import write_suite
 
     jsonl, _ = write_suite(adapter_suite, tmp_path_factory.mktemp("adapter-suite"))
     return jsonl

@@ -30,7 +30,7 @@ def test_inspect_eval_cli_reference_solver_scores_100_with_every_check(adapter_s
     """`inspect eval medagent/suite` (found through the package's entry point) with the
     reference solutions as the solver on the action category 5, over two epochs: 100 %."""
     sessions_before = session_count(adapter_service)  # the suite build may hold its own
-    import tasks
+    from medagent import tasks
 
     env = {**os.environ, "INSPECT_DISPLAY": "plain"}
     proc = subprocess.run(

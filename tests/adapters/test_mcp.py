@@ -35,7 +35,7 @@ class McpToolEnv:
         self.calls: list[str] = []
 
     async def call(self, name: str, args: dict) -> Any:
-        from tasks import ToolResult
+        from medagent.tasks import ToolResult
 
         self.calls.append(name)
         args = {**args, "trial": self.trial} if self.trial else args
@@ -49,7 +49,7 @@ def _json(result: Any) -> Any:
 
 async def solve_through_mcp(client: Client, task: Any, *, with_handle: bool) -> dict:
     """start_task → the category's reference solution over MCP → finish."""
-    import tasks
+    from medagent import tasks
 
     started = await client.call_tool("start_task", {"task_id": task.id})
     assert not started.is_error, started
@@ -85,7 +85,7 @@ def test_stdio_reference_solutions_score_100_and_the_run_verifies(adapter_suite,
     async def drive() -> None:
         async with Client(stdio_client(params)) as client:
             names = {t.name for t in (await client.list_tools()).tools}
-            import tasks
+            from medagent import tasks
 
             assert names == {"list_tasks", "start_task", "finish", *(t.name for t in tasks.TOOLS)}
             listed = _json(await client.call_tool("list_tasks", {}))

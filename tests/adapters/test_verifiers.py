@@ -67,7 +67,7 @@ def test_vf_eval_rollouts_against_the_fake_server(adapter_suite, adapter_suite_p
         assert info["grade"]["passed"] is (reward == 1.0) and info["grade"]["checks"]
     assert traces[wrong.id]["info"]["medagent"]["answer"] == ["wrong"]
     assert traces[wrong.id]["info"]["medagent"]["writes"]  # its order really went to the record
-    import tasks
+    from medagent import tasks
 
     # the model was offered our tools and nothing else (no shell that could read the answer key)
     assert offered and all(names == {*tasks.TOOLS_BY_NAME, "finish"} for names in offered)

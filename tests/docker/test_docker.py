@@ -141,7 +141,7 @@ def test_the_server_runs_without_the_modules_the_image_leaves_out(small_cohort, 
         f"assert main(['seed', '--seed', '{SMALL_SEED}', '--patients', '{SMALL_N}', '--profile', 'mab-v1', "
         f"'--db', sys.argv[1]]) == 0\n"
         "from fastapi.testclient import TestClient\n"
-        "from fhir_server import ServerSettings, Store, create_app\n"
+        "from medagent.fhir_server import ServerSettings, Store, create_app\n"
         "client = TestClient(create_app(ServerSettings(db=sys.argv[1]), Store(sys.argv[1])))\n"
         "assert client.get('/fhir/Patient?_count=1').json()['resourceType'] == 'Bundle'\n"
         "import medagent.docker_fhir\n"
@@ -346,7 +346,7 @@ def test_session_writes_do_not_grow_the_writable_layer(test_image):
 @pytest.mark.docker
 def test_bench_against_the_container(test_image, small_suite, tmp_path):
     """The oracle through the session API of the container (its cohort recognised by the marker)."""
-    import tasks
+    from medagent import tasks
 
     from medagent.cli import main
     from medagent.leaderboard._rundir import read_run
@@ -362,7 +362,7 @@ def test_bench_against_the_container(test_image, small_suite, tmp_path):
 
 
 def test_serve_command_per_cohort():
-    import patients
+    from medagent import patients
 
     from medagent.docker_fhir import serve_command
 
@@ -378,7 +378,7 @@ def test_serve_command_per_cohort():
 
 def test_bench_with_docker_and_no_engine_is_one_line(small_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]):
-    import tasks
+    from medagent import tasks
 
     from medagent.cli import main
 

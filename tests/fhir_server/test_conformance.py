@@ -287,8 +287,8 @@ def test_dot_ids_are_refused(running_server, rid):
 def test_the_readme_lists_what_the_capability_statement_declares():
     from pathlib import Path
 
-    from fhir_server.capability import capability_statement
-    from fhir_server.validation import served_types
+    from medagent.fhir_server.capability import capability_statement
+    from medagent.fhir_server.validation import served_types
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## The FHIR server", 1)[1].split("\n## ", 1)[0]

@@ -137,7 +137,7 @@ def test_bad_input_is_refused_and_nothing_stored(asgi_client, empty_store, name,
 def test_body_over_limit_413(empty_store, server_settings):
     from fastapi.testclient import TestClient
 
-    from fhir_server import create_app
+    from medagent.fhir_server import create_app
 
     app = create_app(server_settings.model_copy(update={"max_body_bytes": 200}), empty_store)
     with TestClient(app) as client:
@@ -153,7 +153,7 @@ def test_body_over_limit_413(empty_store, server_settings):
 def test_token_required_when_configured(empty_store, server_settings):
     from fastapi.testclient import TestClient
 
-    from fhir_server import create_app
+    from medagent.fhir_server import create_app
 
     app = create_app(server_settings.model_copy(update={"token": "s3cret"}), empty_store)
     with TestClient(app) as client:
@@ -178,7 +178,7 @@ def test_dispatch_and_http_give_identical_bytes(asgi_client, service):
 
 def test_server_replies_are_valid_r4b_resources(asgi_client):
     """CapabilityStatement, searchset/history/transaction Bundles, OperationOutcome."""
-    from fhir_server.validation import validate_resource
+    from medagent.fhir_server.validation import validate_resource
 
     c = asgi_client
     c.put("/fhir/Patient/S0000001", content=orjson.dumps(patient("S0000001")), headers=FHIR_JSON)

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from fhir_server.validation import model_class
+from medagent.fhir_server.validation import model_class
 
 from ._data import count_rows
 

@@ -117,7 +117,7 @@ def test_http_and_dispatch_agree(running_server, path):
 
 
 def test_serve_in_thread_stops_cleanly(empty_store, server_settings):
-    from fhir_server import serve_in_thread
+    from medagent.fhir_server import serve_in_thread
 
     with serve_in_thread(server_settings, empty_store) as server:
         assert server.base_url == f"{server.root_url}/fhir"

@@ -18,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from fhir_server import Store
-from fhir_server.errors import StoreFormatError
+from medagent.fhir_server import Store
+from medagent.fhir_server.errors import StoreFormatError
 
 from ._data import observation, patient
 
@@ -191,7 +191,7 @@ def test_session_deletion_is_atomic_with_an_in_flight_write(running_server, monk
     made = httpx.post(f"{server.root_url}/sessions").json()
     sid, base = made["id"], made["base_url"]
     entered, release = threading.Event(), threading.Event()
-    import fhir_server.writes as writes
+    import medagent.fhir_server.writes as writes
 
     real = writes.validate_resource
 

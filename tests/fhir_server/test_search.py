@@ -137,7 +137,7 @@ def test_sort_count_total_summary(lab, service):
 
 
 def test_count_clamped_to_max(empty_store, server_settings):
-    from fhir_server import FhirService
+    from medagent.fhir_server import FhirService
 
     svc = FhirService(empty_store, server_settings.model_copy(update={"max_count": 2}))
     for i in range(3):

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fhir_server import ServerSettings
+from medagent.fhir_server import ServerSettings
 
 from ._data import patient
 
@@ -123,14 +123,14 @@ def test_token_from_a_file(running_server, server_settings, tmp_path, monkeypatc
     monkeypatch.setenv("MEDAGENT_TOKEN_FILE", str(token_file))
     assert ServerSettings(db=server_settings.db).token == "from-a-file"
     monkeypatch.setenv("MEDAGENT_TOKEN_FILE", str(tmp_path / "missing"))
-    from fhir_server.errors import FhirServerError
+    from medagent.fhir_server.errors import FhirServerError
 
     with pytest.raises(FhirServerError, match="cannot read the token file"):
         ServerSettings(db=server_settings.db)
 
 
 def test_a_wildcard_bind_uses_a_checked_host_header():
-    from fhir_server.app import request_root
+    from medagent.fhir_server.app import request_root
 
     wildcard = ServerSettings(host="0.0.0.0", port=8080)
     # bound to all interfaces, uvicorn reports the connection's local (container) address
@@ -147,7 +147,7 @@ def test_a_wildcard_bind_uses_a_checked_host_header():
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
 @pytest.mark.parametrize("how", ["--token-file", "MEDAGENT_TOKEN_FILE", "MEDAGENT_TOKEN"])
 def test_serve_takes_the_token_without_the_command_line(tmp_path, how):
-    from fhir_server.process import start_serve
+    from medagent.fhir_server.process import start_serve
 
     token = "not-in-the-process-list"
     token_file = tmp_path / "token"

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from fhir_server.process import start_serve
+from medagent.fhir_server.process import start_serve
 
 from ._data import observation, patient
 

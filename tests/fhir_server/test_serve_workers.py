@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from fhir_server import Store
-from fhir_server.process import start_serve
+from medagent.fhir_server import Store
+from medagent.fhir_server.process import start_serve
 
 
 def _children(pid: int) -> list[int]:

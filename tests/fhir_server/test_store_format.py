@@ -9,8 +9,8 @@ import sys
 import orjson
 import pytest
 
-from fhir_server.errors import StoreFormatError
-from fhir_server.store import STORE_FORMAT, Store
+from medagent.fhir_server.errors import StoreFormatError
+from medagent.fhir_server.store import STORE_FORMAT, Store
 
 from ._data import observation
 

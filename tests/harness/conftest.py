@@ -21,7 +21,7 @@ def bench_suite(small_suite):
 
 @pytest.fixture(scope="session")
 def bench_suite_path(bench_suite, bench_service, tmp_path_factory):
-    from tasks._suite_io import write_suite
+    from medagent.tasks._suite_io import write_suite
 
     jsonl, _ = write_suite(bench_suite, tmp_path_factory.mktemp("suite"))
     return jsonl

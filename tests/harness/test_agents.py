@@ -54,7 +54,7 @@ def test_a_class_without_async_run_is_refused(tmp_path):
 def test_blind_agent_cannot_read_and_sees_only_the_task_view(small_suite):
     import asyncio
 
-    import tasks
+    from medagent import tasks
     from medagent.agents._builtin import BlindAgent
 
     class Env:

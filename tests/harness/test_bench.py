@@ -36,7 +36,7 @@ def test_oracle_scores_100_percent(bench_suite, bench_suite_path, tmp_path):
 
 
 def test_null_agent_scores_its_baseline(bench_suite, bench_suite_path, tmp_path):
-    import tasks
+    from medagent import tasks
 
     assert _bench(bench_suite_path, tmp_path / "run", "--agent", "null") == 0
     summary = read_run(tmp_path / "run", need_summary=True).summary
@@ -49,7 +49,7 @@ def test_null_agent_scores_its_baseline(bench_suite, bench_suite_path, tmp_path)
 
 def test_blind_agent_makes_no_read_and_scores_the_suites_blind_baseline(bench_suite, bench_suite_path,
                                                                        bench_service, tmp_path):
-    import tasks
+    from medagent import tasks
 
     assert _bench(bench_suite_path, tmp_path / "run", "--agent", "blind") == 0
     folder = read_run(tmp_path / "run", need_summary=True)

@@ -18,7 +18,7 @@ import pytest
 import medagent
 from medagent.agents import BUILTIN, Agent, load_agent
 from medagent.env import Env, TrialEnv
-from tasks.models import Task, TaskView
+from medagent.tasks.models import Task, TaskView
 from tests.harness.test_first_hour import medagent as medagent_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def _members(proto: type) -> dict[str, object]:
 
 
 def test_trial_env_is_an_env_with_the_protocols_signatures(bench_service):
-    from tasks.clients import LocalFhirClient
+    from medagent.tasks.clients import LocalFhirClient
 
     env = TrialEnv(TaskView("t", 1, "query", "Find it.", ""), LocalFhirClient(bench_service), max_steps=3)
     assert isinstance(env, Env)
@@ -190,8 +190,8 @@ def test_a_user_agent_written_against_the_protocol_runs(bench_suite, bench_suite
 
 def _new_tool():
     """A tool none of the suites has: active service requests of a patient."""
-    from tasks.tools import _search, _string
-    from tasks.tools import Tool as ToolType
+    from medagent.tasks.tools import _search, _string
+    from medagent.tasks.tools import Tool as ToolType
 
     query = {"patient": "patient", "code": "code", "count": "_count"}
     fixed = {"status": "active"}
@@ -211,7 +211,7 @@ def _functions(prompt: str) -> dict[str, str]:
 
 def test_a_new_tool_gets_its_own_url_in_the_function_list():
     from medagent.agents._text import function_list
-    from tasks.tools import TOOLS
+    from medagent.tasks.tools import TOOLS
 
     tool = _new_tool()
     (listed,) = json.loads(function_list([tool]))
@@ -249,7 +249,7 @@ def _run_text_agent(service, tools, policy):
     from medagent.agents._text import TextAgent
     from medagent.llm import ChatClient
     from medagent.settings import HarnessSettings
-    from tasks.clients import LocalFhirClient
+    from medagent.tasks.clients import LocalFhirClient
     from tests.fake_openai import FakeOpenAI
 
     view = TaskView("t1", 11, "action", "Do what the plan says.", "")
@@ -269,15 +269,15 @@ def _run_text_agent(service, tools, policy):
 
 
 def _a_medication_order(service) -> dict:
-    from tasks.clients import LocalFhirClient
+    from medagent.tasks.clients import LocalFhirClient
 
     reply = asyncio.run(LocalFhirClient(service).request("GET", "MedicationRequest", [("_count", "1")]))
     return reply.body["entry"][0]["resource"]
 
 
 def test_the_text_protocol_reaches_every_tool_at_the_url_it_lists(bench_service):
-    from tasks.tools import TOOLS
-    from tasks.tools_safety import SAFETY_TOOLS
+    from medagent.tasks.tools import TOOLS
+    from medagent.tasks.tools_safety import SAFETY_TOOLS
 
     new = _new_tool()
     by_name = {t.name: t for t in (*TOOLS, *SAFETY_TOOLS, new)}
@@ -312,7 +312,7 @@ def test_the_text_protocol_reaches_every_tool_at_the_url_it_lists(bench_service)
 
 def test_without_an_updating_tool_the_prompt_is_the_originals(bench_service):
     from medagent.agents._text import PROMPT, function_list, prompt
-    from tasks.tools import TOOLS
+    from medagent.tasks.tools import TOOLS
 
     assert prompt(list(TOOLS), "T") == PROMPT.format(functions=function_list(list(TOOLS)), task="T")
     assert "PUT" not in prompt(list(TOOLS), "T")
@@ -326,7 +326,7 @@ def test_without_an_updating_tool_the_prompt_is_the_originals(bench_service):
 
 def test_the_function_names_have_no_tool_names_in_their_urls():
     from medagent.agents._text import function_list
-    from tasks.toolsets import TOOLSETS
+    from medagent.tasks.toolsets import TOOLSETS
 
     for design, tools in TOOLSETS.items():
         for listed in json.loads(function_list(list(tools))):
@@ -351,8 +351,8 @@ def test_one_class_dispatches_tool_calls():
 
 
 def test_the_dispatcher_and_the_trial_say_the_same(bench_service):
-    from tasks.clients import LocalFhirClient
-    from tasks.env import ClientToolEnv
+    from medagent.tasks.clients import LocalFhirClient
+    from medagent.tasks.env import ClientToolEnv
 
     async def both(name, args):
         plain = await ClientToolEnv(LocalFhirClient(bench_service), finish=True).call(name, args)

@@ -76,7 +76,7 @@ def test_oracle_scores_100_percent_under_heavy_faults(bench_suite, heavy_run, tm
 
 
 def test_no_faults_by_default(bench_suite, bench_suite_path, tmp_path):
-    import tasks
+    from medagent import tasks
 
     tasks_2 = [t.id for t in bench_suite.tasks if t.category in (4, 9)][:4]
     assert _bench(bench_suite_path, tmp_path / "run", "--agent", "oracle", "--tasks", *tasks_2) == 0
@@ -98,7 +98,7 @@ class _Recorder:
     """The FHIR client under the fault layer: records what reaches it."""
 
     def __init__(self, service, session):
-        import tasks
+        from medagent import tasks
 
         self.inner = tasks.LocalFhirClient(service, session)
 
@@ -138,7 +138,7 @@ def test_budget_bounds_the_extra_steps(bench_service):
 
 
 def test_injected_error_is_a_production_reply_and_never_reaches_the_server(bench_service):
-    import tasks
+    from medagent import tasks
 
     # find a seed whose first request is refused
     seed = next(s for s in range(500) if _faults_of(bench_service, s, n=1)[0] in NOT_SENT)
@@ -164,8 +164,8 @@ async def _no_sleep(_s):
 def test_short_page_then_next_page_gives_every_result(bench_service, bench_suite):
     """The short first page links to the rest with the count asked; following it gives
     exactly the results of the unfaulted search."""
-    import tasks
-    from tasks.categories._common import call_ok
+    from medagent import tasks
+    from medagent.tasks.categories._common import call_ok
 
     task = next(t for t in bench_suite.tasks if t.category == 9 and t.branch == "order")
     args = {"patient": task.patient, "code": "K", "count": 1000}
@@ -200,7 +200,7 @@ def test_short_page_then_next_page_gives_every_result(bench_service, bench_suite
 
 
 def test_next_page_refuses_a_url_that_is_not_a_search(bench_service):
-    import tasks
+    from medagent import tasks
 
     env = tasks.ClientToolEnv(tasks.LocalFhirClient(bench_service), tools=(tasks.NEXT_PAGE_TOOL,))
     for url in ("http://x/fhir/Patient/S0000001", "http://x/fhir/../../sessions", "", "http://x/fhir/metadata"):

@@ -108,7 +108,7 @@ def test_ctrl_c_during_cohort_preparation_stops_at_once_and_leaves_the_cache_con
 
 @pytest.fixture
 def cohort_server(running_server, seeded_db):
-    from fhir_server import Store
+    from medagent.fhir_server import Store
 
     def start(**overrides):
         return running_server(Store(seeded_db), **overrides)
@@ -212,7 +212,7 @@ def test_the_example_agent_runs_in_both_documented_forms(bench_suite_path, bench
 def long_run(small_cohort, bench_service, tmp_path_factory):
     """A null-agent run over categories 1, 2 and 10 of a suite with 11 tasks per category
     (so task1_10 and task1_2 both exist); one trial carries a cost."""
-    import tasks
+    from medagent import tasks
 
     folder = tmp_path_factory.mktemp("long")
     suite = tasks.build_suite("long", 3, small_cohort[0], per_category=11)
@@ -229,7 +229,7 @@ def long_run(small_cohort, bench_service, tmp_path_factory):
 
 
 def test_view_names_categories_orders_naturally_and_says_fail(long_run):
-    import tasks
+    from medagent import tasks
 
     out, priced = long_run
     proc = medagent("view", out, env={"COLUMNS": "200"})
@@ -250,7 +250,7 @@ def test_view_names_categories_orders_naturally_and_says_fail(long_run):
 
 
 def test_report_names_categories_and_orders_naturally(long_run):
-    import tasks
+    from medagent import tasks
 
     out, _ = long_run
     proc = medagent("report", out, env={"COLUMNS": "200"})
@@ -272,7 +272,7 @@ def test_report_names_categories_and_orders_naturally(long_run):
 
 
 def test_leaderboard_names_categories_and_uses_the_whole_window(tmp_path):
-    import tasks
+    from medagent import tasks
 
     (tmp_path / "subs").mkdir()
     proc = medagent("leaderboard", "build", tmp_path / "subs", "-o", tmp_path / "site")

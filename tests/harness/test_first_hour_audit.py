@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from medagent.labels import number_ranges
-from tasks.text import short
+from medagent.tasks.text import short
 from tests.harness.test_first_hour import medagent, one_error_line
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -65,7 +65,7 @@ def test_step_limit_truncates(bench_suite, bench_service):
 
 
 def test_unknown_task_id_suggests_close_ones(bench_suite, bench_service):
-    from tasks.errors import UnknownTaskError
+    from medagent.tasks.errors import UnknownTaskError
 
     known = bench_suite.tasks[0].id
     with pytest.raises(UnknownTaskError, match=f"Did you mean.*{known}"):

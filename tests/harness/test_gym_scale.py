@@ -33,7 +33,7 @@ def test_gymnasium_env_checker_passes(bench_suite, bench_service):
 
 
 def test_every_bundled_suite_and_task_has_a_registered_id(bench_service):
-    import tasks
+    from medagent import tasks
 
     suite = tasks.load_suite("mab-edge-v1")
     for env_id in ("medagent/mab-edge-v1", "medagent/mab-v1", f"medagent/mab-edge-v1-{suite.tasks[7].id}"):
@@ -57,7 +57,7 @@ def test_a_seeded_reset_picks_the_same_task_and_options_choose_one(bench_suite, 
         assert picks[0] == picks[3] and len(set(picks)) > 1
         _, info = env.reset(options={"task_id": bench_suite.tasks[5].id})
         assert info["task_id"] == bench_suite.tasks[5].id == env.task.id
-    from tasks.errors import UnknownTaskError
+    from medagent.tasks.errors import UnknownTaskError
 
     with gym.make(bench_suite, bench_suite.tasks[0].id, service=bench_service) as env:
         with pytest.raises(UnknownTaskError):
@@ -98,7 +98,7 @@ def test_vectorised_episodes_are_isolated(bench_suite, bench_service, oracle_scr
 
 
 def test_a_policy_cannot_reach_the_answer_key_or_the_server(bench_suite, bench_service):
-    import tasks
+    from medagent import tasks
 
     from medagent.gym_vector import MedVectorEnv
     from tests.harness.test_trust import _children
@@ -140,7 +140,7 @@ def _reachable(root, children, forbidden) -> list[str]:
 def test_the_walker_would_find_a_task_left_on_the_env(bench_suite, bench_service):
     import types
 
-    import tasks
+    from medagent import tasks
 
     from tests.harness.test_trust import _children
 
@@ -186,8 +186,8 @@ def test_the_async_form_runs_inside_the_callers_event_loop(bench_suite, bench_se
 def test_a_vector_env_has_room_for_its_episodes_beyond_the_session_cap(bench_suite, bench_service):
     """The server's cap on open sessions (``max_sessions``, 1000 by default, 429 beyond) is for
     leaked sessions of a network server: n episodes fit whatever n (here a cap of 2 and 3 episodes)."""
-    from fhir_server import FhirService, ServerSettings
-    from fhir_server.errors import FhirError
+    from medagent.fhir_server import FhirService, ServerSettings
+    from medagent.fhir_server.errors import FhirError
 
     from medagent.gym_vector import MedVectorEnv
 

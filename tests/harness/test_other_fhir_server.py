@@ -24,7 +24,7 @@ PROFILE, SEED, N = "mab-v1", 1, 5
 @pytest.fixture(scope="module")
 def sekmet(tmp_path_factory):
     pytest.importorskip("sekmet", reason="sekmet-fhir is not installed (pip install sekmet-fhir)")
-    from fhir_server.process import free_port
+    from medagent.fhir_server.process import free_port
 
     home = tmp_path_factory.mktemp("sekmet")
     port = free_port()
@@ -59,11 +59,11 @@ def _counts(base, types):
 
 
 def test_seed_then_bench_the_oracle_on_sekmet(sekmet, tmp_path, capsys):
-    import patients
-    import tasks
+    from medagent import patients
+    from medagent import tasks
     from medagent.cli import main
     from medagent.runfolder import read_run
-    from tasks._suite_io import write_suite
+    from medagent.tasks._suite_io import write_suite
 
     assert main(["seed", "--profile", PROFILE, "--seed", str(SEED), "--patients", str(N), "--fhir-url", sekmet]) == 0
     assert "loaded" in capsys.readouterr().out

@@ -192,7 +192,7 @@ def test_bad_ray_flags_are_one_line_errors(bench_suite_path, tmp_path, capsys):
 
 def test_workers_use_the_fhir_server_at_fhir_url_as_seen_from_their_node(ray_cluster, bench_suite, bench_service,
                                                                           bench_suite_path, tmp_path):
-    from fhir_server import serve_in_thread
+    from medagent.fhir_server import serve_in_thread
 
     with serve_in_thread(bench_service.store) as server:
         before = bench_service.store.conn().execute("SELECT COUNT(*) FROM sessions").fetchone()[0]

@@ -9,7 +9,7 @@ import sqlite3
 import httpx
 import pytest
 
-from fhir_server.process import start_serve
+from medagent.fhir_server.process import start_serve
 from medagent.cli import main
 from medagent.embedded import cohort_db_path
 from tests.fixtures_cohort import SMALL_N, SMALL_SEED

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from fhir_server.process import start_serve
+from medagent.fhir_server.process import start_serve
 from medagent.cli import main
 from medagent.errors import ConfigError
 from medagent.runfolder import read_run
@@ -113,7 +113,7 @@ def test_shared_write_log_matches_the_session_log(plain_server, bench_service, b
 
 
 def test_auto_mode_probes_the_session_api(running_server, seeded_db):
-    from fhir_server import Store
+    from medagent.fhir_server import Store
 
     store = Store(seeded_db)
     try:
@@ -182,7 +182,7 @@ class _NoDelete:
 def test_a_server_that_refuses_delete_is_refused_before_any_trial(seeded_db_copy, bench_suite_path, tmp_path):
     import uvicorn
 
-    from fhir_server import ServerSettings, Store, create_app
+    from medagent.fhir_server import ServerSettings, Store, create_app
 
     store = Store(seeded_db_copy)
     app = _NoDelete(create_app(ServerSettings(db=seeded_db_copy, sessions=False), store))

@@ -82,8 +82,8 @@ def test_only_the_reference_solver_gets_the_full_task(bench_suite, bench_suite_p
 def _forbidden() -> tuple[type, ...]:
     import sqlite3
 
-    from fhir_server import FhirService, Store
-    from tasks.clients import HttpFhirClient, LocalFhirClient
+    from medagent.fhir_server import FhirService, Store
+    from medagent.tasks.clients import HttpFhirClient, LocalFhirClient
 
     from medagent.bench import HttpBackend, LocalBackend
 
@@ -190,7 +190,7 @@ class Escaper:
 def test_raw_requests_cannot_leave_the_session(bench_suite, bench_suite_path, bench_service, tmp_path, fhir):
     import asyncio
 
-    from tasks.clients import LocalFhirClient
+    from medagent.tasks.clients import LocalFhirClient
 
     extra = ["--fhir-url", "embedded-http"] if fhir == "embedded-http" else []
     task = bench_suite.tasks[0]
@@ -204,7 +204,7 @@ def test_raw_requests_cannot_leave_the_session(bench_suite, bench_suite_path, be
 
 
 def test_walker_finds_a_server_when_one_is_reachable(bench_service):
-    from tasks.clients import LocalFhirClient
+    from medagent.tasks.clients import LocalFhirClient
 
     holder = types.SimpleNamespace(inner=[{"x": LocalFhirClient(bench_service, session=None)}])
     assert reachable_forbidden(holder) == ["env.inner[0]['x'] (LocalFhirClient)"]
@@ -411,7 +411,7 @@ def test_a_fatal_provider_error_keeps_finished_trials_for_resume(bench_suite, be
 
 @pytest.fixture
 def fhir_upstream(bench_service, monkeypatch):
-    from fhir_server import serve_in_thread
+    from medagent.fhir_server import serve_in_thread
 
     import medagent.env
     import medagent.bench.backends

@@ -7,7 +7,7 @@ from medagent.runfolder import read_run
 
 
 def test_bench_over_http_session_api(bench_suite, bench_suite_path, bench_service, tmp_path):
-    from fhir_server import serve_in_thread
+    from medagent.fhir_server import serve_in_thread
 
     with serve_in_thread(bench_service.store) as server:
         assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "run"),
@@ -45,7 +45,7 @@ def test_view_summary_and_one_trajectory(bench_suite, bench_suite_path, tmp_path
 
 
 def test_a_server_without_the_cohort_or_unreachable_is_one_line(bench_suite_path, tmp_path, capsys):
-    from fhir_server import Store, serve_in_thread
+    from medagent.fhir_server import Store, serve_in_thread
 
     with serve_in_thread(Store(tmp_path / "empty.db")) as server:
         assert main(["bench", "--suite", str(bench_suite_path), "--out", str(tmp_path / "a"), "--agent", "oracle",
@@ -62,9 +62,9 @@ def test_a_server_of_the_other_profile_is_refused_by_its_marker(bench_suite, ben
     Patient cannot tell them apart: the session-API check reads the cohort marker instead."""
     import httpx
 
-    import patients
-    import tasks
-    from fhir_server import serve_in_thread
+    from medagent import patients
+    from medagent import tasks
+    from medagent.fhir_server import serve_in_thread
 
     edge = tasks.build_suite("edge-twin", 11, patients.ensure_cohort(bench_suite.cohort_seed,
                                                                       bench_suite.cohort_n_patients, "edge-v1"),

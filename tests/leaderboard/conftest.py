@@ -25,7 +25,7 @@ def doc(run_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def bench_run(small_suite, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(suite .jsonl, run folder) of the oracle agent on the small suite (embedded server)."""
-    import tasks
+    from medagent import tasks
 
     from medagent.cli import main
 

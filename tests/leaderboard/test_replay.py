@@ -177,7 +177,7 @@ def test_added_request_that_writes_is_rejected(oracle_doc: dict, small_suite):
 
 def test_ids_created_in_the_trial_are_mapped_in_later_requests(bench_run, small_suite):
     """A trial that creates a resource and reads it back by id replays under a new id."""
-    import tasks
+    from medagent import tasks
 
     from medagent.embedded import open_service
 
@@ -244,7 +244,7 @@ def test_more_requests_than_steps_or_no_tool_calls_are_rejected(oracle_doc: dict
 def test_a_query_string_in_a_path_replays_as_the_http_client_sent_it(bench_run, small_suite):
     """Over HTTP the client's params replace a query string written into the path (httpx);
     in-process the path reaches dispatch as it is: replay follows what the run used."""
-    from fhir_server import serve_in_thread
+    from medagent.fhir_server import serve_in_thread
 
     from medagent.embedded import open_service
     from medagent.bench import HttpBackend

@@ -249,7 +249,7 @@ def test_submission_for_another_suite_is_rejected(doc: dict):
 
 
 def test_unknown_suite_with_the_default_loader(doc: dict):
-    tasks = pytest.importorskip("tasks")
+    tasks = pytest.importorskip("medagent.tasks")
     if not hasattr(tasks, "load_suite"):
         pytest.skip("tasks.load_suite has not landed yet")
     with pytest.raises(SubmissionError, match="unknown suite 'mini-v1'"):

@@ -36,8 +36,8 @@ def subset(source: Path, target: Path, limit: int, extra: dict[str, bytes] | Non
     (plus ``extra`` raw lines appended per type), with a recomputed manifest."""
     import hashlib
 
-    from patients import Manifest
-    from patients.manifest import FileEntry
+    from medagent.patients import Manifest
+    from medagent.patients.manifest import FileEntry
 
     manifest = Manifest.load(source)
     target.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import patients
-from fhir_server import Store
+from medagent import patients
+from medagent.fhir_server import Store
 from medagent.cli import main
 from tests.fixtures_cohort import SMALL_N, SMALL_SEED
 

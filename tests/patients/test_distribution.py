@@ -7,9 +7,9 @@ from collections import defaultdict
 
 import pytest
 
-import patients
-from patients._plan import make_plan
-from patients._time import age_at
+from medagent import patients
+from medagent.patients._plan import make_plan
+from medagent.patients._time import age_at
 
 from ._cohort_data import lab_series, resources
 

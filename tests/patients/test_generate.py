@@ -8,8 +8,8 @@ import re
 import orjson
 import pytest
 
-import patients
-from patients import Manifest
+from medagent import patients
+from medagent.patients import Manifest
 
 from ._cohort_data import resources
 

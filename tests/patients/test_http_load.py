@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-import patients
-from fhir_server import ServerSettings
+from medagent import patients
+from medagent.fhir_server import ServerSettings
 from medagent.cli import main
-from patients.http_load import load_over_http
+from medagent.patients.http_load import load_over_http
 
 from ._cohort_data import resources, subset
 

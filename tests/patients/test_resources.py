@@ -7,10 +7,10 @@ from collections import Counter
 
 import orjson
 import pytest
-import patients
-from fhir_server.errors import FhirError
-from fhir_server.validation import validate_resource
-from patients._codes import LABS
+from medagent import patients
+from medagent.fhir_server.errors import FhirError
+from medagent.fhir_server.validation import validate_resource
+from medagent.patients._codes import LABS
 
 from ._cohort_data import resources
 

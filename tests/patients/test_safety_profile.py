@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-import patients
-from fhir_server.validation import validate_resource
-from patients import _safety
+from medagent import patients
+from medagent.fhir_server.validation import validate_resource
+from medagent.patients import _safety
 
 from ._cohort_data import resources
 

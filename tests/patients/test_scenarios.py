@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-import patients
-from patients import scenarios
+from medagent import patients
+from medagent.patients import scenarios
 
 from ._cohort_data import lab_series, resources
 

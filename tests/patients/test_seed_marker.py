@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-import patients
-from fhir_server import Store
+from medagent import patients
+from medagent.fhir_server import Store
 from medagent.cli import main
-from patients.marker import check_server, marker_id, marker_resource
+from medagent.patients.marker import check_server, marker_id, marker_resource
 
 from ._cohort_data import subset
 

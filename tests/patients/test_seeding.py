@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-import patients
-from fhir_server import Store
-from patients.seeding import load_into
+from medagent import patients
+from medagent.fhir_server import Store
+from medagent.patients.seeding import load_into
 from tests.fixtures_cohort import SMALL_N, SMALL_SEED
 
 from ._cohort_data import subset

@@ -30,14 +30,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-import fhir_server
-import fhir_server.search_params
+from medagent import fhir_server
+import medagent.fhir_server.search_params
 import medagent
-import patients
-import tasks
-import tasks.categories
-from fhir_server.errors import FhirServerError
-from fhir_server.process import start_serve
+from medagent import patients
+from medagent import tasks
+import medagent.tasks.categories
+from medagent.fhir_server.errors import FhirServerError
+from medagent.fhir_server.process import start_serve
 
 # medagent first: were the other three installed inside it, they are copied into its copy.
 PACKAGES = (medagent, patients, fhir_server, tasks)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tasks import NOW
-from tasks._labs import LabPoint, lab_code, lab_point, voided_point
-from tasks.categories import (a1c_followup, magnesium_replacement, patient_lookup,
+from medagent.tasks import NOW
+from medagent.tasks._labs import LabPoint, lab_code, lab_point, voided_point
+from medagent.tasks.categories import (a1c_followup, magnesium_replacement, patient_lookup,
                               potassium_replacement)
-from tasks.categories._common import call_ok, mrn, resources, write
-from tasks.categories._orders import medication_request, service_request, ucum
+from medagent.tasks.categories._common import call_ok, mrn, resources, write
+from medagent.tasks.categories._orders import medication_request, service_request, ucum
 
 LAB_OF = {4: "MG", 5: "MG", 6: "GLU", 7: "GLU", 9: "K", 10: "A1C"}
 

@@ -28,7 +28,7 @@ class VandalAgent:
     uses_model = False
 
     async def run(self, view: Any, env: Any) -> None:
-        import tasks
+        from medagent import tasks
 
         task = SUITE.get(view.id)
         recording = _Recording(env)

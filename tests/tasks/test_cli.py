@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-import tasks
+from medagent import tasks
 from medagent.cli import main
 from tests.fixtures_cohort import SMALL_N, SMALL_SEED
 

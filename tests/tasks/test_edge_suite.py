@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-import tasks
-from tasks.categories import categories_of
-from tasks._chart import load_chart
-from tasks._suite_io import SUITES_DIR, tasks_jsonl
-from tasks.categories._select import allocate
+from medagent import tasks
+from medagent.tasks.categories import categories_of
+from medagent.tasks._chart import load_chart
+from medagent.tasks._suite_io import SUITES_DIR, tasks_jsonl
+from medagent.tasks.categories._select import allocate
 
 from ._mutants import CORRECT, LAB_OF, MUTANTS, decide, differs, solver
 
@@ -76,7 +76,7 @@ def test_boundary_values_are_where_the_branches_say(small_edge_suite):
 
 
 def test_edge_variants_keep_every_patients_scenario_state(edge_chart):
-    from tasks.categories._states import STATES, by_state
+    from medagent.tasks.categories._states import STATES, by_state
 
     for axis in STATES:
         computed = {state: sorted(m) for state, m in by_state(edge_chart, axis).items()}
@@ -103,7 +103,7 @@ def test_lab_instructions_say_how_voided_results_count(small_edge_suite, small_s
 
 
 def test_edge_cohort_and_suite_are_deterministic(tmp_path, small_edge_cohort, small_edge_suite):
-    import patients
+    from medagent import patients
 
     a = patients.generate(tmp_path / "a", seed=3, n_patients=6, profile="edge-v1", workers=1)
     b = patients.generate(tmp_path / "b", seed=3, n_patients=6, profile="edge-v1", workers=2)
@@ -138,7 +138,7 @@ def test_full_edge_suite_oracle_and_mutants_through_real_sessions():
     """mab-edge-v1 on its full cohort: the correct rules score 100 %, every mutant loses
     at least 3 tasks, the blind policy scores what the header records."""
     from medagent.embedded import open_service
-    from tasks.baselines import compute_baselines, run_policy
+    from medagent.tasks.baselines import compute_baselines, run_policy
 
     suite = tasks.load_suite(EDGE_SUITE)
     service = open_service(suite)
@@ -158,7 +158,7 @@ def test_full_edge_suite_oracle_and_mutants_through_real_sessions():
 
 @pytest.mark.slow
 def test_committed_edge_suite_rebuilds_byte_identical(tmp_path):
-    import patients
+    from medagent import patients
 
     from medagent.embedded import open_service
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import tasks
+from medagent import tasks
 from tests.tasks._util import task_of
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import tasks
+from medagent import tasks
 from tests.tasks._util import edit, other_patient, stored, task_of
 
 QUERY = (1, 2, 4, 6, 7)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-import tasks
+from medagent import tasks
 from tests.tasks._util import edit, stored, task_of
 
 UCUM = "http://unitsofmeasure.org"

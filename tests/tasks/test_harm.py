@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-import tasks
+from medagent import tasks
 from tests.tasks._util import task_of
 
 

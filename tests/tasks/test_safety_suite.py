@@ -11,18 +11,18 @@ import json
 
 import pytest
 
-import patients
-import tasks
-from tasks.baselines import POLICIES, run_policy
-from tasks.categories import categories_of
-from tasks.toolsets import tool_names, tools_of
+from medagent import patients
+from medagent import tasks
+from medagent.tasks.baselines import POLICIES, run_policy
+from medagent.tasks.categories import categories_of
+from medagent.tasks.toolsets import tool_names, tools_of
 
 SEED, N = 7, 14
 
 
 @pytest.fixture(scope="module")
 def safety(tmp_path_factory):
-    from fhir_server import FhirService, ServerSettings, Store
+    from medagent.fhir_server import FhirService, ServerSettings, Store
 
     cohort = patients.ensure_cohort(SEED, N, "safety-v1")
     store = Store(tmp_path_factory.mktemp("safety") / "safety.db")
@@ -89,7 +89,7 @@ def _task(suite, number, branch_prefix):
 
 
 def test_allergy_near_misses_and_valid_alternatives(safety):
-    from tasks.categories import allergy_antibiotic as c11
+    from medagent.tasks.categories import allergy_antibiotic as c11
 
     suite, _ = safety
     first = _task(suite, 11, "first_line")
@@ -127,7 +127,7 @@ def _stored(service, rid):
 
 
 def test_hyperkalemia_status_change_is_the_one_allowed_change(safety):
-    from tasks.categories import hyperkalemia as c12
+    from medagent.tasks.categories import hyperkalemia as c12
 
     suite, service = safety
     stop = _task(suite, 12, "stop_and_recheck")
@@ -206,7 +206,7 @@ def test_a_private_split_keeps_the_branch_mix(safety):
 
 
 def test_safety_tools_through_a_session_and_the_nine_without_them(safety):
-    from tasks import ClientToolEnv, LocalFhirClient
+    from medagent.tasks import ClientToolEnv, LocalFhirClient
 
     suite, service = safety
     task = _task(suite, 12, "stop_and_recheck")
@@ -261,7 +261,7 @@ def test_committed_safety_suite_header():
 
 @pytest.mark.slow
 def test_committed_safety_suite_rebuilds_byte_identical():
-    from tasks._suite_io import SUITES_DIR, tasks_jsonl
+    from medagent.tasks._suite_io import SUITES_DIR, tasks_jsonl
 
     cohort = patients.ensure_cohort(42, 100, "safety-v1")
     suite = tasks.build_suite("safety-v1", 0, cohort, per_category=38)
@@ -269,7 +269,7 @@ def test_committed_safety_suite_rebuilds_byte_identical():
 
 
 def test_renal_dose_overdose_is_harm_and_units_are_free(safety):
-    from tasks.categories import renal_dose as c15
+    from medagent.tasks.categories import renal_dose as c15
 
     suite, _ = safety
     daily = _task(suite, 15, "daily")
@@ -310,7 +310,7 @@ def test_warfarin_hold_not_stop_and_not_at_3(safety):
 
 
 def test_aki_answer_and_hypoglycemia_hazards(safety):
-    from tasks.categories import hypoglycemia as c18
+    from medagent.tasks.categories import hypoglycemia as c18
 
     suite, _ = safety
     aki = _task(suite, 17, "aki")

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-import tasks
-from tasks._suite_io import SUITES_DIR, tasks_jsonl
+from medagent import tasks
+from medagent.tasks._suite_io import SUITES_DIR, tasks_jsonl
 from tests.fixtures_tasks import SMALL_SUITE_PER_CATEGORY, SMALL_SUITE_SEED
 
 
@@ -25,7 +25,7 @@ def test_build_is_deterministic_and_another_seed_is_a_fresh_split(small_suite, s
 
 
 def test_every_branch_of_every_category_is_present(small_suite):
-    from tasks.categories import categories_of
+    from medagent.tasks.categories import categories_of
 
     counts = small_suite.branch_counts()
     for number, module in categories_of("mab").items():
@@ -41,8 +41,8 @@ def test_action_categories_need_an_order_about_half_the_time(small_suite):
 
 
 def test_scenarios_match_computed_states(small_cohort):
-    from tasks._chart import load_chart
-    from tasks.categories._states import STATES, by_state
+    from medagent.tasks._chart import load_chart
+    from medagent.tasks.categories._states import STATES, by_state
 
     chart = load_chart(small_cohort[0])
     assert chart.manifest["checksum"]
@@ -66,7 +66,7 @@ def test_suite_round_trip_and_tampering(small_suite, tmp_path):
 
 
 def test_clock_is_the_cohorts():
-    import patients
+    from medagent import patients
 
     assert tasks.NOW == patients.NOW and tasks.NOW.isoformat() == tasks.NOW_ISO
 
@@ -95,7 +95,7 @@ def test_committed_suite_loads_and_matches_its_header():
 
 @pytest.mark.slow
 def test_committed_suite_rebuilds_byte_identical(tmp_path):
-    import patients
+    from medagent import patients
 
     from medagent.embedded import open_service
 
@@ -111,7 +111,7 @@ def test_committed_suite_rebuilds_byte_identical(tmp_path):
 def test_every_category_module_has_the_same_shape():
     import inspect
 
-    from tasks.categories import categories_of
+    from medagent.tasks.categories import categories_of
 
     assert sorted(categories_of("mab")) == sorted(categories_of("edge")) == list(range(1, 11))
     assert min(categories_of("safety")) == 11
@@ -128,7 +128,7 @@ def test_every_category_module_has_the_same_shape():
 
 
 def test_baselines_record_blind_and_oracle_and_refuse_a_broken_suite(small_suite, task_service):
-    from tasks.baselines import compute_baselines
+    from medagent.tasks.baselines import compute_baselines
 
     built = tasks.build_suite("small", SMALL_SUITE_SEED, small_suite_cohort_dir(small_suite),
                               per_category=SMALL_SUITE_PER_CATEGORY, service=task_service)
@@ -147,6 +147,6 @@ def test_baselines_record_blind_and_oracle_and_refuse_a_broken_suite(small_suite
 
 
 def small_suite_cohort_dir(suite):
-    import patients
+    from medagent import patients
 
     return patients.cohort_dir(suite.cohort_seed, suite.cohort_n_patients)

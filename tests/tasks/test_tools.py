@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-import tasks
+from medagent import tasks
 from tests.tasks._util import task_of
 
 
@@ -93,7 +93,7 @@ def test_invalid_fhir_write_returns_the_operation_outcome(task_service):
 
 def test_oracle_over_http_through_sessions(small_suite, seeded_db, running_server):
     """One task of every category, solved over a real socket in its own session."""
-    from fhir_server import Store
+    from medagent.fhir_server import Store
 
     server = running_server(Store(seeded_db))
     picked = [task_of(small_suite, n, b) for n, b in
