@@ -8,7 +8,14 @@ Fixtures are grouped by the package that owns them, each in its own plugin modul
 
 import os
 import shutil
+import signal
 import tempfile
+
+# A test run started in the background by a non-interactive shell inherits SIGINT ignored,
+# and so would every `medagent` the tests start: the Ctrl-C tests would then test the
+# shell, not medagent. Children of this process get SIGINT's default action back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Every test session gets its own cache folder, shared by all its tests (the small cohorts
 # are generated once per session), so nothing is read from or written to the user's
