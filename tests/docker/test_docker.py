@@ -349,7 +349,7 @@ def test_bench_against_the_container(test_image, small_suite, tmp_path):
     from medagent import tasks
 
     from medagent.cli import main
-    from medagent.leaderboard._rundir import read_run
+    from medagent.runfolder import read_run
 
     _client, image = test_image
     jsonl, _ = tasks.write_suite(small_suite, tmp_path / "suite")
