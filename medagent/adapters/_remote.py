@@ -8,7 +8,7 @@ ends it and returns the trial record. Step limits, the trial time limit, the ses
 teardown (also on cancellation) and the record's shape are therefore the runner's.
 
 :class:`RemoteRun` keeps a run folder (``run.json``, ``trials.jsonl``, ``summary.json``,
-written by :mod:`medagent.results`) for trials started by id, so ``medagent view``,
+written through :mod:`medagent.runfolder`) for trials started by id, so ``medagent view``,
 ``report``, ``submit`` and ``leaderboard verify`` read an adapter's run like a bench run.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,24 @@ class RemoteTrial:
         with contextlib.suppress(BaseException):
             await self._job
 
+
+
+@functools.cache
+def suite_of(suite_id: str) -> Any:
+    """The suite ``suite_id`` (an id or a path), loaded once per process."""
+    from medagent import tasks
+
+    return tasks.load_suite(suite_id)
+
+
+@functools.cache
+def local_backend(suite_id: str) -> Any:
+    """The embedded backend of ``suite_id``'s cohort, opened once per process and shared by
+    every trial the adapters of this process start."""
+    from medagent.bench.backends import LocalBackend
+    from medagent.embedded import open_service
+
+    return LocalBackend(open_service(suite_of(suite_id)))
 
 @dataclass
 class RemoteRun:

@@ -24,7 +24,6 @@ Needs the ``inspect`` extra (``pip install "medagent[inspect]"``).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import orjson
@@ -41,26 +40,13 @@ from inspect_ai.tool import Tool, ToolDef, ToolError, ToolParams  # noqa: E402
 from inspect_ai.util import store  # noqa: E402
 
 from medagent.adapters._remote import RemoteTrial, TrialClosed  # noqa: E402
+from medagent.adapters._remote import local_backend as _backend  # noqa: E402
+from medagent.adapters._remote import suite_of as _suite  # noqa: E402
 
 __all__ = ["medagent_task", "reference_solver", "medagent_scorer", "medagent_tools", "tool_loop"]
 
 _TRIAL_KEY = "medagent_trial"
 _TRIALS: dict[str, RemoteTrial] = {}  # sample store handle → live trial
-
-
-@functools.cache
-def _suite(suite: str) -> Any:
-    from medagent import tasks
-
-    return tasks.load_suite(suite)
-
-
-@functools.cache
-def _backend(suite: str) -> Any:
-    from medagent.embedded import open_service
-    from medagent.bench.backends import LocalBackend
-
-    return LocalBackend(open_service(_suite(suite)))
 
 
 def _prompt(view: Any) -> str:

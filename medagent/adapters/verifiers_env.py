@@ -30,7 +30,6 @@ Needs the ``verifiers`` extra (``pip install "medagent[verifiers]"``).
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -43,25 +42,13 @@ require("verifiers", "verifiers.v1")
 import verifiers.v1 as vf  # noqa: E402
 from pydantic import Field  # noqa: E402
 
+from medagent.adapters._remote import local_backend as _backend  # noqa: E402
+from medagent.adapters._remote import suite_of as _suite  # noqa: E402
+
 __all__ = ["MedagentData", "MedagentHarness", "MedagentState", "MedagentTask", "MedagentTaskset",
            "MedagentTasksetConfig", "MedagentToolset"]
 
 _SESSIONS: dict[str, Any] = {}  # open session id → backend (this process)
-
-
-@functools.cache
-def _suite(suite: str) -> Any:
-    from medagent import tasks
-
-    return tasks.load_suite(suite)
-
-
-@functools.cache
-def _backend(suite: str) -> Any:
-    from medagent.embedded import open_service
-    from medagent.bench.backends import LocalBackend
-
-    return LocalBackend(open_service(_suite(suite)))
 
 
 class MedagentData(vf.TaskData):
