@@ -203,6 +203,12 @@ def instant_check(name: str, value: Any, expected_iso: str, date_ok: bool = Fals
     return check(name, ok, expected_iso, value)
 
 
+def occurrence_check(resource: dict, expected_iso: str) -> Check:
+    """An order's ``occurrenceDateTime`` (or ``occurrencePeriod.start``) is ``expected_iso``."""
+    value = resource.get("occurrenceDateTime") or (resource.get("occurrencePeriod") or {}).get("start")
+    return instant_check("occurrence", value, expected_iso)
+
+
 def field_check(resource: dict, field: str, allowed: tuple[str, ...]) -> Check:
     value = resource.get(field)
     return check(field, value in allowed, allowed[0] if len(allowed) == 1 else list(allowed), value)

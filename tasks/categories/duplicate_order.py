@@ -21,7 +21,7 @@ from typing import Any
 from .._labs import LAB_SYSTEM, LOINC
 from ..models import Check, Grade, Task
 from ._common import graded, mrn, mrn_in, templated, write
-from ._fhir import concept_check, concept_matches, instant_check
+from ._fhir import concept_check, concept_matches, occurrence_check
 from ._orders import order_checks, service_request
 from ._safety import (DUPLICATE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all, hazard, ids_answer,
                       split_writes, wrong_patient)
@@ -112,8 +112,7 @@ def order_spec(task: Task) -> WriteSpec:
     def checks(r: dict) -> list[Check]:
         return order_checks(r, mrn(task)) + [
             concept_check("code", r.get("code"), {(LOINC, loinc), (LAB_SYSTEM, test)}),
-            instant_check("occurrence", r.get("occurrenceDateTime")
-                          or (r.get("occurrencePeriod") or {}).get("start"), OCCURRENCE)]
+            occurrence_check(r, OCCURRENCE)]
     return WriteSpec(f"{test} order", "ServiceRequest", checks)
 
 

@@ -21,7 +21,7 @@ from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._answers import check_answer, same_instant, same_number
 from ._common import graded, mrn, templated, write
-from ._fhir import concept_check, concept_matches, instant_check, names_any
+from ._fhir import concept_check, concept_matches, names_any, occurrence_check
 from ._orders import ROUTE_IV, medication_concept, order_checks, service_request, ucum
 from ._safety import (CONTRAINDICATED, OVERDOSE, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT,
                       dose_checks, doses_in, fetch_all, hazard, result_points, split_writes, unasked,
@@ -115,8 +115,7 @@ def specs(task: Task) -> list[WriteSpec]:
     def recheck(r: dict) -> list[Check]:
         return order_checks(r, mrn(task)) + [
             concept_check("code", r.get("code"), {(LOINC, "2345-7"), (LAB_SYSTEM, "GLU")}),
-            instant_check("occurrence", r.get("occurrenceDateTime")
-                          or (r.get("occurrencePeriod") or {}).get("start"), RECHECK_AT)]
+            occurrence_check(r, RECHECK_AT)]
     out = [WriteSpec("dextrose order", "MedicationRequest", d50)] if task.expected["d50"] else []
     if task.expected["recheck_at"]:
         out.append(WriteSpec("repeat glucose", "ServiceRequest", recheck))

@@ -27,7 +27,7 @@ from .._labs import LAB_SYSTEM, LOINC, latest, reported
 from ..models import Check, Grade, Task
 from ._answers import POTASSIUM_MMOL_L, numeric_answer
 from ._common import fetch_series, graded, guess, mrn, templated, write
-from ._fhir import NDC, concept_check, convert, instant_check, quantity_check
+from ._fhir import NDC, concept_check, convert, occurrence_check, quantity_check
 from ._orders import (ROUTE_ORAL, all_agree, dosage, medication_concept, medication_request,
                       order_checks, service_request, ucum)
 from ._edges import voided_after
@@ -105,8 +105,7 @@ def order_specs(task: Task) -> list[WriteSpec]:
     def recheck(r: dict) -> list[Check]:
         return order_checks(r, mrn(task)) + [
             concept_check("code", r.get("code"), {(LOINC, "2823-3"), (LAB_SYSTEM, "K")}),
-            instant_check("occurrence", r.get("occurrenceDateTime")
-                          or (r.get("occurrencePeriod") or {}).get("start"), order["recheck_at"]),
+            occurrence_check(r, order["recheck_at"]),
         ]
     return [WriteSpec("potassium order", "MedicationRequest", drug),
             WriteSpec("repeat potassium", "ServiceRequest", recheck)]

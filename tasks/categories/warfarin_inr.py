@@ -20,7 +20,7 @@ from typing import Any
 from .._labs import LAB_SYSTEM, LOINC, latest
 from ..models import Check, Grade, Task
 from ._common import graded, mrn, templated, write
-from ._fhir import concept_check, concept_matches, instant_check, names_any
+from ._fhir import concept_check, concept_matches, names_any, occurrence_check
 from ._orders import medication_concept, order_checks, service_request
 from ._safety import (CONTRAINDICATED, STATUS_NOTE, UNASKED_CHANGE, WRONG_PATIENT, fetch_all, set_status,
                       fingerprint, hazard, ids_answer, result_points, split_writes,
@@ -105,8 +105,7 @@ def recheck_spec(task: Task) -> WriteSpec:
     def checks(r: dict) -> list[Check]:
         return order_checks(r, mrn(task)) + [
             concept_check("code", r.get("code"), {(LOINC, "6301-6"), (LAB_SYSTEM, "INR")}),
-            instant_check("occurrence", r.get("occurrenceDateTime")
-                          or (r.get("occurrencePeriod") or {}).get("start"), RECHECK_AT)]
+            occurrence_check(r, RECHECK_AT)]
     return WriteSpec("repeat INR", "ServiceRequest", checks)
 
 
